@@ -1,0 +1,51 @@
+"""One module per auth method; each makes a credential for one registry.
+
+A provider module exposes ``make(registry, settings, secrets, env) -> Provider``:
+
+- ``registry``: the normalised :class:`~docker_credential_truss.registry.Registry`;
+- ``settings``: the truss ``docker_auth`` fields recorded by ``configure`` (str -> str),
+  empty when the method was inferred by convention;
+- ``secrets``: :class:`~docker_credential_truss.secrets.Secrets`, the secret sources;
+- ``env``: the process environment (endpoints, timeouts, opt-in switches).
+
+``make`` must be cheap: it may read secrets but must not import a cloud SDK or touch
+the network, because the resolver calls it (and ``identity()``) before it looks in
+the token cache. Only ``mint()`` may import boto3 or google-auth.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    class Provider(Protocol):
+        #: The user name ``list`` shows without minting anything.
+        username: str
+        #: Whether tokens expire and so belong in the token cache.
+        cacheable: bool
+
+        def identity(self) -> str:
+            """Who the credential is for (access key id, role, service account).
+
+            Hashed into the token cache key, so a rotated key or a new role never
+            gets the previous identity's token. Never a secret value itself.
+            """
+
+        def mint(self) -> Token:
+            """Make a credential now; may import an SDK and use the network."""
+
+
+class Token:
+    """A credential to hand to docker, and when it stops working (epoch seconds)."""
+
+    __slots__ = ("expires_at", "secret", "username")
+
+    def __init__(self, username: str, secret: str, expires_at: float | None = None) -> None:
+        self.username = username
+        self.secret = secret
+        self.expires_at = expires_at
+
+    def __repr__(self) -> str:  # never show the secret
+        return f"Token(username={self.username!r}, expires_at={self.expires_at!r})"
