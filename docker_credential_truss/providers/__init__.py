@@ -1,8 +1,9 @@
 """One module per auth method; each makes a credential for one registry.
 
-A provider module exposes ``make(registry, settings, secrets, env) -> Provider``:
+A provider module exposes ``make(registry, method, settings, secrets, env) -> Provider``:
 
 - ``registry``: the normalised :class:`~docker_credential_truss.registry.Registry`;
+- ``method``: the truss auth method name, upper case (``AWS_IAM``, ``GCP_OIDC``...);
 - ``settings``: the truss ``docker_auth`` fields recorded by ``configure`` (str -> str),
   empty when the method was inferred by convention;
 - ``secrets``: :class:`~docker_credential_truss.secrets.Secrets`, the secret sources;
