@@ -79,6 +79,11 @@ def _credentials(stdin: BinaryIO) -> tuple[str, str, str]:
         secret = ""
     if not all(isinstance(v, str) for v in (server, username, secret)):
         raise InputError("ServerURL, Username and Secret must be JSON strings")
+    try:
+        for value in (server, username, secret):
+            value.encode("utf-8")
+    except UnicodeEncodeError:  # JSON can spell a lone surrogate (\ud800); UTF-8 cannot
+        raise InputError("ServerURL, Username and Secret must be valid Unicode text") from None
     if not server.strip():
         raise MissingServerURL()
     if not username:
