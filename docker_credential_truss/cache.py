@@ -121,7 +121,7 @@ def _read(path: str, registry: str | None) -> dict | None:
         with open(path, "rb") as handle:
             files.check_private(path, os.fstat(handle.fileno()))
             entry = json.loads(handle.read())
-    except (OSError, ValueError, UnicodeDecodeError):
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError):
         return None
     if (
         not isinstance(entry, dict)

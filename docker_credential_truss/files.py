@@ -67,7 +67,7 @@ def read_json(path: str, *, private: bool = True) -> dict | None:
         raise StoreError(f"cannot read {path}: {exc.strerror}") from None
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # deep nesting: RecursionError
         raise StoreError(f"{path} is not valid JSON; move it aside to start afresh") from None
     if not isinstance(data, dict):
         raise StoreError(f"{path} does not hold a JSON object; move it aside to start afresh")
