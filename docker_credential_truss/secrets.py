@@ -249,5 +249,10 @@ def load_yaml(text: str, path: str) -> object:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "syntax error"
+        # A problem may quote what it tripped on (a tag, an alias), which can be a
+        # secret's value: keep only the words before the first quote.
+        problem = (getattr(exc, "problem", None) or "").split("'")[0].split('"')[0]
+        problem = problem.strip(" :,") or "syntax error"
         raise ConfigError(f"{path} is not valid YAML{where}: {problem}") from None
+    except Exception:  # PyYAML's constructors raise ValueError, AttributeError... on odd values
+        raise ConfigError(f"{path} is not valid YAML: a value in it cannot be read") from None
