@@ -1,0 +1,153 @@
+"""Shared pieces of the hardening tests (issue 5): trial counts, figures, sentinels, sandboxes.
+
+Trial counts are sized so the whole hardening suite runs in a few minutes on two cores.
+``DCT_STRESS=N`` multiplies every count by N for a long run (``DCT_STRESS=20`` is a
+good night's worth). Each test records what it tried in ``FIGURES``; the conftest prints
+them at the end of the run and, when ``DCT_FIGURES`` names a file, writes them there
+as JSON.
+
+Secrets in these tests are sentinels: unique random strings that the tests look for in
+every output. Failures name the sentinel by index and the place it leaked to, never its
+value, so a failing run prints no secret either.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import time
+from collections.abc import Iterable, Mapping
+
+from docker_credential_truss.cli import main
+
+FIGURES: list[dict] = []
+
+
+def stress() -> int:
+    """The multiplier from ``DCT_STRESS`` (1 when unset)."""
+    value = os.environ.get("DCT_STRESS", "").strip()
+    return max(1, int(value)) if value else 1
+
+
+def trials(default: int) -> int:
+    return default * stress()
+
+
+def record(test: str, **figures: object) -> None:
+    FIGURES.append({"test": test, "stress": stress(), **figures})
+
+
+def sentinel(tag: str = "") -> str:
+    """A value that appears nowhere unless this test put it there."""
+    return f"snt{tag}{secrets.token_hex(16)}"
+
+
+def expect(condition: bool, message: str) -> None:
+    """Fail with ``message`` only: plain ``assert a == b`` would print secret values."""
+    if not condition:
+        raise AssertionError(message)
+
+
+def no_sentinel(text: str | bytes, sentinels: Iterable[str], where: str) -> None:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    leaked = [i for i, s in enumerate(sentinels) if s in text]
+    expect(not leaked, f"sentinel(s) #{leaked} leaked into {where}")
+
+
+def looks_like_traceback(err: str) -> bool:
+    return "Traceback (most recent call last)" in err or 'File "' in err
+
+
+def check_outcome(verb: str, code: int, out: bytes, err: str) -> None:
+    """What every run must look like: exit 0 or 1, errors as one safe line on stdout."""
+    expect(code in (0, 1), f"{verb}: exit status {code}")
+    expect(not looks_like_traceback(err), f"{verb}: traceback on stderr: {err[-300:]!r}")
+    if code == 1:
+        text = out.decode("utf-8", "replace")
+        expect(
+            text.endswith("\n") and text.count("\n") == 1 and text.strip() != "",
+            f"{verb}: error output is not exactly one line ({len(text)} chars)",
+        )
+        expect("internal error" not in text, f"{verb}: {text.strip()[:300]}")
+        return
+    if verb in ("get", "list"):
+        expect(isinstance(json.loads(out), dict), f"{verb}: stdout is not a JSON object")
+    elif verb in ("store", "erase"):
+        expect(out == b"", f"{verb}: printed something on success")
+
+
+def make_env(root: str) -> dict[str, str]:
+    """Every location the helper uses, under ``root``; nothing inherited but PATH."""
+    home = os.path.join(root, "home")
+    os.makedirs(home, exist_ok=True)
+    return {
+        "HOME": home,
+        "XDG_CONFIG_HOME": os.path.join(root, "xdg-config"),
+        "XDG_DATA_HOME": os.path.join(root, "xdg-data"),
+        "XDG_CACHE_HOME": os.path.join(root, "xdg-cache"),
+        "XDG_STATE_HOME": os.path.join(root, "xdg-state"),
+        "DOCKER_CONFIG": os.path.join(root, "docker"),
+        "PATH": "/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+    }
+
+
+def run_inprocess(env: Mapping[str, str], *argv: str, stdin: bytes = b"") -> tuple[int, bytes, str]:
+    out, err = io.BytesIO(), io.StringIO()
+    code = main(list(argv), stdin=io.BytesIO(stdin), stdout=out, stderr=err, env=env)
+    return code, out.getvalue(), err.getvalue()
+
+
+def run_exe(
+    exe: str, env: Mapping[str, str], *argv: str, stdin: bytes = b"", timeout: float = 60, **kw
+) -> tuple[int, bytes, str]:
+    proc = subprocess.run(
+        [exe, *argv], input=stdin, capture_output=True, env=dict(env), timeout=timeout, **kw
+    )
+    return proc.returncode, proc.stdout, proc.stderr.decode("utf-8", "replace")
+
+
+def snapshot(root: str) -> dict[str, tuple[int, str]]:
+    """Every file and directory under ``root`` -> (mode, sha256); lock files are left out.
+
+    Lock files are empty and carry no state; everything else, leftover temporary files
+    included, counts as a change.
+    """
+    state: dict[str, tuple[int, str]] = {}
+    for directory, dirs, names in os.walk(root):
+        for name in dirs:
+            path = os.path.join(directory, name)
+            state[os.path.relpath(path, root)] = (os.lstat(path).st_mode, "dir")
+        for name in names:
+            if name.endswith(".lock"):
+                continue
+            path = os.path.join(directory, name)
+            with open(path, "rb") as handle:
+                digest = hashlib.sha256(handle.read()).hexdigest()
+            state[os.path.relpath(path, root)] = (os.lstat(path).st_mode, digest)
+    return state
+
+
+def find_exe() -> str:
+    exe = os.environ.get("DCT_EXE") or shutil.which("docker-credential-truss")
+    if not exe:
+        raise RuntimeError(
+            "no installed docker-credential-truss: install the package or set DCT_EXE"
+        )
+    return os.path.abspath(exe)
+
+
+class Clock:
+    """Wall time of a test, for the figures."""
+
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+
+    def seconds(self) -> float:
+        return round(time.monotonic() - self.start, 2)
