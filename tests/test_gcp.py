@@ -14,6 +14,7 @@ import sys
 import time
 
 import pytest
+from fakes.gcp import EMAIL, LEAK_SENTINEL, FakeGoogle, ServiceAccountKey
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -22,9 +23,9 @@ from docker_credential_truss.paths import Paths
 from docker_credential_truss.providers import gcp
 from docker_credential_truss.registry import InvalidRegistry, parse
 from docker_credential_truss.secrets import Secrets
-from tests.fakes.gcp import EMAIL, LEAK_SENTINEL, FakeGoogle, ServiceAccountKey
 
 AR = "us-west2-docker.pkg.dev"
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WIP = "projects/123456789/locations/global/workloadIdentityPools/ci-pool/providers/github"
 AUDIENCE = "//iam.googleapis.com/" + WIP
 OIDC_ACCOUNT = "puller@proj-1.iam.gserviceaccount.com"
@@ -342,7 +343,7 @@ print(heavy)
         capture_output=True,
         text=True,
         check=True,
-        env=dict(os.environ, PYTHONPATH=os.getcwd()),
+        env=dict(os.environ, PYTHONPATH=ROOT),
     ).stdout
     assert out.strip() == "[]"
 

@@ -15,8 +15,7 @@ import subprocess
 import time
 
 import pytest
-
-from tests.fakes.gcp import LEAK_SENTINEL, FakeGoogle
+from fakes.gcp import LEAK_SENTINEL, FakeGoogle
 
 AR = "us-west2-docker.pkg.dev"
 WIP = "projects/123456789/locations/global/workloadIdentityPools/ci-pool/providers/github"
