@@ -98,6 +98,9 @@ class FakeGoogle:
         self.subject_token = ""
         self.service_account = ""
         self.delay = 0.0
+        # endpoint -> the exact token to issue (a registry under test must know it in
+        # advance, as Google's registries know Google's tokens); else a random one.
+        self.issue_as: dict[str, str | None] = dict.fromkeys(ENDPOINTS)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -152,7 +155,7 @@ class FakeGoogle:
             self.rejections.append(reason)
 
     def _issue(self, endpoint: str, prefix: str) -> str:
-        token = f"{prefix}.{secrets.token_urlsafe(24)}"
+        token = self.issue_as[endpoint] or f"{prefix}.{secrets.token_urlsafe(24)}"
         with self._lock:
             self.issued[endpoint].append(token)
         return token
