@@ -176,4 +176,22 @@ def update_json(path: str, change: Callable[[dict], object], *, mode: int = 0o60
         data = read_json(path, private=mode == 0o600) or {}
         change(data)
         write_json(path, data, mode=mode)
+        _sweep_temporaries(path)
     return data
+
+
+def _sweep_temporaries(path: str) -> None:
+    """Remove temporary copies of ``path`` left by writers that were killed mid-write.
+
+    Only called under ``path``'s lock, which every writer through ``update_json``
+    holds while its temporary file exists, so any other one is a dead writer's, and
+    it holds a copy of the secrets.
+    """
+    directory, prefix = os.path.dirname(path) or ".", f".{os.path.basename(path)}."
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        if name.startswith(prefix):
+            _unlink_quietly(os.path.join(directory, name))
