@@ -39,7 +39,7 @@ def check_private(path: str, st: os.stat_result) -> None:
 def private_dir(path: str) -> None:
     """Create ``path`` (0700) or check the existing one, tightening group/other read."""
     try:
-        os.makedirs(path, mode=0o700, exist_ok=True)
+        _make_dirs(path)
         st = os.stat(path)
     except OSError as exc:
         raise StoreError(f"cannot create directory {path}: {exc.strerror}") from None
@@ -48,6 +48,21 @@ def private_dir(path: str) -> None:
     check_private(path, st)
     if st.st_mode & 0o077:
         os.chmod(path, 0o700)
+
+
+def _make_dirs(path: str) -> None:
+    """``os.makedirs`` with every missing parent 0700 as well, as the XDG spec asks.
+
+    os.makedirs gives parents the umask's mode, so under umask 000 the helper's own
+    ``~/.cache/docker-credential-truss`` (the parent of ``tokens``) came out 0777.
+    """
+    parent = os.path.dirname(path)
+    if parent and parent != path and not os.path.isdir(parent):
+        _make_dirs(parent)
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
 
 
 def read_json(path: str, *, private: bool = True) -> dict | None:
