@@ -75,6 +75,9 @@ def read_json(path: str, *, private: bool = True) -> dict | None:
         with open(path, "rb") as handle:
             if private:
                 check_private(path, os.fstat(handle.fileno()))
+                # Whoever can write the directory can swap the file: refuse to read, too.
+                directory = os.path.dirname(path) or "."
+                check_private(directory, os.stat(directory))
             raw = handle.read()
     except FileNotFoundError:
         return None
