@@ -118,7 +118,7 @@ def _read(path: str, registry: str | None) -> dict | None:
     An insecure cache file is the exception: it raises, as every private file does.
     """
     try:
-        with open(path, "rb") as handle:
+        with files.open_regular(path) as handle:
             files.check_private(path, os.fstat(handle.fileno()))
             entry = json.loads(handle.read())
     except (OSError, ValueError, UnicodeDecodeError, RecursionError):

@@ -10,6 +10,7 @@ concurrent writers never lose each other's changes.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
@@ -20,6 +21,7 @@ from docker_credential_truss.errors import StoreError
 TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import IO
 
 LOCK_TIMEOUT = 30.0
 
@@ -65,6 +67,28 @@ def _make_dirs(path: str) -> None:
         pass
 
 
+def open_regular(path: str, mode: str = "rb", encoding: str | None = None) -> IO:
+    """``open(path, mode)`` for reading, refusing anything but a regular file.
+
+    A FIFO left where a secret or config is expected would block the open, and so
+    ``get`` and the docker command behind it, forever; a link to ``/dev/zero`` would
+    be read until memory runs out. O_NONBLOCK lets the open return at once so that
+    fstat can tell; it has no effect on reading a regular file. A directory raises
+    IsADirectoryError, as ``open`` does.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(errno.EISDIR, "is a directory", path)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", path)
+        return os.fdopen(fd, mode, encoding=encoding)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def read_json(path: str, *, private: bool = True) -> dict | None:
     """The JSON object in ``path``, or None when there is no file.
 
@@ -72,7 +96,7 @@ def read_json(path: str, *, private: bool = True) -> dict | None:
     message names the file but never quotes it (it may hold secrets).
     """
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:
             if private:
                 check_private(path, os.fstat(handle.fileno()))
                 # Whoever can write the directory can swap the file: refuse to read, too.

@@ -181,7 +181,7 @@ class Secrets:
 
 def _read_secret_file(path: str) -> str | None:
     try:
-        with open(path, encoding="utf-8") as handle:
+        with files.open_regular(path, "r", encoding="utf-8") as handle:
             value = handle.read()
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         return None
@@ -212,7 +212,7 @@ def read_truss_secrets(path: str) -> dict[str, str]:
     YAML errors are reported by position only: the offending line could be a secret.
     """
     try:
-        with open(path, encoding="utf-8") as handle:
+        with files.open_regular(path, "r", encoding="utf-8") as handle:
             text = handle.read()
     except FileNotFoundError:
         return {}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 
+from docker_credential_truss import files
 from docker_credential_truss import registry as registries
 from docker_credential_truss.config import METHODS
 from docker_credential_truss.errors import ConfigError
@@ -57,7 +58,7 @@ def read(path: str) -> dict[str, dict[str, str]]:
     """Registry key -> helper config entry for everything ``path`` says about registries."""
     path = os.path.abspath(config_path(path))
     try:
-        with open(path, encoding="utf-8") as handle:
+        with files.open_regular(path, "r", encoding="utf-8") as handle:
             text = handle.read()
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or "not UTF-8 text"
