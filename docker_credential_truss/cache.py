@@ -1,0 +1,137 @@
+"""A token cache shared by every process of the helper, knowing nothing of clouds.
+
+One file per (registry, identity) under the user cache directory: the name is a
+SHA-256 of the registry key and the provider's identity (access key id, role, service
+account), so a rotated key or a switched role never gets the old identity's token, and
+the file name reveals neither. Files are 0600 in a 0700 directory, replaced atomically.
+
+A token is served while ``now < expires_at - margin``, where the margin is ten minutes,
+or half the token's lifetime for tokens that live less than twenty minutes; it is never
+served after it expires. A corrupt, truncated or foreign file is ignored and replaced.
+
+Single flight: on a miss, a process takes the entry's file lock, looks again (another
+process may have just minted), and only then mints. The wait is bounded; a process that
+waited too long mints on its own rather than fail the pull.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from typing import TYPE_CHECKING
+
+from docker_credential_truss import files
+from docker_credential_truss.errors import StoreError
+from docker_credential_truss.providers import Token
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+MARGIN = 600.0
+LOCK_WAIT = 45.0  # below BuildKit's 60 s session budget
+FORMAT = 1
+
+
+def is_fresh(expires_at: float, minted_at: float, now: float) -> bool:
+    margin = min(MARGIN, max(expires_at - minted_at, 0.0) / 2)
+    return now < expires_at - margin
+
+
+class TokenCache:
+    def __init__(self, directory: str, lock_wait: float = LOCK_WAIT) -> None:
+        self.directory = directory
+        self.lock_wait = lock_wait
+
+    def path(self, registry: str, identity: str) -> str:
+        digest = hashlib.sha256(f"{registry}\0{identity}".encode()).hexdigest()
+        return os.path.join(self.directory, digest + ".json")
+
+    def get(self, registry: str, identity: str, now: float) -> Token | None:
+        """The cached token if it is still fresh at ``now``."""
+        entry = _read(self.path(registry, identity), registry)
+        if entry is None or not is_fresh(entry["expires_at"], entry["minted_at"], now):
+            return None
+        return Token(entry["username"], entry["secret"], entry["expires_at"])
+
+    def put(self, registry: str, identity: str, token: Token, now: float) -> None:
+        if token.expires_at is None:
+            return
+        files.private_dir(self.directory)
+        entry = {
+            "format": FORMAT,
+            "registry": registry,
+            "username": token.username,
+            "secret": token.secret,
+            "expires_at": token.expires_at,
+            "minted_at": now,
+        }
+        files.write_json(self.path(registry, identity), entry)
+
+    def fetch(
+        self,
+        registry: str,
+        identity: str,
+        mint: Callable[[], Token],
+        clock: Callable[[], float] = time.time,
+    ) -> Token:
+        """A fresh token from the cache, or from ``mint`` by one process at a time."""
+        token = self.get(registry, identity, clock())
+        if token is not None:
+            return token
+        files.private_dir(self.directory)
+        lock = files.FileLock(self.path(registry, identity), timeout=self.lock_wait)
+        try:
+            lock.acquire()
+        except StoreError:
+            lock = None  # waited long enough: mint alone rather than fail
+        try:
+            token = self.get(registry, identity, clock())
+            if token is None:
+                minted_at = clock()
+                token = mint()
+                self.put(registry, identity, token, minted_at)
+            return token
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def entries(self) -> list[dict]:
+        """What the cache holds, without secrets: registry, expiry, minted time."""
+        try:
+            names = sorted(os.listdir(self.directory))
+        except OSError:
+            return []
+        found = []
+        for name in names:
+            if name.endswith(".json") and not name.startswith("."):
+                entry = _read(os.path.join(self.directory, name), None)
+                if entry is not None:
+                    found.append({k: entry[k] for k in ("registry", "expires_at", "minted_at")})
+        return found
+
+
+def _read(path: str, registry: str | None) -> dict | None:
+    """A well-formed entry for ``registry`` (any, if None), or None: never an error.
+
+    An insecure cache file is the exception: it raises, as every private file does.
+    """
+    try:
+        with open(path, "rb") as handle:
+            files.check_private(path, os.fstat(handle.fileno()))
+            entry = json.loads(handle.read())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    if (
+        not isinstance(entry, dict)
+        or entry.get("format") != FORMAT
+        or (registry is not None and entry.get("registry") != registry)
+        or not all(isinstance(entry.get(k), str) for k in ("registry", "username", "secret"))
+        or not all(
+            isinstance(entry.get(k), (int, float)) and not isinstance(entry.get(k), bool)
+            for k in ("expires_at", "minted_at")
+        )
+    ):
+        return None
+    return entry

@@ -1,0 +1,116 @@
+"""The command line: the only place that touches argv, the standard streams and exit codes.
+
+Top-level imports are kept to what ``get`` needs: docker may run this once per
+registry per build, so anything else is imported by the verb that uses it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING
+
+from docker_credential_truss import __version__
+from docker_credential_truss.errors import HelperError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from typing import BinaryIO, TextIO
+
+HELP = """\
+docker-credential-truss: a Docker credential helper for truss registry auth.
+
+Docker, BuildKit, skopeo/podman and docker-py run it to get registry credentials
+made from the same truss config and secrets that Baseten uses for base_image.
+
+Set up in three steps:
+  1. Install:    pip install docker-credential-truss   (or put the standalone
+                 binary on PATH under exactly that name)
+  2. Configure:  docker-credential-truss configure path/to/my-truss
+                 Reads base_image.docker_auth and the DOCKER_REGISTRY_* secrets of
+                 the truss's config.yaml and routes those registries to this helper
+                 in $DOCKER_CONFIG/config.json (default ~/.docker/config.json):
+                   {"credHelpers": {"ghcr.io": "truss"}}
+  3. Secrets:    put the values where truss keeps them, e.g. ~/.truss/config.yaml:
+                   secrets:
+                     DOCKER_REGISTRY_ghcr.io: <base64 of user:password>
+                     aws_access_key_id: AKIA...
+                 or `docker login ghcr.io`, which stores through this helper.
+
+Secrets are looked up, first match wins, in:
+  $TRUSS_SECRET_<name>          environment variable, the exact secret name
+  $TRUSS_SECRETS_DIR/<name>     one file per secret ('/' written as %2F, '%' as %25)
+  ~/.truss/config.yaml          its secrets: map
+  the helper's store            written by `docker login` (store)
+
+Commands:
+  get | store | erase | list    the credential-helper protocol (stdin/stdout)
+  configure PATH... [--dry-run] import truss configs (a truss directory or config.yaml)
+  version, -v, --version        print the version
+  -h, --help                    this text
+
+Unknown registries answer "credentials not found in native keychain", so public
+images still pull anonymously. Errors are one line on stdout with exit status 1.
+"""
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    stdin: BinaryIO | None = None,
+    stdout: BinaryIO | None = None,
+    stderr: TextIO | None = None,
+    env: Mapping[str, str] | None = None,
+) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    stdin = sys.stdin.buffer if stdin is None else stdin
+    stdout = sys.stdout.buffer if stdout is None else stdout
+    stderr = sys.stderr if stderr is None else stderr
+    env = os.environ if env is None else env
+    try:
+        return _run(args, stdin, stdout, stderr, env)
+    except HelperError as exc:
+        _say(stdout, exc.message)
+    except KeyboardInterrupt:
+        _say(stdout, "interrupted")
+    except Exception as exc:  # the text of a foreign error may hold a secret
+        _say(stdout, f"internal error ({type(exc).__name__}); please report it")
+    return 1
+
+
+def _run(
+    args: list[str], stdin: BinaryIO, stdout: BinaryIO, stderr: TextIO, env: Mapping[str, str]
+) -> int:
+    if not args:
+        stderr.write(HELP)
+        _say(stdout, "no command given; try: docker-credential-truss --help")
+        return 1
+    action, rest = args[0], args[1:]
+    if action in ("get", "store", "erase", "list"):
+        from docker_credential_truss.helper import TrussHelper
+        from docker_credential_truss.paths import Paths
+        from docker_credential_truss.protocol import handle
+        from docker_credential_truss.resolver import Resolver
+
+        helper = TrussHelper(
+            Resolver(env, Paths.from_env(env)), lambda line: stderr.write(line + "\n")
+        )
+        handle(helper, action, stdin, stdout)
+        return 0
+    if action in ("version", "-v", "--version"):
+        _say(stdout, f"docker-credential-truss {__version__}")
+        return 0
+    if action in ("-h", "--help", "help"):
+        stdout.write(HELP.encode())
+        return 0
+    if action == "configure":
+        from docker_credential_truss.configure import configure
+
+        return configure(rest, stdout, stderr, env)
+    _say(stdout, f"unknown command {action!r}; try: docker-credential-truss --help")
+    return 1
+
+
+def _say(stdout: BinaryIO, line: str) -> None:
+    stdout.write(line.encode() + b"\n")
+    stdout.flush()

@@ -1,0 +1,60 @@
+"""The helper's own config: which registry uses which truss auth method.
+
+``configure`` writes it; ``get`` reads it. It is JSON (not YAML) because ``get`` reads
+it on every call and the json module is already loaded for the protocol::
+
+    {"version": 1,
+     "registries": {"123456789012.dkr.ecr.us-east-1.amazonaws.com":
+                        {"auth_method": "AWS_IAM",
+                         "aws_access_key_id_secret_name": "my_key_id",
+                         "source": "/home/me/my-truss/config.yaml"}}}
+
+Each entry holds the truss ``docker_auth`` fields as strings, plus ``source``, the truss
+config it came from (shown by ``doctor`` and in errors).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from docker_credential_truss import files
+from docker_credential_truss.errors import ConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from docker_credential_truss.paths import Paths
+
+VERSION = 1
+METHODS = ("AWS_IAM", "AWS_OIDC", "GCP_SERVICE_ACCOUNT_JSON", "GCP_OIDC", "REGISTRY_SECRET")
+
+
+def load(paths: Paths) -> dict[str, dict[str, str]]:
+    """Registry key -> entry; an absent file is an empty config."""
+    data = files.read_json(paths.helper_config)
+    if data is None:
+        return {}
+    registries = data.get("registries", {})
+    if not isinstance(registries, dict):
+        raise ConfigError(f"{paths.helper_config} is malformed; re-run configure")
+    for key, entry in registries.items():
+        if (
+            not isinstance(entry, dict)
+            or entry.get("auth_method") not in METHODS
+            or not all(isinstance(v, str) for v in entry.values())
+        ):
+            raise ConfigError(f"{paths.helper_config}: the entry for {key} is malformed")
+    return registries
+
+
+def merge(paths: Paths, entries: Mapping[str, dict[str, str]]) -> None:
+    """Add or replace ``entries``, keeping every other registry (locked, atomic)."""
+
+    def change(data: dict) -> None:
+        registries = data.setdefault("registries", {})
+        if not isinstance(registries, dict):
+            raise ConfigError(f"{paths.helper_config} is malformed; move it aside and re-run")
+        registries.update(entries)
+        data["version"] = VERSION
+
+    files.update_json(paths.helper_config, change)

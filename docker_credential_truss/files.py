@@ -1,0 +1,179 @@
+"""Files that hold secrets or tokens: private, replaced atomically, changed under a lock.
+
+Every file the helper writes goes through here, so one place enforces the rules:
+0700 directories, 0600 files whatever the umask, a refusal (not a silent fix) when
+someone else could write them, writes to a temporary file that is fsynced and then
+renamed over the old one (a crash leaves the old or the new file, never half of one),
+and read-modify-write cycles under an exclusive ``flock`` on a side ``.lock`` file, so
+concurrent writers never lose each other's changes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import time
+from typing import TYPE_CHECKING
+
+from docker_credential_truss.errors import StoreError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+LOCK_TIMEOUT = 30.0
+
+
+def check_private(path: str, st: os.stat_result) -> None:
+    """Refuse a file or directory that another user could change.
+
+    A store that others can write could be made to hand out their credential, so
+    this is an error with the fix in it, not something to repair quietly.
+    """
+    if st.st_uid != os.geteuid():
+        raise StoreError(f"{path} belongs to another user; refusing to use it")
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise StoreError(f"{path} is writable by other users; fix with: chmod go-w {path}")
+
+
+def private_dir(path: str) -> None:
+    """Create ``path`` (0700) or check the existing one, tightening group/other read."""
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        st = os.stat(path)
+    except OSError as exc:
+        raise StoreError(f"cannot create directory {path}: {exc.strerror}") from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise StoreError(f"{path} is not a directory")
+    check_private(path, st)
+    if st.st_mode & 0o077:
+        os.chmod(path, 0o700)
+
+
+def read_json(path: str, *, private: bool = True) -> dict | None:
+    """The JSON object in ``path``, or None when there is no file.
+
+    Raises StoreError for a file that is unreadable, not JSON or not an object; the
+    message names the file but never quotes it (it may hold secrets).
+    """
+    try:
+        with open(path, "rb") as handle:
+            if private:
+                check_private(path, os.fstat(handle.fileno()))
+            raw = handle.read()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StoreError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise StoreError(f"{path} is not valid JSON; move it aside to start afresh") from None
+    if not isinstance(data, dict):
+        raise StoreError(f"{path} does not hold a JSON object; move it aside to start afresh")
+    return data
+
+
+def write_json(path: str, data: dict, *, mode: int = 0o600) -> None:
+    """Atomically replace ``path`` with ``data`` as JSON (0600 unless told otherwise)."""
+    directory = os.path.dirname(path) or "."
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.{os.urandom(4).hex()}")
+    body = json.dumps(data, indent=2).encode() + b"\n"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        try:
+            os.fchmod(fd, mode)  # the umask must not widen or narrow it
+            view = memoryview(body)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError as exc:
+        _unlink_quietly(tmp)
+        raise StoreError(f"cannot write {path}: {exc.strerror}") from None
+    _fsync_dir(directory)
+
+
+def _fsync_dir(directory: str) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+class FileLock:
+    """An exclusive ``flock`` on ``<path>.lock``, waited for at most ``timeout`` seconds.
+
+    flock is released by the kernel when the holder dies, so a killed writer never
+    leaves the lock behind. The lock file itself is never removed: removing it would
+    let two processes hold locks on two different files of the same name.
+    """
+
+    def __init__(self, path: str, timeout: float = LOCK_TIMEOUT) -> None:
+        self.path = path + ".lock"
+        self.timeout = timeout
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        import fcntl
+
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise StoreError(f"cannot open lock {self.path}: {exc.strerror}") from None
+        deadline = time.monotonic() + self.timeout
+        delay = 0.005
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    raise StoreError(
+                        f"timed out after {self.timeout:.0f}s waiting for {self.path}"
+                    ) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.05)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing drops the flock
+            self._fd = None
+
+    def __enter__(self) -> FileLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def update_json(path: str, change: Callable[[dict], object], *, mode: int = 0o600) -> dict:
+    """Read-modify-write ``path`` under its lock; ``change`` edits the dict in place.
+
+    A corrupt file raises StoreError before ``change`` runs, so what is there is never
+    overwritten by a guess.
+    """
+    private_dir(os.path.dirname(path))
+    with FileLock(path):
+        data = read_json(path, private=mode == 0o600) or {}
+        change(data)
+        write_json(path, data, mode=mode)
+    return data

@@ -1,0 +1,74 @@
+"""REGISTRY_SECRET: a secret holding base64 of ``user:password``, as truss stores it.
+
+The secret is ``DOCKER_REGISTRY_<registry key>`` unless the truss config names another
+with ``secret_name``. The password may itself contain ``:``; the user name cannot
+(HTTP basic auth would split it), so the value splits at the first ``:``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from docker_credential_truss.errors import SecretError
+from docker_credential_truss.providers import Token
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from docker_credential_truss.registry import Registry
+    from docker_credential_truss.secrets import Secrets
+
+
+def encode(username: str, secret: str) -> str:
+    import base64
+
+    return base64.b64encode(f"{username}:{secret}".encode()).decode("ascii")
+
+
+def decode(value: str, name: str) -> tuple[str, str]:
+    """``(user, password)`` from a secret's value; errors name the secret, not the value."""
+    import base64
+    import binascii
+
+    try:
+        raw = base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise SecretError(
+            f"secret {name!r} is not valid base64 (expected base64 of user:password)"
+        ) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SecretError(f"secret {name!r} does not decode to UTF-8 user:password") from None
+    username, sep, password = text.partition(":")
+    if not sep:
+        raise SecretError(f"secret {name!r} decodes to no ':' (expected user:password)")
+    if not username:
+        raise SecretError(f"secret {name!r} has an empty user name (expected user:password)")
+    return username, password
+
+
+class StaticProvider:
+    cacheable = False
+
+    def __init__(self, name: str, value: str) -> None:
+        self.name = name
+        self.username, self._password = decode(value, name)
+
+    def identity(self) -> str:
+        return self.name
+
+    def mint(self) -> Token:
+        return Token(self.username, self._password)
+
+
+def make(
+    registry: Registry,
+    method: str,
+    settings: Mapping[str, str],
+    secrets: Secrets,
+    env: Mapping[str, str],
+) -> StaticProvider:
+    name = settings.get("secret_name") or registry.secret_name
+    found = secrets.require(name, f"the credential for {registry.key}")
+    return StaticProvider(name, found.value)

@@ -1,0 +1,124 @@
+"""Registry -> auth method -> provider -> (cache | mint) -> credential.
+
+Which method applies, in order:
+
+1. the helper's config (written by ``configure`` from a truss config) names one;
+2. a secret ``DOCKER_REGISTRY_<registry key>`` exists: REGISTRY_SECRET;
+3. the registry is an ECR host and truss's default AWS secrets exist: AWS_IAM;
+4. otherwise the registry is unknown and the answer is "not found", so docker pulls
+   anonymously.
+
+Provider modules are imported only when their method applies, and their SDKs only
+when they mint, so a static or cached answer loads neither boto3 nor google-auth.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from docker_credential_truss import config
+from docker_credential_truss.errors import HelperError, NotFound, ProviderError
+from docker_credential_truss.providers import static
+from docker_credential_truss.registry import SECRET_PREFIX, InvalidRegistry, parse
+from docker_credential_truss.secrets import Secrets
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from docker_credential_truss.paths import Paths
+    from docker_credential_truss.providers import Provider, Token
+    from docker_credential_truss.registry import Registry
+
+# auth method -> provider module under docker_credential_truss.providers
+MODULES = {
+    "REGISTRY_SECRET": "static",
+    "AWS_IAM": "aws",
+    "AWS_OIDC": "aws",
+    "GCP_SERVICE_ACCOUNT_JSON": "gcp",
+    "GCP_OIDC": "gcp",
+}
+
+
+class Resolver:
+    def __init__(self, env: Mapping[str, str], paths: Paths) -> None:
+        self.env = env
+        self.paths = paths
+        self.secrets = Secrets(env, paths)
+        self._config: dict[str, dict[str, str]] | None = None
+
+    @property
+    def config(self) -> dict[str, dict[str, str]]:
+        if self._config is None:
+            self._config = config.load(self.paths)
+        return self._config
+
+    def method(self, registry: Registry) -> tuple[str, dict[str, str], str] | None:
+        """(auth method, settings, why) for ``registry``, or None when nothing applies."""
+        entry = self.config.get(registry.key)
+        if entry is not None:
+            why = f"configured from {entry.get('source', 'the helper config')}"
+            return entry["auth_method"], entry, why
+        if self.secrets.find(registry.secret_name) is not None:
+            return "REGISTRY_SECRET", {}, f"secret {registry.secret_name} exists"
+        aws = _provider_module("AWS_IAM")
+        if aws is not None and aws.by_convention(registry, self.secrets):
+            return "AWS_IAM", {}, "ECR host with truss's default AWS secrets"
+        return None
+
+    def provider(self, registry: Registry) -> Provider:
+        found = self.method(registry)
+        if found is None:
+            raise NotFound()
+        method, settings, _ = found
+        module = _provider_module(method)
+        if module is None:
+            raise ProviderError(
+                f"{registry.key} uses auth method {method}, which this version of"
+                " docker-credential-truss does not support yet"
+            )
+        return module.make(registry, method, settings, self.secrets, self.env)
+
+    def get(self, registry: Registry) -> Token:
+        provider = self.provider(registry)
+        if not provider.cacheable:
+            return provider.mint()
+        from docker_credential_truss.cache import TokenCache
+
+        return TokenCache(self.paths.token_cache).fetch(
+            registry.key, provider.identity(), provider.mint
+        )
+
+    def registries(self) -> tuple[dict[str, str], list[str]]:
+        """Every registry ``get`` can answer -> its user name, and why others were left out.
+
+        Nothing is minted: cloud providers know their user name in advance.
+        """
+        answers: dict[str, str] = {}
+        problems: list[str] = []
+        keys = list(self.config)
+        for name in self.secrets.names(SECRET_PREFIX):
+            try:
+                registry = parse(name[len(SECRET_PREFIX) :])
+            except InvalidRegistry:
+                continue
+            if registry.secret_name == name and registry.key not in keys:
+                keys.append(registry.key)
+        for key in keys:
+            try:
+                answers[key] = self.provider(parse(key)).username
+            except (HelperError, InvalidRegistry) as exc:
+                problems.append(f"{key}: {exc}")
+        return answers, problems
+
+
+def _provider_module(method: str):  # -> a module with make() and by_convention()
+    name = f"docker_credential_truss.providers.{MODULES[method]}"
+    if MODULES[method] == "static":
+        return static
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name:
+            raise
+        return None

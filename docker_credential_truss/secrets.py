@@ -1,0 +1,253 @@
+"""Where secrets come from, in the documented order, and the helper's own store.
+
+1. the environment variable ``TRUSS_SECRET_<name>`` (the name exactly as truss spells it);
+2. a file ``<name>`` in the directory ``$TRUSS_SECRETS_DIR`` (truss containers mount
+   ``/secrets`` like this). Secret names may contain ``/`` (Docker Hub's does), which a
+   file name cannot, so in file names ``%`` is written ``%25`` and ``/`` is ``%2F``;
+   one trailing newline is ignored;
+3. the ``secrets:`` map in ``~/.truss/config.yaml``, truss's local secret store;
+4. the helper's own store, ``secrets.json`` in its user data directory, which
+   ``docker login`` fills through ``store``.
+
+The first source that has a non-empty value wins. Values are never logged or put in
+messages; messages name the secret and the place instead.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from docker_credential_truss import files
+from docker_credential_truss.errors import ConfigError, NotFound, SecretError, StoreError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from docker_credential_truss.paths import Paths
+
+ENV_PREFIX = "TRUSS_SECRET_"
+DIR_VARIABLE = "TRUSS_SECRETS_DIR"
+STORE_VERSION = 1
+
+
+class Found:
+    """A secret's value and a description of where it was found (for messages)."""
+
+    __slots__ = ("source", "value")
+
+    def __init__(self, value: str, source: str) -> None:
+        self.value = value
+        self.source = source
+
+    def __repr__(self) -> str:  # never show the value
+        return f"Found(source={self.source!r})"
+
+
+def file_name(name: str) -> str:
+    """The file that holds secret ``name`` in a secrets directory (an injective mapping)."""
+    return name.replace("%", "%25").replace("/", "%2F")
+
+
+def name_from_file(file: str) -> str:
+    return file.replace("%2F", "/").replace("%25", "%")
+
+
+class Secrets:
+    """The secret sources for one run. Each source is read at most once, when first needed."""
+
+    def __init__(self, env: Mapping[str, str], paths: Paths) -> None:
+        self.env = env
+        self.paths = paths
+        self._truss: dict[str, str] | None = None
+        self._store: dict[str, str] | None = None
+
+    # -- lookups ----------------------------------------------------------------------
+
+    def find(self, name: str) -> Found | None:
+        value = self.env.get(ENV_PREFIX + name)
+        if value:
+            return Found(value, f"environment variable {ENV_PREFIX}{name}")
+        directory = self.env.get(DIR_VARIABLE)
+        if directory:
+            path = os.path.join(directory, file_name(name))
+            value = _read_secret_file(path)
+            if value:
+                return Found(value, path)
+        value = self.truss_secrets().get(name)
+        if value:
+            return Found(value, self.paths.truss_config)
+        value = self.stored().get(name)
+        if value:
+            return Found(value, f"the helper's store {self.paths.store}")
+        return None
+
+    def require(self, name: str, purpose: str) -> Found:
+        """The secret, or an error that says which one and every place looked."""
+        found = self.find(name)
+        if found is None:
+            raise SecretError(
+                f"secret {name!r} ({purpose}) not found; looked in {self.places(name)}"
+            )
+        return found
+
+    def places(self, name: str) -> str:
+        where = [f"${ENV_PREFIX}{name}"]
+        directory = self.env.get(DIR_VARIABLE)
+        where.append(
+            os.path.join(directory, file_name(name)) if directory else f"${DIR_VARIABLE} (unset)"
+        )
+        where += [f"{self.paths.truss_config} (secrets:)", self.paths.store]
+        return ", ".join(where)
+
+    def names(self, prefix: str) -> dict[str, str]:
+        """Every secret name starting with ``prefix`` -> where its value comes from."""
+        found: dict[str, str] = {}
+
+        def add(name: str, source: str) -> None:
+            if name.startswith(prefix) and name not in found:
+                found[name] = source
+
+        for var, value in self.env.items():
+            if var.startswith(ENV_PREFIX) and value:
+                add(var[len(ENV_PREFIX) :], f"environment variable {var}")
+        directory = self.env.get(DIR_VARIABLE)
+        if directory:
+            try:
+                entries = sorted(os.listdir(directory))
+            except OSError:
+                entries = []
+            for entry in entries:
+                path = os.path.join(directory, entry)
+                if not entry.startswith(".") and _read_secret_file(path):
+                    add(name_from_file(entry), path)
+        for name, value in self.truss_secrets().items():
+            if value:
+                add(name, self.paths.truss_config)
+        for name, value in self.stored().items():
+            if value:
+                add(name, f"the helper's store {self.paths.store}")
+        return found
+
+    # -- ~/.truss/config.yaml ------------------------------------------------------------
+
+    def truss_secrets(self) -> dict[str, str]:
+        if self._truss is None:
+            self._truss = read_truss_secrets(self.paths.truss_config)
+        return self._truss
+
+    # -- the helper's own store ------------------------------------------------------
+
+    def stored(self) -> dict[str, str]:
+        if self._store is None:
+            self._store = _store_secrets(files.read_json(self.paths.store), self.paths.store)
+        return self._store
+
+    def store(self, name: str, value: str) -> None:
+        """Save ``name`` in the helper's store (locked, atomic, 0600)."""
+
+        def change(data: dict) -> None:
+            _store_secrets(data, self.paths.store)
+            data["version"] = STORE_VERSION
+            data.setdefault("secrets", {})[name] = value
+
+        self._store = None
+        files.update_json(self.paths.store, change)
+
+    def erase(self, name: str) -> None:
+        """Remove ``name`` from the helper's store; say so when it lives elsewhere."""
+        removed = False
+
+        def change(data: dict) -> None:
+            nonlocal removed
+            secrets = _store_secrets(data, self.paths.store)
+            if name in secrets:
+                del data["secrets"][name]
+                removed = True
+
+        if name in self.stored():
+            self._store = None
+            files.update_json(self.paths.store, change)
+        if removed:
+            return
+        found = self.find(name)
+        if found is not None:
+            raise SecretError(
+                f"{name} comes from {found.source}, which docker-credential-truss does not edit;"
+                " remove it there"
+            )
+        raise NotFound()
+
+
+def _read_secret_file(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            value = handle.read()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+        raise SecretError(f"cannot read secret file {path}: {reason}") from None
+    if value.endswith("\n"):
+        value = value[:-1]
+        if value.endswith("\r"):
+            value = value[:-1]
+    return value
+
+
+def _store_secrets(data: dict | None, path: str) -> dict[str, str]:
+    if data is None:
+        return {}
+    secrets = data.get("secrets", {})
+    if not isinstance(secrets, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in secrets.items()
+    ):
+        raise StoreError(f"{path} is not a docker-credential-truss store; move it aside")
+    return secrets
+
+
+def read_truss_secrets(path: str) -> dict[str, str]:
+    """The ``secrets:`` map of truss's user config; a missing file is an empty map.
+
+    YAML errors are reported by position only: the offending line could be a secret.
+    """
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+        raise ConfigError(f"cannot read {path}: {reason}") from None
+    data = load_yaml(text, path)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} should be a YAML mapping with a 'secrets:' map")
+    secrets = data.get("secrets")
+    if secrets is None:
+        return {}
+    if not isinstance(secrets, dict):
+        raise ConfigError(f"'secrets' in {path} should be a map of name: value")
+    result: dict[str, str] = {}
+    for name, value in secrets.items():
+        if value is None:
+            continue  # truss's placeholder for "set elsewhere"
+        if isinstance(value, (dict, list)):
+            raise ConfigError(f"secret {name!r} in {path} should be a string")
+        result[str(name)] = value if isinstance(value, str) else str(value)
+    return result
+
+
+def load_yaml(text: str, path: str) -> object:
+    """Parse YAML safely (libyaml when present); errors name the position, not the text."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "syntax error"
+        raise ConfigError(f"{path} is not valid YAML{where}: {problem}") from None
