@@ -97,7 +97,15 @@ def mint(provider: AwsProvider, ecr: EcrHost) -> Token:
         role, sts_region = provider._role()
         if token_file is not None:
             web_token = _read_token_file(provider, token_file)
-            sts = _client(where, session, "sts", sts_region, env, config.merge(Config(signature_version=UNSIGNED)), None)
+            sts = _client(
+                where,
+                session,
+                "sts",
+                sts_region,
+                env,
+                config.merge(Config(signature_version=UNSIGNED)),
+                None,
+            )
             op = "STS AssumeRoleWithWebIdentity"
             answer = _call(
                 provider,
@@ -128,10 +136,14 @@ def mint(provider: AwsProvider, ecr: EcrHost) -> Token:
             }
             cap = assumed["Expiration"].timestamp()
         except (KeyError, TypeError, AttributeError):
-            raise ProviderError(f"{provider.registry.key}: {op} answered without credentials") from None
+            raise ProviderError(
+                f"{provider.registry.key}: {op} answered without credentials"
+            ) from None
         keys = None  # from here on the role's credentials are used, not the secrets
 
-    client = _client(where, session, ecr.service, ecr.region, env, config, credentials, fips=ecr.fips)
+    client = _client(
+        where, session, ecr.service, ecr.region, env, config, credentials, fips=ecr.fips
+    )
     if ecr.public:
         op = "ECR Public GetAuthorizationToken"
         answer = _call(provider, op, client.get_authorization_token, extra={"keys": keys})
@@ -160,9 +172,7 @@ def _session(isolated: bool) -> botocore.session.Session:
     if isolated:
         session.set_config_variable("config_file", os.devnull)
         session.set_config_variable("credentials_file", os.devnull)
-        session.get_component("config_store").set_config_provider(
-            "profile", ConstantProvider(None)
-        )
+        session.get_component("config_store").set_config_provider("profile", ConstantProvider(None))
     return session
 
 
@@ -216,9 +226,13 @@ def _client(
     except InvalidRegionError:
         raise ProviderError(f"{where}: {region!r} is not a valid AWS region name") from None
     except ProfileNotFound as exc:
-        raise ProviderError(f"{where}: boto3 cannot use AWS profile {exc.kwargs.get('profile')!r}: not found") from None
+        raise ProviderError(
+            f"{where}: boto3 cannot use AWS profile {exc.kwargs.get('profile')!r}: not found"
+        ) from None
     except ValueError as exc:  # botocore rejects a malformed endpoint URL this way
-        raise ProviderError(f"{where}: cannot use AWS endpoint {_safe_url(url)}: {type(exc).__name__}") from None
+        raise ProviderError(
+            f"{where}: cannot use AWS endpoint {_safe_url(url)}: {type(exc).__name__}"
+        ) from None
 
 
 def _read_token_file(provider: AwsProvider, path: str) -> str:
@@ -238,12 +252,16 @@ def _read_token_file(provider: AwsProvider, path: str) -> str:
 # -- one call, and what its failure means -------------------------------------------------
 
 
-def _call(provider: AwsProvider, op: str, method: Callable[..., Any], *, extra: dict, **params: Any) -> Any:
+def _call(
+    provider: AwsProvider, op: str, method: Callable[..., Any], *, extra: dict, **params: Any
+) -> Any:
     where = provider.registry.key
     try:
         return method(**params)
     except ClientError as exc:
-        raise ProviderError(f"{where}: {op} failed: {_client_error(provider, exc, extra)}") from None
+        raise ProviderError(
+            f"{where}: {op} failed: {_client_error(provider, exc, extra)}"
+        ) from None
     except BotoCoreError as exc:
         raise ProviderError(f"{where}: {op} failed: {_sdk_error(provider, exc)}") from None
 
@@ -293,7 +311,10 @@ def _client_error(provider: AwsProvider, exc: ClientError, extra: dict) -> str:
     if raw_code in _EXPIRED:
         return f"the AWS session token{secret('session_token')} has expired ({code})"
     if raw_code in _THROTTLED:
-        return f"AWS throttled the request; {attempts} attempts did not get through, try again shortly ({code})"
+        return (
+            f"AWS throttled the request; {attempts} attempts did not get through,"
+            f" try again shortly ({code})"
+        )
     if raw_code == "RequestExpired":
         return f"AWS says the request is stale: is this machine's clock right? ({code})"
     return f"{code} (HTTP {status})"
@@ -302,10 +323,11 @@ def _client_error(provider: AwsProvider, exc: ClientError, extra: dict) -> str:
 def _sdk_error(provider: AwsProvider, exc: BotoCoreError) -> str:
     kwargs = getattr(exc, "kwargs", {}) or {}
     url = _safe_url(kwargs.get("endpoint_url"))
+    connect, read = _timeouts(provider)
     if isinstance(exc, ConnectTimeoutError):
-        return f"{url} did not accept a connection within {_timeouts(provider)[0]:g} s ({MAX_ATTEMPTS} attempts)"
+        return f"{url} did not accept a connection within {connect:g} s ({MAX_ATTEMPTS} attempts)"
     if isinstance(exc, ReadTimeoutError):
-        return f"{url} did not answer within {_timeouts(provider)[1]:g} s ({MAX_ATTEMPTS} attempts)"
+        return f"{url} did not answer within {read:g} s ({MAX_ATTEMPTS} attempts)"
     if isinstance(exc, SSLError):
         return f"TLS verification of {url} failed (a proxy or AWS_CA_BUNDLE?)"
     if isinstance(exc, (EndpointConnectionError, ConnectionClosedError)):
@@ -327,7 +349,9 @@ def _token(provider: AwsProvider, op: str, data: Any, cap: float | None) -> Toke
         expires = data["expiresAt"].timestamp()
         user, sep, password = base64.b64decode(encoded, validate=True).decode().partition(":")
     except (KeyError, TypeError, AttributeError, binascii.Error, UnicodeDecodeError):
-        raise ProviderError(f"{where}: {op} answered without a usable authorization token") from None
+        raise ProviderError(
+            f"{where}: {op} answered without a usable authorization token"
+        ) from None
     if not sep or not user or not password:
         raise ProviderError(f"{where}: {op} answered a token that is not user:password")
     if cap is not None:

@@ -50,7 +50,7 @@ import os
 import re
 from typing import TYPE_CHECKING
 
-from docker_credential_truss.errors import ConfigError, ProviderError, SecretError
+from docker_credential_truss.errors import ConfigError, SecretError
 from docker_credential_truss.providers import Token
 
 if TYPE_CHECKING:
@@ -161,6 +161,8 @@ def by_convention(
     ecr = parse_host(registry.host, registry.port)
     if ecr is None or ecr.public:
         return False
+    if env is None:
+        env = getattr(secrets, "env", None)  # Secrets carries the run's environment
     if env is not None and _flag(env, DEFAULT_CHAIN_VARIABLE):
         return True
     return secrets.find(DEFAULT_KEY_ID_SECRET) is not None

@@ -30,6 +30,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import secrets as pysecrets
 import socket
 import threading
 import time
@@ -81,7 +82,7 @@ class FakeAws:
         keys: dict[str, str] | None = None,
         *,
         region: str | set[str] | None = None,
-        password: str = "ecr-password",
+        password: str | None = None,
     ) -> None:
         #: access key id -> secret access key (long-term keys the server accepts)
         self.keys: dict[str, str] = dict(keys or {})
@@ -89,7 +90,8 @@ class FakeAws:
         self.session_tokens: dict[str, str] = {}
         #: regions requests may be signed for (None: any); STS also needs its region here
         self.regions: set[str] | None = {region} if isinstance(region, str) else region
-        self.password = password
+        #: the ECR password handed out; a fresh random sentinel unless a test picks one
+        self.password = password or "ecr-" + pysecrets.token_urlsafe(18)
         self.expires_in = 12 * 3600.0
         self.sts_expires_in = 3600.0
         self.roles: dict[str, Role] = {}
@@ -186,28 +188,44 @@ class FakeAws:
                     "ThrottlingException" if op.startswith("ecr") else "Throttling", "Rate exceeded"
                 )
 
-    def authenticate(self, handler: _Handler, body: bytes, service: str) -> tuple[str, str]:
-        """Check SigV4 like AWS: key known, scope right, signature right. Returns key, region."""
+    def authenticate(
+        self, handler: _Handler, body: bytes, service: str, info: dict[str, Any]
+    ) -> None:
+        """Check SigV4 like AWS: key known, scope right, signature right.
+
+        The key id and region of the credential scope go into ``info`` as soon as they
+        are read, so a refused request is recorded with them too.
+        """
         sts = service == "sts"
         invalid_key = "InvalidClientTokenId" if sts else "UnrecognizedClientException"
         bad_signature = "SignatureDoesNotMatch" if sts else "InvalidSignatureException"
         status = 403 if sts else 400
         header = handler.headers.get("Authorization", "")
         if not header.startswith("AWS4-HMAC-SHA256 "):
-            raise AwsError("MissingAuthenticationToken", "Request is missing Authentication Token", status)
+            raise AwsError(
+                "MissingAuthenticationToken", "Request is missing Authentication Token", status
+            )
         fields = dict(
             part.strip().split("=", 1) for part in header[len("AWS4-HMAC-SHA256 ") :].split(",")
         )
         key_id, date, region, scope_service, terminator = fields["Credential"].split("/")
+        info["key_id"], info["region"] = key_id, region
         if key_id not in self.keys:
-            raise AwsError(invalid_key, "The security token included in the request is invalid.", status)
+            raise AwsError(
+                invalid_key, "The security token included in the request is invalid.", status
+            )
         if self.regions is not None and region not in self.regions:
             raise AwsError(bad_signature, "Credential should be scoped to a valid region.", status)
         if scope_service != service or terminator != "aws4_request":
             raise AwsError(bad_signature, "Credential should be scoped to correct service.", status)
         expected_token = self.session_tokens.get(key_id)
-        if expected_token is not None and handler.headers.get("X-Amz-Security-Token") != expected_token:
-            raise AwsError(invalid_key, "The security token included in the request is invalid.", status)
+        if (
+            expected_token is not None
+            and handler.headers.get("X-Amz-Security-Token") != expected_token
+        ):
+            raise AwsError(
+                invalid_key, "The security token included in the request is invalid.", status
+            )
         signed = fields["SignedHeaders"].split(";")
         path, _, query = handler.path.partition("?")
         canonical_query = "&".join(
@@ -242,7 +260,6 @@ class FakeAws:
                 "The request signature we calculated does not match the signature you provided.",
                 status,
             )
-        return key_id, region
 
     def ecr_token(self, op: str, body: dict[str, Any]) -> dict[str, Any]:
         token = base64.b64encode(f"AWS:{self.password}".encode()).decode()
@@ -319,7 +336,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if service == "?":
                 raise AwsError("UnknownOperationException", "unknown target")
-            info["key_id"], info["region"] = fake.authenticate(self, body, service)
+            fake.authenticate(self, body, service, info)
             request = json.loads(body or b"{}")
             info["registry_ids"] = request.get("registryIds")
             fake._steer(op)
@@ -348,7 +365,7 @@ class _Handler(BaseHTTPRequestHandler):
                 if role is None or form.get("WebIdentityToken") not in role.web_tokens:
                     raise AwsError("InvalidIdentityToken", "Couldn't verify the token", 400)
             elif action == "AssumeRole":
-                info["key_id"], info["region"] = fake.authenticate(self, body, "sts")
+                fake.authenticate(self, body, "sts", info)
                 fake._steer(op)
                 if role is None or info["key_id"] not in role.trusted_keys:
                     raise AwsError("AccessDenied", "not authorized to perform sts:AssumeRole", 403)
@@ -367,7 +384,9 @@ class _Handler(BaseHTTPRequestHandler):
         fake._record(op, **info, error=None)
         self._send(200, "text/xml", xml)
 
-    def _send(self, status: int, ctype: str, text: str, headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self, status: int, ctype: str, text: str, headers: dict[str, str] | None = None
+    ) -> None:
         data = text.encode()
         self.send_response(status)
         self.send_header("Content-Type", ctype)
