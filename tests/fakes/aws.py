@@ -18,9 +18,10 @@ the key's secret (so a wrong secret key fails with ``InvalidSignatureException``
 token. ECR tokens carry a future ``expiresAt`` (moto's are always 2015, i.e. expired).
 
 Tests steer it: ``password``, ``expires_in``, ``deny(op)``, ``throttle(op, n)``,
-``hang = True`` (accept, read, never answer) and :func:`refused_port`. ``calls``
-counts every request per operation (retries included); ``requests`` records who
-asked what (key id, region, registry ids), never a secret.
+``hang = True`` (accept, read, never answer), ``delay`` (answer slowly) and
+:func:`refused_port`. ``calls`` counts every request per operation (retries
+included); ``requests`` records who asked what (key id, region, registry ids),
+never a secret.
 """
 
 from __future__ import annotations
@@ -96,6 +97,8 @@ class FakeAws:
         self.sts_expires_in = 3600.0
         self.roles: dict[str, Role] = {}
         self.hang = False
+        #: seconds to think before answering a GetAuthorizationToken (to widen races)
+        self.delay = 0.0
         self.calls: Counter[str] = Counter()
         self.requests: list[dict[str, Any]] = []
         self._denied: set[str] = set()
@@ -341,6 +344,8 @@ class _Handler(BaseHTTPRequestHandler):
             info["registry_ids"] = request.get("registryIds")
             fake._steer(op)
             payload = json.dumps(fake.ecr_token(op, request))
+            if fake.delay:
+                time.sleep(fake.delay)
         except AwsError as exc:
             fake._record(op, **info, error=exc.code)
             payload = json.dumps({"__type": exc.code, "message": exc.message})
