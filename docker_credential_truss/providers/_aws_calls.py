@@ -304,10 +304,10 @@ def _client_error(provider: AwsProvider, exc: ClientError, extra: dict) -> str:
     if raw_code in _DENIED:
         if role is not None:
             return f"access denied: the AWS identity may not assume role {role} ({code})"
-        return (
-            "access denied: the AWS identity may not call GetAuthorizationToken"
-            f" for this registry ({code})"
-        )
+        needs = "ecr:GetAuthorizationToken"
+        if provider.ecr is not None and provider.ecr.public:
+            needs = "ecr-public:GetAuthorizationToken and sts:GetServiceBearerToken"
+        return f"access denied: the AWS identity is not allowed {needs} ({code})"
     if raw_code in _EXPIRED:
         return f"the AWS session token{secret('session_token')} has expired ({code})"
     if raw_code in _THROTTLED:
