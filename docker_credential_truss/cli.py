@@ -10,7 +10,7 @@ import os
 import sys
 
 from docker_credential_truss import __version__
-from docker_credential_truss.errors import HelperError
+from docker_credential_truss.errors import HelperError, NotFound
 
 TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
@@ -69,12 +69,19 @@ def main(
     env = os.environ if env is None else env
     try:
         return _run(args, stdin, stdout, stderr, env)
+    except NotFound as exc:
+        _say(stdout, exc.message)  # not an error to the user: docker goes anonymous
+        return 1
     except HelperError as exc:
-        _say(stdout, exc.message)
+        line = exc.message
     except KeyboardInterrupt:
-        _say(stdout, "interrupted")
+        line = "interrupted"
     except Exception as exc:  # the text of a foreign error may hold a secret
-        _say(stdout, f"internal error ({type(exc).__name__}); please report it")
+        line = f"internal error ({type(exc).__name__}); please report it"
+    _say(stdout, line)
+    # docker pull (20.10) drops the helper's stdout and goes anonymous, leaving only
+    # "no basic auth credentials"; stderr reaches the terminal, so say it there too.
+    stderr.write(f"docker-credential-truss: {line}\n")
     return 1
 
 

@@ -76,6 +76,8 @@ def test_docker_pull_and_push_with_wrong_secret(
     source: str,
 ) -> None:
     use_helper(sandbox, registry, source, wrong_password())
+    # The helper's part succeeds: it answers what it was given; only the registry refuses.
+    expect_ok(sandbox.run_helper("get", registry.netloc), "get with a wrong secret")
     docker.rmi(registry.image)
     mark = registry.server.log_mark()
     pull = docker.run("pull", registry.image)
@@ -111,6 +113,22 @@ def test_buildkit_build_from_the_registry(
     expect_ok(build, f"BuildKit build FROM the registry ({source})")
     check(docker.has_image(tag), "the build must produce the image")
     assert_no_secret(output_of(build), "docker build output")
+
+
+def test_legacy_build_from_the_registry(
+    docker: DockerCLI, sandbox: Sandbox, registry: RegistryUnderTest, tmp_path: Path
+) -> None:
+    """The classic builder asks the helper for every credHelpers key before building."""
+    use_helper(sandbox, registry, "truss_config", registry.password)
+    tag = "dct-built-legacy:1"
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text(f"FROM {registry.image}\nCOPY note /note\n")
+    (context / "note").write_text("legacy\n")
+    docker.rmi(registry.image, tag)
+    build = docker.run("build", "--pull", "-t", tag, str(context))
+    expect_ok(build, "classic docker build FROM the registry")
+    check(docker.has_image(tag), "the build must produce the image")
 
 
 def test_buildkit_build_with_wrong_secret(

@@ -59,6 +59,7 @@ def test_docker_login_stores_through_the_helper_and_logout_erases(
 
     logout = docker.run("logout", registry.netloc)
     expect_ok(logout, "docker logout")
+    expect_not_in_output(logout, "docker logout", ["could not erase credentials"])
     got = sandbox.run_helper("get", registry.netloc)
     check(
         got.returncode == 1 and got.stdout.strip() == NOT_FOUND,
@@ -68,6 +69,22 @@ def test_docker_login_stores_through_the_helper_and_logout_erases(
     pull = docker.run("pull", registry.image)
     expect_failure(pull, "docker pull after logout", [ANONYMOUS_REFUSED])
     assert_no_secret(store_file(sandbox).read_text(), "the store after logout")
+
+
+def test_docker_logout_leaves_truss_secrets_alone(
+    docker: DockerCLI, sandbox: Sandbox, registry: RegistryUnderTest
+) -> None:
+    """``docker logout`` never edits ~/.truss/config.yaml; the registry keeps working."""
+    sandbox.put_registry_credential(
+        "truss_config", registry.netloc, registry.user, registry.password
+    )
+    sandbox.cred_helpers(registry.netloc)
+    before = sandbox.truss_config_path.read_bytes()
+    logout = docker.run("logout", registry.netloc)
+    assert_no_secret(logout.stdout + logout.stderr, "docker logout output")
+    check(sandbox.truss_config_path.read_bytes() == before, "~/.truss/config.yaml must not change")
+    docker.rmi(registry.image)
+    expect_ok(docker.run("pull", registry.image), "docker pull after logout of a truss secret")
 
 
 def test_docker_login_with_wrong_password_stores_nothing(
