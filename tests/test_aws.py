@@ -16,15 +16,7 @@ import sys
 import time
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
-from docker_credential_truss.errors import ConfigError, ProviderError, SecretError
-from docker_credential_truss.paths import Paths
-from docker_credential_truss.providers import aws
-from docker_credential_truss.registry import parse
-from docker_credential_truss.secrets import Secrets
-from tests.fakes.aws import (
+from fakes.aws import (
     ASSUME_ROLE,
     ASSUME_ROLE_WEB,
     ECR,
@@ -33,6 +25,14 @@ from tests.fakes.aws import (
     Role,
     refused_port,
 )
+from hypothesis import given
+from hypothesis import strategies as st
+
+from docker_credential_truss.errors import ConfigError, ProviderError, SecretError
+from docker_credential_truss.paths import Paths
+from docker_credential_truss.providers import aws
+from docker_credential_truss.registry import parse
+from docker_credential_truss.secrets import Secrets
 
 HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 ROLE = "arn:aws:iam::123456789012:role/puller"

@@ -22,8 +22,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from tests.fakes.aws import ECR, FakeAws
+from fakes.aws import ECR, FakeAws
 
 HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 EXE = "docker-credential-truss"

@@ -17,8 +17,7 @@ from pathlib import Path
 import yaml
 from e2e_checks import assert_no_secret, check, expect_failure, expect_ok, remember
 from e2e_harness import CloudRegistry, DockerCLI, Sandbox
-
-from tests.fakes.aws import ASSUME_ROLE_WEB, ECR, FakeAws, Role
+from fakes.aws import ASSUME_ROLE_WEB, ECR, FakeAws, Role
 
 HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 IMAGE = f"{HOST}/tiny:1"
