@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 
 from docker_credential_truss.errors import ConfigError, ProviderError, SecretError
 from docker_credential_truss.paths import Paths
-from docker_credential_truss.providers import aws
+from docker_credential_truss.providers import TIMEOUT_VARIABLE, aws
 from docker_credential_truss.registry import parse
 from docker_credential_truss.secrets import Secrets
 
@@ -371,7 +371,7 @@ def test_a_hanging_endpoint_is_bounded_by_the_default_timeouts(world):
 
 def test_the_timeout_can_be_shortened(world):
     world.fake.hang = True
-    world.env[aws.TIMEOUT_VARIABLE] = "0.5"
+    world.env[TIMEOUT_VARIABLE] = "0.5"
     started = time.monotonic()
     message = world.failure()
     assert time.monotonic() - started < 6
@@ -379,8 +379,8 @@ def test_the_timeout_can_be_shortened(world):
 
 
 def test_a_bad_timeout_setting_is_a_config_error(world):
-    world.env[aws.TIMEOUT_VARIABLE] = "soon"
-    with pytest.raises(ConfigError, match=aws.TIMEOUT_VARIABLE):
+    world.env[TIMEOUT_VARIABLE] = "soon"
+    with pytest.raises(ConfigError, match=TIMEOUT_VARIABLE):
         world.provider().mint()
 
 

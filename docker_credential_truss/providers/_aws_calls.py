@@ -36,15 +36,14 @@ from botocore.exceptions import (
 )
 
 from docker_credential_truss import __version__
-from docker_credential_truss.errors import ConfigError, ProviderError
-from docker_credential_truss.providers import Token
+from docker_credential_truss.errors import ProviderError
+from docker_credential_truss.providers import Token, network_timeout
 from docker_credential_truss.providers.aws import (
     AWS_OIDC,
     CONNECT_TIMEOUT,
     MAX_ATTEMPTS,
     READ_TIMEOUT,
     SESSION_NAME,
-    TIMEOUT_VARIABLE,
 )
 
 if TYPE_CHECKING:
@@ -177,15 +176,8 @@ def _session(isolated: bool) -> botocore.session.Session:
 
 
 def _config(env: Mapping[str, str]) -> Config:
-    connect, read = CONNECT_TIMEOUT, READ_TIMEOUT
-    text = env.get(TIMEOUT_VARIABLE, "").strip()
-    if text:
-        try:
-            connect = read = float(text)
-        except ValueError:
-            connect = read = -1.0
-        if not 0 < read <= 300:
-            raise ConfigError(f"{TIMEOUT_VARIABLE} should be a number of seconds (0 to 300)")
+    timeout = network_timeout(env)
+    connect, read = (CONNECT_TIMEOUT, READ_TIMEOUT) if timeout is None else (timeout, timeout)
     return Config(
         connect_timeout=connect,
         read_timeout=read,

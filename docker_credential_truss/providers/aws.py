@@ -37,7 +37,7 @@ botocore explicitly. Other botocore environment settings (``AWS_USE_FIPS_ENDPOIN
 the same thing in the helper, a process of its own.
 
 Network time is bounded: each call has a 2 s connect and 3 s read timeout
-(``DOCKER_CREDENTIAL_TRUSS_AWS_TIMEOUT`` overrides both) and at most 3 attempts in
+(``DOCKER_CREDENTIAL_TRUSS_TIMEOUT`` overrides both) and at most 3 attempts in
 botocore's standard retry mode (exponential backoff with jitter), so throttling is
 retried and a dead or hanging endpoint fails within about 15 s, never hangs docker.
 
@@ -48,11 +48,11 @@ from __future__ import annotations
 
 import os
 import re
-from typing import TYPE_CHECKING
 
 from docker_credential_truss.errors import ConfigError, SecretError
 from docker_credential_truss.providers import Token
 
+TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -74,7 +74,6 @@ DEFAULT_SESSION_TOKEN_SECRET = "aws_session_token"
 DEFAULT_CHAIN_VARIABLE = "DOCKER_CREDENTIAL_TRUSS_AWS_DEFAULT_CHAIN"
 TOKEN_FILE_VARIABLE = "DOCKER_CREDENTIAL_TRUSS_AWS_WEB_IDENTITY_TOKEN_FILE"
 AWS_TOKEN_FILE_VARIABLE = "AWS_WEB_IDENTITY_TOKEN_FILE"
-TIMEOUT_VARIABLE = "DOCKER_CREDENTIAL_TRUSS_AWS_TIMEOUT"
 SESSION_NAME = "docker-credential-truss"
 
 CONNECT_TIMEOUT = 2.0
@@ -358,7 +357,6 @@ __all__ = [
     "AWS_OIDC",
     "DEFAULT_CHAIN_VARIABLE",
     "ECR_PUBLIC_HOST",
-    "TIMEOUT_VARIABLE",
     "TOKEN_FILE_VARIABLE",
     "AwsProvider",
     "EcrHost",

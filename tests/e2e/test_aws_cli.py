@@ -210,7 +210,7 @@ def test_a_lookalike_host_gets_not_found_and_no_aws_call(box):
 def test_simultaneous_gets_against_a_dead_endpoint_all_fail_in_seconds(box):
     """Single flight must not turn N failing mints into N timeouts in a row."""
     box.fake.hang = True
-    box.env["DOCKER_CREDENTIAL_TRUSS_AWS_TIMEOUT"] = "1"
+    box.env["DOCKER_CREDENTIAL_TRUSS_TIMEOUT"] = "1"
     started = time.monotonic()
     procs = [box.start_get() for _ in range(8)]
     codes = [proc.communicate(timeout=120) and proc.returncode for proc in procs]
