@@ -202,18 +202,13 @@ def test_a_lookalike_host_gets_not_found_and_no_aws_call(box):
     assert box.fake.count(ECR) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cache.py: processes queued on the entry lock each mint again after the holder"
-    " fails, so N concurrent gets take N x the failure time (lead's cache, reported)",
-)
-def test_simultaneous_gets_against_a_dead_endpoint_all_fail_in_seconds(box):
+def test_simultaneous_gets_against_a_dead_endpoint_share_one_failure(box):
     """Single flight must not turn N failing mints into N timeouts in a row."""
     box.fake.hang = True
     box.env["DOCKER_CREDENTIAL_TRUSS_TIMEOUT"] = "1"
-    started = time.monotonic()
     procs = [box.start_get() for _ in range(8)]
-    codes = [proc.communicate(timeout=120) and proc.returncode for proc in procs]
-    elapsed = time.monotonic() - started
-    assert codes == [1] * 8
-    assert elapsed < 15, f"8 concurrent gets took {elapsed:.0f} s against a dead endpoint"
+    results = [(proc.communicate(timeout=120)[0], proc.returncode) for proc in procs]
+    assert [code for _, code in results] == [1] * 8
+    assert len({out for out, _ in results}) == 1, "every waiter answers the one failure"
+    # One process's attempts (botocore tries 3 times), not one mint per process.
+    assert 1 <= box.fake.count("hang") <= 3
