@@ -61,7 +61,7 @@ class Resolver:
             return entry["auth_method"], entry, why
         if self.secrets.find(registry.secret_name) is not None:
             return "REGISTRY_SECRET", {}, f"secret {registry.secret_name} exists"
-        if _provider_module("AWS_IAM").by_convention(registry, self.secrets):
+        if _provider_module("AWS_IAM").by_convention(registry, self.secrets, self.env):
             return "AWS_IAM", {}, "an ECR host, and truss's default AWS secrets exist"
         return None
 

@@ -485,21 +485,21 @@ def test_provider_contract(world):
 
 def test_by_convention_claims_ecr_hosts_with_the_default_secret(world):
     secrets = Secrets(world.env, Paths.from_env(world.env))
-    assert aws.by_convention(parse(HOST), secrets)
-    assert aws.by_convention(parse("123456789012.dkr-ecr.us-east-1.on.aws"), secrets)
-    assert not aws.by_convention(parse("public.ecr.aws"), secrets)
-    assert not aws.by_convention(parse("ghcr.io"), secrets)
-    assert not aws.by_convention(parse(HOST + ".evil.com"), secrets)
-    assert not aws.by_convention(parse(HOST + ":5000"), secrets)
+    assert aws.by_convention(parse(HOST), secrets, world.env)
+    assert aws.by_convention(parse("123456789012.dkr-ecr.us-east-1.on.aws"), secrets, world.env)
+    assert not aws.by_convention(parse("public.ecr.aws"), secrets, world.env)
+    assert not aws.by_convention(parse("ghcr.io"), secrets, world.env)
+    assert not aws.by_convention(parse(HOST + ".evil.com"), secrets, world.env)
+    assert not aws.by_convention(parse(HOST + ":5000"), secrets, world.env)
 
 
 def test_by_convention_without_secrets_only_when_opted_in(world):
     del world.env["TRUSS_SECRET_aws_access_key_id"]
     secrets = Secrets(world.env, Paths.from_env(world.env))
-    assert not aws.by_convention(parse(HOST), secrets)
+    assert not aws.by_convention(parse(HOST), secrets, world.env)
     world.env[aws.DEFAULT_CHAIN_VARIABLE] = "1"
-    assert aws.by_convention(parse(HOST), Secrets(world.env, Paths.from_env(world.env)))
-    assert not aws.by_convention(parse("public.ecr.aws"), secrets)
+    assert aws.by_convention(parse(HOST), secrets, world.env)
+    assert not aws.by_convention(parse("public.ecr.aws"), secrets, world.env)
 
 
 # -- AWS_OIDC ------------------------------------------------------------------------------

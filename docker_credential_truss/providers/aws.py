@@ -147,9 +147,7 @@ def parse_host(host: str, port: int | None = None) -> EcrHost | None:
     )
 
 
-def by_convention(
-    registry: Registry, secrets: Secrets, env: Mapping[str, str] | None = None
-) -> bool:
+def by_convention(registry: Registry, secrets: Secrets, env: Mapping[str, str]) -> bool:
     """Whether a registry nobody configured is still ours: truss's AWS_IAM defaults.
 
     A private ECR host answers with ``AWS_IAM`` when the default-named secret
@@ -160,9 +158,7 @@ def by_convention(
     ecr = parse_host(registry.host, registry.port)
     if ecr is None or ecr.public:
         return False
-    if env is None:
-        env = getattr(secrets, "env", None)  # Secrets carries the run's environment
-    if env is not None and _flag(env, DEFAULT_CHAIN_VARIABLE):
+    if _flag(env, DEFAULT_CHAIN_VARIABLE):
         return True
     return secrets.find(DEFAULT_KEY_ID_SECRET) is not None
 
