@@ -256,6 +256,10 @@ def _call(
         ) from None
     except BotoCoreError as exc:
         raise ProviderError(f"{where}: {op} failed: {_sdk_error(provider, exc)}") from None
+    except Exception as exc:  # botocore's parsers raise plain errors on a garbled answer
+        raise ProviderError(
+            f"{where}: {op} failed: the answer could not be read ({type(exc).__name__})"
+        ) from None
 
 
 def _client_error(provider: AwsProvider, exc: ClientError, extra: dict) -> str:
