@@ -34,21 +34,40 @@ from hardening import (
     record,
     run_exe,
     sentinel,
+    stress,
 )
 
 from docker_credential_truss.cache import LOCK_WAIT
 
 STARTUP_SLACK = 3.0  # interpreter and SDK import on a loaded two-core machine
-DEFAULT_TIMEOUT = 5.0
+DEFAULT_TIMEOUT = 5.0  # google-auth requests (gcp.py)
+AWS_READ_TIMEOUT = 3.0  # botocore's read timeout per attempt (aws.py)
+AWS_BACKOFF = 3.0  # botocore standard retries: up to 1 s + 2 s between three attempts
 FIGURES: dict[str, object] = {}
 COUNTS: Counter = Counter()
 
 
 class Case:
-    """One cloud auth method, set up to send every request to ``base`` (http://...)."""
+    """One cloud auth method, set up to send every request to ``base`` (http://...).
 
-    def __init__(self, name: str, server: str, truss: str, requests: int) -> None:
-        self.name, self.server, self.truss, self.requests = name, server, truss, requests
+    ``requests`` is how many requests a mint makes one after the other; ``attempts``
+    how many times the SDK tries each (botocore retries, google-auth does not here).
+    """
+
+    def __init__(
+        self, name: str, server: str, truss: str, requests: int, attempts: int = 1
+    ) -> None:
+        self.name, self.server, self.truss = name, server, truss
+        self.requests, self.attempts = requests, attempts
+
+    def bound(self, timeout: float | None) -> float:
+        """The documented bound: requests x attempts x timeout, plus backoff and start-up."""
+        if self.name.startswith("AWS"):
+            per_attempt = timeout or AWS_READ_TIMEOUT
+            backoff = AWS_BACKOFF
+        else:
+            per_attempt, backoff = timeout or DEFAULT_TIMEOUT, 0.0
+        return self.requests * (self.attempts * per_attempt + backoff) + STARTUP_SLACK
 
     def prepare(self, exe: str, root: str, base: str) -> tuple[dict, list[str]]:
         env = make_env(root)
@@ -58,6 +77,20 @@ class Case:
             key = ServiceAccountKey(f"{base}/token")
             env["TRUSS_SECRET_gcp-sa"] = key.json()
             sentinels += [line for line in key.info["private_key"].splitlines() if len(line) > 40]
+        elif self.name.startswith("AWS"):
+            key_id, secret_key = "AKIA" + os.urandom(8).hex().upper(), sentinel("aws")
+            env["TRUSS_SECRET_aws_access_key_id"] = key_id
+            env["TRUSS_SECRET_aws_secret_access_key"] = secret_key
+            for variable in ("", "_ECR", "_ECR_PUBLIC", "_STS"):
+                env[f"AWS_ENDPOINT_URL{variable}"] = base
+            sentinels.append(secret_key)
+            if self.name == "AWS_OIDC":
+                subject = sentinel("webid")
+                token_file = os.path.join(root, "web-identity-token")
+                with open(token_file, "w") as handle:
+                    handle.write(subject)
+                env["DOCKER_CREDENTIAL_TRUSS_AWS_WEB_IDENTITY_TOKEN_FILE"] = token_file
+                sentinels.append(subject)
         elif self.name == "GCP_OIDC":
             subject = sentinel("oidc")
             token_file = os.path.join(root, "oidc-token")
@@ -94,6 +127,26 @@ CASES = [
         requests=2,
     ),
 ]
+ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+CASES += [
+    Case(
+        "AWS_IAM",
+        ECR,
+        f"base_image:\n  image: {ECR}/img:1\n  docker_auth:\n    auth_method: AWS_IAM\n"
+        f"    registry: {ECR}\n",
+        requests=1,
+        attempts=3,
+    ),
+    Case(
+        "AWS_OIDC",
+        ECR,
+        f"base_image:\n  image: {ECR}/img:1\n  docker_auth:\n    auth_method: AWS_OIDC\n"
+        "    aws_oidc_role_arn: arn:aws:iam::123456789012:role/puller\n"
+        "    aws_oidc_region: us-east-1\n",
+        requests=2,
+        attempts=3,
+    ),
+]
 IDS = [case.name for case in CASES]
 
 
@@ -118,6 +171,12 @@ def refused_url() -> str:
     return f"http://127.0.0.1:{port}"
 
 
+REASONS = {
+    "silent": ("no answer within", "did not answer within"),
+    "refused": ("connection failed", "cannot reach"),
+}
+
+
 def _get(exe: str, env: dict, server: str, timeout: float | None) -> tuple[float, int, bytes, str]:
     if timeout is not None:
         env = {**env, "DOCKER_CREDENTIAL_TRUSS_TIMEOUT": f"{timeout:g}"}
@@ -126,21 +185,28 @@ def _get(exe: str, env: dict, server: str, timeout: float | None) -> tuple[float
     return time.monotonic() - start, code, out, err
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-@pytest.mark.parametrize("endpoint", ["silent", "refused"])
-@pytest.mark.parametrize("timeout", [None, 1.0])
+# The documented default bound for one method of each cloud; every method at 1 s.
+BOUND_RUNS = [
+    pytest.param(case, endpoint, timeout, id=f"{case.name}-{endpoint}-{timeout or 'default'}")
+    for case in CASES
+    for endpoint in ("silent", "refused")
+    for timeout in ((None, 1.0) if case.name in ("GCP_SERVICE_ACCOUNT_JSON", "AWS_IAM") else (1.0,))
+]
+
+
+@pytest.mark.parametrize(("case", "endpoint", "timeout"), BOUND_RUNS)
 def test_get_fails_within_the_bound(exe, tmp_path, case, endpoint, timeout):
     with Silent() as silent:
         base = silent if endpoint == "silent" else refused_url()
         env, sentinels = case.prepare(exe, str(tmp_path), base)
         elapsed, code, out, err = _get(exe, env, case.server, timeout)
-    bound = case.requests * (timeout or DEFAULT_TIMEOUT) + STARTUP_SLACK
+    bound = case.bound(timeout)
     check_outcome("get", code, out, err)
     expect(code == 1, f"{case.name} against a {endpoint} endpoint did not fail")
     line = out.decode()
     expect(line.startswith(f"{case.server}: "), f"the line does not name the registry: {line!r}")
-    reason = "no answer within" if endpoint == "silent" else "connection failed"
-    expect(reason in line, f"the line does not say why: {line!r}")
+    reasons = REASONS[endpoint]
+    expect(any(r in line for r in reasons), f"the line does not say why: {line!r}")
     expect(elapsed <= bound, f"{case.name}/{endpoint}: {elapsed:.1f}s, bound {bound:.1f}s")
     no_sentinel(out + err.encode(), sentinels, f"{case.name} {endpoint} error")
     key = f"{case.name} {endpoint} timeout={timeout or DEFAULT_TIMEOUT:g}s"
@@ -174,11 +240,12 @@ def test_parallel_gets_against_a_silent_endpoint_wait_in_line(exe, tmp_path, cas
             out, err = proc.communicate(case.server.encode(), timeout=120)
             times.append(time.monotonic() - start)
             check_outcome("get", proc.returncode, out, err.decode())
-            expect(proc.returncode == 1 and b"no answer within" in out, f"get: {out!r}")
+            said = any(r.encode() in out for r in REASONS["silent"])
+            expect(proc.returncode == 1 and said, f"get: {out!r}")
             no_sentinel(out + err, sentinels, "a parallel get")
-    bound = LOCK_WAIT + timeout + STARTUP_SLACK
+    bound = LOCK_WAIT + case.bound(timeout)
     expect(max(times) <= bound, f"the slowest of {parallel} took {max(times):.1f}s")
-    FIGURES[f"{parallel} parallel gets, silent endpoint, timeout=1s"] = (
+    FIGURES[f"{case.name}: {parallel} parallel gets, silent endpoint, timeout=1s"] = (
         f"fastest {min(times):.1f}s, slowest {max(times):.1f}s (bound {bound:g}s)"
     )
 
@@ -227,7 +294,7 @@ class Drip:
 @pytest.mark.parametrize("case", CASES[:1], ids=IDS[:1])
 def test_a_dripping_endpoint_is_bounded_too(exe, tmp_path, case):
     timeout = 1.0
-    bound = case.requests * timeout + STARTUP_SLACK
+    bound = case.bound(timeout)
     with Drip() as base:
         env, _ = case.prepare(exe, str(tmp_path), base)
         env["DOCKER_CREDENTIAL_TRUSS_TIMEOUT"] = f"{timeout:g}"
@@ -239,7 +306,9 @@ def test_a_dripping_endpoint_is_bounded_too(exe, tmp_path, case):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.communicate()
-            FIGURES["dripping endpoint, timeout=1s"] = f"still running after {bound + 2:g}s"
+            FIGURES[f"{case.name}: dripping endpoint, timeout=1s"] = (
+                f"still running after {bound + 2:g}s"
+            )
             raise AssertionError(f"get was still running after {bound + 2:g}s") from None
 
 
@@ -266,6 +335,22 @@ HOSTILE = {
     "list 200": (200, "application/json", '["{s}"]'),
     "empty 204": (204, "application/json", ""),
     "redirect": (302, "text/plain", "{s}"),
+    "aws json error": (
+        400,
+        "application/x-amz-json-1.1",
+        '{{"__type": "AccessDeniedException", "message": "{s}", "Message": "{s}"}}',
+    ),
+    "aws xml error": (
+        403,
+        "text/xml",
+        "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>"
+        "<Message>{s}</Message></Error><RequestId>{s}</RequestId></ErrorResponse>",
+    ),
+    "aws token not base64": (
+        200,
+        "application/x-amz-json-1.1",
+        '{{"authorizationData": [{{"authorizationToken": "{s}!", "expiresAt": 1e10}}]}}',
+    ),
 }
 
 
@@ -296,8 +381,16 @@ def _hostile_server(status: int, ctype: str, body: str, secret: str) -> Threadin
     return server
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-@pytest.mark.parametrize("answer", sorted(HOSTILE))
+def _hostile_runs() -> list:
+    """Each answer against one Google and one AWS method (all four under DCT_STRESS)."""
+    runs = []
+    for i, answer in enumerate(sorted(HOSTILE)):
+        cases = CASES if stress() > 1 else [CASES[i % 2], CASES[2 + i % 2]]
+        runs += [pytest.param(case, answer, id=f"{answer}-{case.name}") for case in cases]
+    return runs
+
+
+@pytest.mark.parametrize(("case", "answer"), _hostile_runs())
 def test_hostile_answers_never_leak_into_the_error_line(exe, tmp_path, case, answer):
     secret = sentinel("body")
     server = _hostile_server(*HOSTILE[answer], secret)
@@ -318,7 +411,7 @@ def test_hostile_answers_never_leak_into_the_error_line(exe, tmp_path, case, ans
         # Only a 200 carrying a token may succeed, and then the token is the answer.
         no_sentinel(err, [secret, *sentinels], f"{case.name} {answer} stderr")
         COUNTS["hostile answers taken as a token"] += 1
-    expect(elapsed < case.requests * 2.0 + STARTUP_SLACK, f"{answer}: {elapsed:.1f}s")
+    expect(elapsed < case.bound(2.0), f"{answer}: {elapsed:.1f}s")
 
 
 def test_figures():
