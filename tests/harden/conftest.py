@@ -6,7 +6,7 @@ import json
 import os
 
 import pytest
-from hardening import FIGURES, find_exe, make_env
+from hardening import FIGURES, find_exe, make_env, stress
 
 
 @pytest.fixture(scope="session")
@@ -25,14 +25,16 @@ def env(tmp_path) -> dict[str, str]:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    if not FIGURES:
+    groups = {title: counts for title, counts in FIGURES.items() if counts}
+    if not groups:
         return
-    terminalreporter.section("hardening figures (issue 5)")
-    for entry in FIGURES:
-        rest = ", ".join(f"{k}={v}" for k, v in entry.items() if k != "test")
-        terminalreporter.write_line(f"{entry['test']}: {rest}")
+    terminalreporter.section(f"hardening figures (issue 5), DCT_STRESS={stress()}")
+    for title, counts in groups.items():
+        terminalreporter.write_line(f"{title}:")
+        for name, value in counts.items():
+            terminalreporter.write_line(f"    {name}: {value}")
     target = os.environ.get("DCT_FIGURES")
     if target:
         with open(target, "w") as handle:
-            json.dump(FIGURES, handle, indent=2)
+            json.dump({"stress": stress(), **groups}, handle, indent=2)
         terminalreporter.write_line(f"figures written to {target}")

@@ -2,9 +2,9 @@
 
 Trial counts are sized so the whole hardening suite runs in a few minutes on two cores.
 ``DCT_STRESS=N`` multiplies every count by N for a long run (``DCT_STRESS=20`` is a
-good night's worth). Each test records what it tried in ``FIGURES``; the conftest prints
-them at the end of the run and, when ``DCT_FIGURES`` names a file, writes them there
-as JSON.
+good night's worth). Each group of tests counts what it tried in ``figures(title)``;
+the conftest prints every group at the end of the run and, when ``DCT_FIGURES`` names
+a file, writes them there as JSON.
 
 Secrets in these tests are sentinels: unique random strings that the tests look for in
 every output. Failures name the sentinel by index and the place it leaked to, never its
@@ -21,11 +21,12 @@ import secrets
 import shutil
 import subprocess
 import time
+from collections import Counter
 from collections.abc import Iterable, Mapping
 
 from docker_credential_truss.cli import main
 
-FIGURES: list[dict] = []
+FIGURES: dict[str, Counter] = {}
 
 
 def stress() -> int:
@@ -38,8 +39,14 @@ def trials(default: int) -> int:
     return default * stress()
 
 
-def record(test: str, **figures: object) -> None:
-    FIGURES.append({"test": test, "stress": stress(), **figures})
+def figures(title: str) -> Counter:
+    """The counts (and measurements) of one group of tests, printed at the end of the run."""
+    return FIGURES.setdefault(title, Counter())
+
+
+def record(title: str, **values: object) -> None:
+    for name, value in values.items():
+        figures(title)[name] = value
 
 
 def sentinel(tag: str = "") -> str:

@@ -20,7 +20,6 @@ import socket
 import subprocess
 import threading
 import time
-from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -28,10 +27,10 @@ from fakes.gcp import ServiceAccountKey
 from hardening import (
     check_outcome,
     expect,
+    figures,
     looks_like_traceback,
     make_env,
     no_sentinel,
-    record,
     run_exe,
     sentinel,
     stress,
@@ -43,8 +42,7 @@ STARTUP_SLACK = 3.0  # interpreter and SDK import on a loaded two-core machine
 DEFAULT_TIMEOUT = 5.0  # google-auth requests (gcp.py)
 AWS_READ_TIMEOUT = 3.0  # botocore's read timeout per attempt (aws.py)
 AWS_BACKOFF = 3.0  # botocore standard retries: up to 1 s + 2 s between three attempts
-FIGURES: dict[str, object] = {}
-COUNTS: Counter = Counter()
+FIGURES = COUNTS = figures("cloud: bounded time and SDK errors")
 
 
 class Case:
@@ -412,8 +410,3 @@ def test_hostile_answers_never_leak_into_the_error_line(exe, tmp_path, case, ans
         no_sentinel(err, [secret, *sentinels], f"{case.name} {answer} stderr")
         COUNTS["hostile answers taken as a token"] += 1
     expect(elapsed < case.bound(2.0), f"{answer}: {elapsed:.1f}s")
-
-
-def test_figures():
-    record("cloud: bounded time and SDK errors", **FIGURES, **dict(sorted(COUNTS.items())))
-    expect(bool(FIGURES), "nothing was measured")

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import codecs
 import os
+import re
 import tempfile
-from collections import Counter
 
-from hardening import expect, make_env, record, sentinel, trials
+from hardening import expect, figures, make_env, sentinel, trials
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -278,7 +278,7 @@ class World:
 
 
 SOURCES = ["env", "dir", "truss", "store", "configured"]
-COUNTS: Counter = Counter()
+COUNTS = figures("registry: no cross-host leak")
 
 
 @settings(max_examples=trials(300), **SETTINGS)
@@ -381,7 +381,43 @@ def test_parse_of_any_text_is_a_clean_answer(text):
         expect(registry.host in text.translate(ASCII_LOWER), "a key came from folded text")
 
 
-def test_figures():
-    """Runs last in this module (pytest keeps file order): records what was tried."""
-    record("registry: no cross-host leak", **dict(sorted(COUNTS.items())))
-    expect(COUNTS["lookalikes"] > 0 and COUNTS["accepted forms"] > 0, "nothing was tried")
+# Independent of aws.py: the pattern amazon-ecr-credential-helper uses (REFERENCE.md).
+ECR_REFERENCE = re.compile(
+    r"^(\d{12})\.dkr[.-]ecr(-fips)?\.([a-z0-9-]+)\.(amazonaws\.com(\.cn)?|amazonaws\.eu"
+    r"|on\.aws|on\.amazonwebservices\.com\.cn|sc2s\.sgov\.gov|c2s\.ic\.gov"
+    r"|cloud\.adc-e\.uk|csp\.hci\.ic\.gov)$"
+)
+ECR_TARGETS = st.builds(
+    lambda account, region: f"{account}.dkr.ecr.{region}.amazonaws.com",
+    st.from_regex(r"[0-9]{12}", fullmatch=True),
+    st.sampled_from(["us-east-1", "eu-west-1", "ap-south-1"]),
+)
+
+
+@settings(max_examples=trials(200), **SETTINGS)
+@given(data=st.data(), host=ECR_TARGETS)
+def test_ecr_lookalikes_are_never_claimed_by_convention(data, host):
+    """With truss's default AWS secrets present, only true ECR hosts are answered by AWS_IAM.
+
+    This is the one match that is not an exact key, so it gets its own look-alikes.
+    """
+    server, _ = data.draw(lookalike(host, None))
+    with tempfile.TemporaryDirectory() as root:
+        world = World(root)
+        world.env["TRUSS_SECRET_aws_access_key_id"] = "AKIA" + "X" * 16
+        world.env["TRUSS_SECRET_aws_secret_access_key"] = sentinel()
+        resolver = world.helper().resolver
+        try:
+            registry = parse(server)
+        except InvalidRegistry:
+            COUNTS["ECR look-alikes rejected by parse"] += 1
+            return
+        found = resolver.method(registry)
+        COUNTS["ECR look-alikes"] += 1
+        if found is None:
+            return
+        expect(
+            registry.port is None and ECR_REFERENCE.match(registry.host) is not None,
+            "a host that is not ECR was claimed by the AWS convention",
+        )
+        COUNTS["ECR look-alikes that are real ECR hosts"] += 1
