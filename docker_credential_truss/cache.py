@@ -20,12 +20,12 @@ import hashlib
 import json
 import os
 import time
-from typing import TYPE_CHECKING
 
 from docker_credential_truss import files
 from docker_credential_truss.errors import StoreError
 from docker_credential_truss.providers import Token
 
+TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
     from collections.abc import Callable
 

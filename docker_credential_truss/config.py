@@ -15,11 +15,10 @@ config it came from (shown by ``doctor`` and in errors).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from docker_credential_truss import files
 from docker_credential_truss.errors import ConfigError
 
+TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
     from collections.abc import Mapping
 

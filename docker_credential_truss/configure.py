@@ -7,12 +7,12 @@ routed to the helper before the helper knows how to answer for it.
 from __future__ import annotations
 
 import shutil
-from typing import TYPE_CHECKING
 
 from docker_credential_truss import config, dockerconfig, trussconfig
 from docker_credential_truss.errors import InputError
 from docker_credential_truss.paths import Paths
 
+TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import BinaryIO, TextIO

@@ -14,10 +14,10 @@ import json
 import os
 import stat
 import time
-from typing import TYPE_CHECKING
 
 from docker_credential_truss.errors import StoreError
 
+TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
     from collections.abc import Callable
 

@@ -7,12 +7,11 @@ helper's own store, so a login is used exactly as truss would use that secret; `
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from docker_credential_truss.errors import InputError, NotFound
 from docker_credential_truss.providers import static
 from docker_credential_truss.registry import InvalidRegistry, Registry, parse
 
+TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
     from collections.abc import Callable
 

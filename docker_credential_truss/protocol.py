@@ -8,10 +8,10 @@ stdout with exit status 1, which is where every client looks for them.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
 
 from docker_credential_truss.errors import InputError, MissingServerURL, MissingUsername
 
+TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
     from typing import BinaryIO, Protocol
 

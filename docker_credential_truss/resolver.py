@@ -15,7 +15,6 @@ when they mint, so a static or cached answer loads neither boto3 nor google-auth
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
 
 from docker_credential_truss import config
 from docker_credential_truss.errors import HelperError, NotFound, ProviderError
@@ -23,6 +22,7 @@ from docker_credential_truss.providers import static
 from docker_credential_truss.registry import SECRET_PREFIX, InvalidRegistry, parse
 from docker_credential_truss.secrets import Secrets
 
+TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
     from collections.abc import Mapping
 

@@ -16,11 +16,11 @@ messages; messages name the secret and the place instead.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 from docker_credential_truss import files
 from docker_credential_truss.errors import ConfigError, NotFound, SecretError, StoreError
 
+TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
     from collections.abc import Mapping
 

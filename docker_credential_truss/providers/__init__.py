@@ -16,8 +16,7 @@ the token cache. Only ``mint()`` may import boto3 or google-auth.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
     from typing import Protocol
 

@@ -7,11 +7,10 @@ with ``secret_name``. The password may itself contain ``:``; the user name canno
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from docker_credential_truss.errors import SecretError
 from docker_credential_truss.providers import Token
 
+TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
     from collections.abc import Mapping
 

@@ -1,0 +1,78 @@
+"""Fixtures for in-process tests: every location under tmp_path, nothing inherited."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Callable
+
+import pytest
+
+from docker_credential_truss.cli import main
+from docker_credential_truss.paths import Paths
+
+
+class Run:
+    """The result of one in-process CLI run."""
+
+    def __init__(self, code: int, out: bytes, err: str) -> None:
+        self.code = code
+        self.out = out.decode()
+        self.err = err
+
+    @property
+    def json(self) -> dict:
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def env(tmp_path) -> dict[str, str]:
+    home = tmp_path / "home"
+    home.mkdir()
+    return {
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(tmp_path / "xdg-config"),
+        "XDG_DATA_HOME": str(tmp_path / "xdg-data"),
+        "XDG_CACHE_HOME": str(tmp_path / "xdg-cache"),
+        "XDG_STATE_HOME": str(tmp_path / "xdg-state"),
+        "DOCKER_CONFIG": str(tmp_path / "docker"),
+        "PATH": os.environ.get("PATH", ""),
+    }
+
+
+@pytest.fixture
+def paths(env) -> Paths:
+    return Paths.from_env(env)
+
+
+@pytest.fixture
+def cli(env) -> Callable[..., Run]:
+    def run(*argv: str, stdin: str | bytes = b"", extra: dict | None = None) -> Run:
+        data = stdin.encode() if isinstance(stdin, str) else stdin
+        out, err = io.BytesIO(), io.StringIO()
+        code = main(
+            list(argv),
+            stdin=io.BytesIO(data),
+            stdout=out,
+            stderr=err,
+            env={**env, **(extra or {})},
+        )
+        return Run(code, out.getvalue(), err.getvalue())
+
+    return run
+
+
+@pytest.fixture
+def truss_secrets(env) -> Callable[[dict], None]:
+    """Write ~/.truss/config.yaml with the given secrets map."""
+
+    def write(secrets: dict) -> None:
+        import yaml
+
+        path = os.path.join(env["HOME"], ".truss", "config.yaml")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as handle:
+            yaml.safe_dump({"secrets": secrets}, handle)
+
+    return write

@@ -1,0 +1,86 @@
+"""The token cache: freshness as a function of time, identity keys, damaged files."""
+
+import os
+import threading
+
+from docker_credential_truss.cache import MARGIN, TokenCache, is_fresh
+from docker_credential_truss.providers import Token
+
+NOW = 1_800_000_000.0
+
+
+def test_freshness_keeps_a_margin():
+    expires = NOW + 12 * 3600
+    assert is_fresh(expires, NOW, NOW)
+    assert is_fresh(expires, NOW, expires - MARGIN - 1)
+    assert not is_fresh(expires, NOW, expires - MARGIN)
+    assert not is_fresh(expires, NOW, expires + 1)
+
+
+def test_short_lived_tokens_keep_half_their_life():
+    assert is_fresh(NOW + 60, NOW, NOW + 29)
+    assert not is_fresh(NOW + 60, NOW, NOW + 30)
+    assert not is_fresh(NOW, NOW, NOW)  # born expired: never served
+
+
+def test_put_then_get(tmp_path):
+    cache = TokenCache(str(tmp_path / "tokens"))
+    cache.put("reg", "key-id", Token("AWS", "pw", NOW + 3600), NOW)
+    token = cache.get("reg", "key-id", NOW + 1)
+    assert (token.username, token.secret) == ("AWS", "pw")
+    assert cache.get("reg", "other-key-id", NOW + 1) is None
+    assert cache.get("other-reg", "key-id", NOW + 1) is None
+    assert cache.get("reg", "key-id", NOW + 3600) is None
+
+
+def test_files_are_private_and_named_by_hash(tmp_path):
+    cache = TokenCache(str(tmp_path / "tokens"))
+    cache.put("reg.example.com", "AKIAEXAMPLE", Token("AWS", "pw", NOW + 3600), NOW)
+    (name,) = [n for n in os.listdir(cache.directory) if n.endswith(".json")]
+    assert "AKIA" not in name and "reg" not in name
+    assert os.stat(cache.directory).st_mode & 0o777 == 0o700
+    assert os.stat(os.path.join(cache.directory, name)).st_mode & 0o777 == 0o600
+
+
+def test_truncated_or_foreign_files_are_misses_and_get_replaced(tmp_path):
+    cache = TokenCache(str(tmp_path / "tokens"))
+    cache.put("reg", "id", Token("AWS", "pw", NOW + 3600), NOW)
+    path = cache.path("reg", "id")
+    for junk in (b'{"format": 1, "usern', b"[]", b'{"format": 1}', b"\xff"):
+        with open(path, "wb") as handle:
+            handle.write(junk)
+        assert cache.get("reg", "id", NOW) is None
+    token = cache.fetch("reg", "id", lambda: Token("AWS", "new", NOW + 3600), lambda: NOW)
+    assert token.secret == "new"
+    assert cache.get("reg", "id", NOW).secret == "new"
+
+
+def test_fetch_mints_once_for_many_threads(tmp_path):
+    cache = TokenCache(str(tmp_path / "tokens"))
+    calls = []
+    gate = threading.Event()
+
+    def mint():
+        calls.append(1)
+        gate.wait(0.2)
+        return Token("AWS", "pw", NOW + 3600)
+
+    results = []
+    threads = [
+        threading.Thread(
+            target=lambda: results.append(cache.fetch("r", "i", mint, lambda: NOW).secret)
+        )
+        for _ in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1
+    assert results == ["pw"] * 8
+
+
+def test_tokens_without_expiry_are_not_cached(tmp_path):
+    cache = TokenCache(str(tmp_path / "tokens"))
+    cache.put("reg", "id", Token("u", "p", None), NOW)
+    assert not os.path.exists(cache.directory)

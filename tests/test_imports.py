@@ -1,0 +1,47 @@
+"""The hot path must not load cloud SDKs: a static or cached answer pays only for itself."""
+
+import base64
+import json
+import subprocess
+import sys
+
+SDKS = ("boto3", "botocore", "google.auth", "google.oauth2", "requests", "yaml", "platformdirs")
+
+
+def loaded_after_get(env: dict, server: str) -> set:
+    code = (
+        "import io, json, sys\n"
+        "from docker_credential_truss.cli import main\n"
+        f"main(['get'], stdin=io.BytesIO({server.encode()!r}), stdout=io.BytesIO())\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    return set(json.loads(out))
+
+
+def test_static_get_from_the_environment_imports_no_sdk(env):
+    secret = base64.b64encode(b"u:p").decode()
+    modules = loaded_after_get({**env, "TRUSS_SECRET_DOCKER_REGISTRY_ghcr.io": secret}, "ghcr.io")
+    assert not [m for m in SDKS if m in modules]
+
+
+def test_unknown_registry_imports_no_sdk(env):
+    modules = loaded_after_get(env, "unknown.example.com")
+    assert not [m for m in SDKS if m in modules]
+
+
+def modules_after(code: str) -> set:
+    out = subprocess.run(
+        [sys.executable, "-c", f"{code}\nimport sys, json; print(json.dumps(list(sys.modules)))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return set(json.loads(out))
+
+
+def test_cli_module_alone_is_light():
+    added = modules_after("import docker_credential_truss.cli") - modules_after("")
+    assert not [m for m in (*SDKS, "dataclasses", "pathlib", "tempfile", "logging") if m in added]

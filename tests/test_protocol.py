@@ -1,0 +1,150 @@
+"""The wire protocol through cli.main: exact strings, exit codes, nothing on stdout but answers."""
+
+import base64
+import json
+
+import pytest
+
+REG = "127.0.0.1:5000"
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def store(cli, server=REG, user="alice", secret="s3cr3t:with:colons"):
+    payload = json.dumps({"ServerURL": server, "Username": user, "Secret": secret})
+    return cli("store", stdin=payload)
+
+
+def test_store_then_get_round_trips_and_echoes_the_server(cli):
+    assert store(cli).code == 0
+    run = cli("get", stdin=f"https://{REG}/v2/\n")
+    assert run.code == 0
+    assert run.json == {
+        "ServerURL": f"https://{REG}/v2/",
+        "Username": "alice",
+        "Secret": "s3cr3t:with:colons",
+    }
+
+
+def test_store_prints_nothing_on_success(cli):
+    run = store(cli)
+    assert (run.code, run.out) == (0, "")
+
+
+def test_identity_token_round_trips(cli):
+    assert store(cli, user="<token>", secret="refresh-token-value").code == 0
+    assert cli("get", stdin=REG).json["Username"] == "<token>"
+    assert cli("get", stdin=REG).json["Secret"] == "refresh-token-value"
+
+
+def test_unknown_registry_is_the_standard_not_found(cli):
+    run = cli("get", stdin="ghcr.io")
+    assert (run.code, run.out) == (1, "credentials not found in native keychain\n")
+
+
+def test_unparseable_server_is_not_found(cli):
+    run = cli("get", stdin="user@ghcr.io")
+    assert (run.code, run.out) == (1, "credentials not found in native keychain\n")
+
+
+@pytest.mark.parametrize("verb", ["get", "erase"])
+@pytest.mark.parametrize("stdin", ["", "  \n"])
+def test_empty_server_is_no_credentials_server_url(cli, verb, stdin):
+    run = cli(verb, stdin=stdin)
+    assert (run.code, run.out) == (1, "no credentials server URL\n")
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ({"ServerURL": "", "Username": "u", "Secret": "s"}, "no credentials server URL"),
+        ({"Username": "u", "Secret": "s"}, "no credentials server URL"),
+        ({"ServerURL": REG, "Username": "", "Secret": "s"}, "no credentials username"),
+        ({"ServerURL": REG, "Secret": "s"}, "no credentials username"),
+    ],
+)
+def test_store_missing_fields(cli, payload, message):
+    run = cli("store", stdin=json.dumps(payload))
+    assert (run.code, run.out) == (1, message + "\n")
+
+
+@pytest.mark.parametrize(
+    "stdin",
+    [
+        "",
+        "{not json",
+        "[]",
+        '"a string"',
+        '{"ServerURL": 5, "Username": "u", "Secret": "s"}',
+        '{"ServerURL": "h", "Username": ["u"], "Secret": "s"}',
+        b"\xff\xfe\x00",
+        "[" * 100000 + "]" * 100000,
+    ],
+)
+def test_bad_store_input_is_one_line_and_stores_nothing(cli, paths, stdin):
+    store(cli)
+    with open(paths.store, "rb") as handle:
+        before = handle.read()
+    run = cli("store", stdin=stdin)
+    assert run.code == 1
+    assert run.out.count("\n") == 1 and run.out.strip()
+    with open(paths.store, "rb") as handle:
+        assert handle.read() == before
+
+
+def test_oversized_input_is_refused(cli):
+    run = cli("get", stdin=b"a" * (2 << 20))
+    assert run.code == 1
+    assert "larger than" in run.out
+
+
+def test_user_name_with_colon_is_refused(cli):
+    run = store(cli, user="a:b")
+    assert run.code == 1
+    assert "':'" in run.out
+
+
+def test_list_shows_users_never_secrets(cli):
+    store(cli, secret="list-sentinel-value")
+    store(cli, server="ghcr.io", user="bob", secret="other-sentinel")
+    run = cli("list")
+    assert run.json == {REG: "alice", "ghcr.io": "bob"}
+    assert "sentinel" not in run.out + run.err
+
+
+def test_erase_removes_and_then_reports_not_found(cli):
+    store(cli)
+    assert cli("erase", stdin=f"https://{REG}").code == 0
+    assert cli("get", stdin=REG).out == "credentials not found in native keychain\n"
+    assert cli("erase", stdin=REG).out == "credentials not found in native keychain\n"
+
+
+def test_erase_of_a_secret_from_the_environment_says_where_it_lives(cli):
+    run = cli("erase", stdin=REG, extra={f"TRUSS_SECRET_DOCKER_REGISTRY_{REG}": b64("u:p")})
+    assert run.code == 1
+    assert f"TRUSS_SECRET_DOCKER_REGISTRY_{REG}" in run.out
+    assert "does not edit" in run.out
+
+
+@pytest.mark.parametrize("flag", ["version", "-v", "--version"])
+def test_version(cli, flag):
+    run = cli(flag)
+    assert run.code == 0
+    assert run.out.startswith("docker-credential-truss ")
+
+
+@pytest.mark.parametrize("flag", ["-h", "--help"])
+def test_help_teaches_the_three_steps(cli, flag):
+    run = cli(flag)
+    assert run.code == 0
+    for step in ("Install", "Configure", "Secrets", "credHelpers", "TRUSS_SECRET_"):
+        assert step in run.out
+
+
+@pytest.mark.parametrize("argv", [[], ["bogus"]])
+def test_unknown_or_missing_verb_is_an_error(cli, argv):
+    run = cli(*argv)
+    assert run.code == 1
+    assert run.out.count("\n") == 1
