@@ -1,0 +1,125 @@
+"""The harness itself works and cannot make the helper tests pass by accident.
+
+These use plain ``auths`` entries (no credential helper), so they prove that the real
+registries demand the right password, that dockerd, BuildKit and skopeo reach them,
+and that cloud names resolve only inside the namespace. The helper tests then differ
+from these only in where the credential comes from.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+
+from e2e_checks import check, expect_failure, expect_ok, remember
+from e2e_harness import CloudRegistry, DockerCLI, RegistryUnderTest, Sandbox
+from e2e_servers import CLOUD_HOSTS, basic_auth_config
+
+
+def test_registry_demands_the_right_password(registry: RegistryUnderTest) -> None:
+    check(registry.server.status_for(None) == 401, "anonymous /v2/ must be refused")
+    check(
+        registry.server.status_for((registry.user, registry.password + "x")) == 401,
+        "a wrong password must be refused",
+    )
+    check(
+        registry.server.status_for(("nobody", registry.password)) == 401,
+        "the right password for another user must be refused",
+    )
+    check(
+        registry.server.status_for((registry.user, registry.password)) == 200,
+        "the test account must be accepted",
+    )
+
+
+def test_docker_pull_with_plain_auths(
+    docker: DockerCLI, sandbox: Sandbox, registry: RegistryUnderTest
+) -> None:
+    creds = {registry.netloc: (registry.user, registry.password)}
+    sandbox.write_docker_config(basic_auth_config(creds))
+    docker.rmi(registry.image)
+    result = docker.run("pull", registry.image)
+    expect_ok(result, "docker pull with plain auths")
+    check("Downloaded newer image" in result.stdout, "the pull must really download")
+
+
+def test_docker_pull_refused_anonymous_and_wrong(
+    docker: DockerCLI, sandbox: Sandbox, registry: RegistryUnderTest
+) -> None:
+    docker.rmi(registry.image)
+    sandbox.write_docker_config({})
+    expect_failure(
+        docker.run("pull", registry.image), "anonymous pull", ["no basic auth credentials"]
+    )
+    wrong = {registry.netloc: (registry.user, "wrong-" + secrets.token_hex(4))}
+    sandbox.write_docker_config(basic_auth_config(wrong))
+    expect_failure(docker.run("pull", registry.image), "wrong-password pull", ["unauthorized"])
+    check(not docker.has_image(registry.image), "a refused pull must leave no image")
+
+
+def test_plain_docker_login_then_pull(
+    docker: DockerCLI, sandbox: Sandbox, registry: RegistryUnderTest
+) -> None:
+    sandbox.write_docker_config({})
+    login = docker.run(
+        "login", "-u", registry.user, "--password-stdin", registry.netloc, input=registry.password
+    )
+    expect_ok(login, "docker login without a helper")
+    check(registry.netloc in sandbox.read_docker_config()["auths"], "login must store auths")
+    docker.rmi(registry.image)
+    expect_ok(docker.run("pull", registry.image), "docker pull after plain login")
+
+
+def test_buildkit_and_skopeo_reach_the_registry(
+    docker: DockerCLI, sandbox: Sandbox, registry: RegistryUnderTest, tmp_path: Path
+) -> None:
+    cfg = sandbox.write_docker_config(
+        basic_auth_config({registry.netloc: (registry.user, registry.password)})
+    )
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text(f"FROM {registry.image}\nCOPY note /note\n")
+    (context / "note").write_text("built\n")
+    docker.rmi(registry.image)
+    build = docker.run(
+        "build", "--pull", "--no-cache", "-t", "dct-harness-built:1", str(context), buildkit=True
+    )
+    expect_ok(build, "BuildKit build with plain auths")
+    skopeo = ["skopeo", "inspect", "--tls-verify=false", "--authfile", str(cfg)]
+    inspect = sandbox.run([*skopeo, f"docker://{registry.image}"])
+    expect_ok(inspect, "skopeo inspect with plain auths")
+    check(json.loads(inspect.stdout)["Name"] == f"{registry.netloc}/tiny", "skopeo saw tiny")
+
+
+def test_cloud_names_resolve_to_the_cloud_registry_only_in_the_namespace(
+    docker: DockerCLI,
+    sandbox: Sandbox,
+    cloud_registry: CloudRegistry,
+    in_cloud_namespace,  # type: ignore[no-untyped-def]
+) -> None:
+    user, password = "dct-sanity", "pw-" + secrets.token_urlsafe(12)
+    remember(password)
+    cloud_registry.add_users([(user, password)])
+    cfg = sandbox.write_docker_config(basic_auth_config({h: (user, password) for h in CLOUD_HOSTS}))
+    for host in CLOUD_HOSTS:
+        check(host not in Path("/etc/hosts").read_text(), f"{host} leaked into /etc/hosts")
+        image = cloud_registry.image(host)
+        docker.rmi(image)
+        expect_ok(docker.run("pull", image), f"docker pull {image} with plain auths")
+        inspect = in_cloud_namespace(
+            [
+                "skopeo",
+                "inspect",
+                "--tls-verify=false",
+                "--authfile",
+                str(cfg),
+                f"docker://{image}",
+            ],
+            sandbox.env,
+        )
+        expect_ok(inspect, f"skopeo inspect {image} in the namespace")
+    sandbox.write_docker_config({})
+    image = cloud_registry.image(CLOUD_HOSTS[0])
+    docker.rmi(image)
+    expect_failure(docker.run("pull", image), "anonymous cloud pull", ["no basic auth credentials"])
