@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 import sys
 
-from docker_credential_truss import __version__
-from docker_credential_truss.errors import HelperError
+from docker_credential_truss import __version__, debuglog
+from docker_credential_truss.errors import HelperError, NotFound
 
 TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
@@ -51,6 +51,10 @@ Commands:
 
 Unknown registries answer "credentials not found in native keychain", so public
 images still pull anonymously. Errors are one line on stdout with exit status 1.
+
+DOCKER_CREDENTIAL_TRUSS_DEBUG=1 logs what each run does (verb, registry, auth method
+and why, cache hits, minting time, errors; never a secret) to debug.log in
+$XDG_STATE_HOME/docker-credential-truss/log (default ~/.local/state/...).
 """
 
 
@@ -69,12 +73,20 @@ def main(
     env = os.environ if env is None else env
     try:
         return _run(args, stdin, stdout, stderr, env)
+    except NotFound as exc:
+        debuglog.debug("answer: %s", exc.message)
+        _say(stdout, exc.message)
     except HelperError as exc:
+        debuglog.error("error: %s", exc.message)
         _say(stdout, exc.message)
     except KeyboardInterrupt:
         _say(stdout, "interrupted")
     except Exception as exc:  # the text of a foreign error may hold a secret
+        # The log gets the traceback: its formatter masks every secret value seen.
+        debuglog.error("internal error (%s)", type(exc).__name__, trace=True)
         _say(stdout, f"internal error ({type(exc).__name__}); please report it")
+    finally:
+        debuglog.close()
     return 1
 
 
@@ -86,6 +98,11 @@ def _run(
         _say(stdout, "no command given; try: docker-credential-truss --help")
         return 1
     action, rest = args[0], args[1:]
+    if debuglog.enabled(env):
+        from docker_credential_truss.paths import Paths
+
+        debuglog.setup(env, Paths.from_env(env))
+        debuglog.debug("%s (docker-credential-truss %s)", action, __version__)
     if action in ("get", "store", "erase", "list"):
         from docker_credential_truss.helper import TrussHelper
         from docker_credential_truss.paths import Paths
