@@ -46,6 +46,12 @@ Secrets are looked up, first match wins, in:
 Commands:
   get | store | erase | list    the credential-helper protocol (stdin/stdout)
   configure PATH... [--dry-run] import truss configs (a truss directory or config.yaml)
+  doctor [REGISTRY...] [--offline]
+                                check each registry's set-up step by step (PATH,
+                                docker's routing, auth method, secrets, a fresh
+                                credential, the token cache) and say how to fix it;
+                                --offline skips minting; exit status 1 if anything
+                                is wrong
   version, -v, --version        print the version
   -h, --help                    this text
 
@@ -124,6 +130,10 @@ def _run(
         from docker_credential_truss.configure import configure
 
         return configure(rest, stdout, stderr, env)
+    if action == "doctor":
+        from docker_credential_truss.doctor import doctor
+
+        return doctor(rest, stdout, env)
     _say(stdout, f"unknown command {action!r}; try: docker-credential-truss --help")
     return 1
 
