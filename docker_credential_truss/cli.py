@@ -81,18 +81,23 @@ def main(
         return _run(args, stdin, stdout, stderr, env)
     except NotFound as exc:
         debuglog.debug("answer: %s", exc.message)
-        _say(stdout, exc.message)
+        _say(stdout, exc.message)  # not an error to the user: docker goes anonymous
+        return 1
     except HelperError as exc:
         debuglog.error("error: %s", exc.message)
-        _say(stdout, exc.message)
+        line = exc.message
     except KeyboardInterrupt:
-        _say(stdout, "interrupted")
+        line = "interrupted"
     except Exception as exc:  # the text of a foreign error may hold a secret
         # The log gets the traceback: its formatter masks every secret value seen.
         debuglog.error("internal error (%s)", type(exc).__name__, trace=True)
-        _say(stdout, f"internal error ({type(exc).__name__}); please report it")
+        line = f"internal error ({type(exc).__name__}); please report it"
     finally:
         debuglog.close()
+    _say(stdout, line)
+    # docker pull (20.10) drops the helper's stdout and goes anonymous, leaving only
+    # "no basic auth credentials"; stderr reaches the terminal, so say it there too.
+    stderr.write(f"docker-credential-truss: {line}\n")
     return 1
 
 

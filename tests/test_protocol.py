@@ -148,3 +148,12 @@ def test_unknown_or_missing_verb_is_an_error(cli, argv):
     run = cli(*argv)
     assert run.code == 1
     assert run.out.count("\n") == 1
+
+
+def test_errors_also_reach_stderr_but_not_found_does_not(cli):
+    # docker pull hides a helper's stdout; stderr is what the user sees.
+    run = cli("get", stdin=REG, extra={f"TRUSS_SECRET_DOCKER_REGISTRY_{REG}": "%%%"})
+    assert run.code == 1
+    assert run.err == f"docker-credential-truss: {run.out}"
+    run = cli("get", stdin="unknown.example.com")
+    assert (run.code, run.err) == (1, "")

@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING
 
 from docker_credential_truss.errors import ConfigError, ProviderError, SecretError
 from docker_credential_truss.providers import Token
 
+TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
     from collections.abc import Mapping
 

@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_checks import remember
+from e2e_checks import redact, remember
 from e2e_harness import (
     EXE_NAME,
     TIMEOUT,
@@ -288,11 +288,22 @@ def in_cloud_namespace(
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    """Attach the server logs to a failing test's report (they contain no secrets)."""
+    """Attach server logs to a failing test's report, and redact every known secret.
+
+    The logs contain no secrets (test passwords are sentinels, registries log user
+    names only), but a traceback through library code can show argument values, so
+    the whole failure text is passed through ``redact`` as a last line of defence.
+    """
     outcome = yield
     report = outcome.get_result()
-    if report.failed:
-        for log in LOG_FILES:
-            tail = log_tail(log)
-            if tail:
-                report.sections.append((f"server log {log.name} ({log.parent})", tail))
+    if not report.failed:
+        return
+    for log in LOG_FILES:
+        tail = log_tail(log)
+        if tail:
+            report.sections.append((f"server log {log.name} ({log.parent})", tail))
+    if report.longrepr is not None:
+        text = str(report.longrepr)
+        if redact(text) != text:
+            report.longrepr = redact(text)
+    report.sections = [(title, redact(body)) for title, body in report.sections]

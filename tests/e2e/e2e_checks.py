@@ -4,7 +4,9 @@ pytest's assertion rewriting shows the compared values when an ``assert`` fails,
 failure messages end up in CI logs. The test passwords are sentinels, but the rule is
 that no secret value is ever printed, so every check involving a secret (or output
 that might contain one) goes through these functions: they compare, and on failure
-report a message with every known secret replaced by ``<redacted>``.
+report a message with every known secret replaced by ``<redacted>``. Their frames are
+hidden from tracebacks (``__tracebackhide__``), because pytest prints the arguments of
+each frame it shows, and those arguments are the unredacted values.
 """
 
 from __future__ import annotations
@@ -30,11 +32,13 @@ def redact(text: str) -> str:
 
 
 def fail(message: str) -> None:
+    __tracebackhide__ = True  # its arguments may hold secrets
     pytest.fail(redact(message), pytrace=True)
 
 
 def check(condition: bool, message: str) -> None:
     """``assert condition, message`` without pytest printing the compared values."""
+    __tracebackhide__ = True  # its arguments may hold secrets
     if not condition:
         fail(message)
 
@@ -49,6 +53,7 @@ def describe(result: subprocess.CompletedProcess[str]) -> str:
 
 def expect_ok(result: subprocess.CompletedProcess[str], what: str) -> None:
     """The command succeeded; otherwise show (redacted) what it said."""
+    __tracebackhide__ = True  # its arguments may hold secrets
     check(result.returncode == 0, f"{what} failed\n{describe(result)}")
 
 
@@ -56,6 +61,7 @@ def expect_failure(
     result: subprocess.CompletedProcess[str], what: str, contains: Iterable[str] = ()
 ) -> None:
     """The command failed (exit status != 0) and its output has each of ``contains``."""
+    __tracebackhide__ = True  # its arguments may hold secrets
     check(result.returncode != 0, f"{what} unexpectedly succeeded\n{describe(result)}")
     output = result.stdout + result.stderr
     for text in contains:
@@ -65,6 +71,7 @@ def expect_failure(
 def expect_not_in_output(
     result: subprocess.CompletedProcess[str], what: str, texts: Iterable[str]
 ) -> None:
+    __tracebackhide__ = True  # its arguments may hold secrets
     output = result.stdout + result.stderr
     for text in texts:
         check(text not in output, f"{what}: {text!r} must not appear\n{describe(result)}")
@@ -72,6 +79,7 @@ def expect_not_in_output(
 
 def assert_no_secret(text: str, where: str, secrets: Iterable[str] | None = None) -> None:
     """No known secret (or any of ``secrets``) occurs in ``text``."""
+    __tracebackhide__ = True  # its arguments may hold secrets
     for secret in _SECRETS if secrets is None else secrets:
         if secret and secret in text:
             fail(f"a secret value leaked into {where}")

@@ -360,6 +360,28 @@ class Registry:
         _stop_process(self._proc)
         self._proc = None
 
+    def log_mark(self) -> int:
+        """A position in the log; :meth:`log_since` returns what was logged after it."""
+        return self.log.stat().st_size if self.log.exists() else 0
+
+    def log_since(self, mark: int) -> str:
+        with self.log.open("rb") as f:
+            f.seek(mark)
+            return f.read().decode(errors="replace")
+
+    def saw_failed_login(self, user: str, mark: int) -> bool:
+        """Whether, since ``mark``, the registry refused a password for ``user``.
+
+        distribution logs ``error authenticating user "<user>"`` for a wrong password,
+        and an empty user name for anonymous requests, so this tells a wrong
+        credential that reached it apart from no credential at all.
+        """
+        text = self.log_since(mark)
+        # logrus quotes msg="...", so the inner quotes appear escaped in the file.
+        return f'error authenticating user \\"{user}\\"' in text or (
+            f'error authenticating user "{user}"' in text
+        )
+
     def status_for(self, auth: tuple[str, str] | None) -> int:
         """What ``GET /v2/`` answers with these credentials (None: anonymous)."""
         return http_status(f"{self.url}/v2/", auth=auth)

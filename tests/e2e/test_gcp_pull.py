@@ -128,12 +128,6 @@ def test_a_refused_key_fails_the_pull(
     check(not docker.has_image(AR_IMAGE), "a refused pull must leave no image")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="docker 20.10 pull drops the helper's stdout error and pulls anonymously "
-    "('no basic auth credentials'); it shows the helper's stderr, which the CLI does not "
-    "write yet: needs cli.py to echo error lines to stderr",
-)
 def test_docker_pull_shows_why_the_key_was_refused(
     google_images,  # type: ignore[no-untyped-def]
     google: FakeGoogle,
