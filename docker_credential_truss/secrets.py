@@ -226,7 +226,11 @@ def read_truss_secrets(path: str) -> dict[str, str]:
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or "not UTF-8 text"
         raise ConfigError(f"cannot read {path}: {reason}") from None
-    data = load_yaml(text, path)
+    from docker_credential_truss import yamlsubset
+
+    data = yamlsubset.load(text)  # the plain form, without PyYAML's start-up cost
+    if data is yamlsubset.NOT_SIMPLE:
+        data = load_yaml(text, path)
     if data is None:
         return {}
     if not isinstance(data, dict):
