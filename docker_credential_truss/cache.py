@@ -11,7 +11,10 @@ served after it expires. A corrupt, truncated or foreign file is ignored and rep
 
 Single flight: on a miss, a process takes the entry's file lock, looks again (another
 process may have just minted), and only then mints. The wait is bounded; a process that
-waited too long mints on its own rather than fail the pull.
+waited too long mints on its own rather than fail the pull. A mint that fails leaves its
+one-line error beside the entry, and processes that were already waiting answer with it
+instead of each trying again in turn (32 waiters on a dead endpoint would otherwise take
+32 timeouts); a process that starts later tries afresh.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import os
 import time
 
 from docker_credential_truss import files
-from docker_credential_truss.errors import StoreError
+from docker_credential_truss.errors import HelperError, ProviderError, StoreError
 from docker_credential_truss.providers import Token
 
 TYPE_CHECKING = False  # importing typing costs start-up time
@@ -77,21 +80,31 @@ class TokenCache:
         clock: Callable[[], float] = time.time,
     ) -> Token:
         """A fresh token from the cache, or from ``mint`` by one process at a time."""
-        token = self.get(registry, identity, clock())
+        started = clock()
+        token = self.get(registry, identity, started)
         if token is not None:
             return token
         files.private_dir(self.directory)
-        lock = files.FileLock(self.path(registry, identity), timeout=self.lock_wait)
+        path = self.path(registry, identity)
+        lock = files.FileLock(path, timeout=self.lock_wait)
         try:
             lock.acquire()
         except StoreError:
             lock = None  # waited long enough: mint alone rather than fail
         try:
             token = self.get(registry, identity, clock())
-            if token is None:
-                minted_at = clock()
+            if token is not None:
+                return token
+            failed = _read_failure(path + ".failed", since=started)
+            if failed is not None:
+                raise ProviderError(failed)
+            minted_at = clock()
+            try:
                 token = mint()
-                self.put(registry, identity, token, minted_at)
+            except HelperError as exc:
+                files.write_json(path + ".failed", {"at": clock(), "message": exc.message})
+                raise
+            self.put(registry, identity, token, minted_at)
             return token
         finally:
             if lock is not None:
@@ -110,6 +123,19 @@ class TokenCache:
                 if entry is not None:
                     found.append({k: entry[k] for k in ("registry", "expires_at", "minted_at")})
         return found
+
+
+def _read_failure(path: str, since: float) -> str | None:
+    """The error of a mint that failed at or after ``since``, if one did."""
+    try:
+        with open(path, "rb") as handle:
+            data = json.loads(handle.read())
+        at, message = data["at"], data["message"]
+    except (OSError, ValueError, TypeError, KeyError, UnicodeDecodeError):
+        return None
+    if isinstance(at, (int, float)) and isinstance(message, str) and at >= since:
+        return message
+    return None
 
 
 def _read(path: str, registry: str | None) -> dict | None:

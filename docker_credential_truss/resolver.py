@@ -18,14 +18,14 @@ import importlib
 import time
 
 from docker_credential_truss import config, debuglog
-from docker_credential_truss.errors import HelperError, NotFound, ProviderError
-from docker_credential_truss.providers import static
+from docker_credential_truss.errors import HelperError, NotFound
 from docker_credential_truss.registry import SECRET_PREFIX, InvalidRegistry, parse
 from docker_credential_truss.secrets import Secrets
 
 TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from types import ModuleType
 
     from docker_credential_truss.paths import Paths
     from docker_credential_truss.providers import Provider, Token
@@ -62,9 +62,8 @@ class Resolver:
             return entry["auth_method"], entry, why
         if self.secrets.find(registry.secret_name) is not None:
             return "REGISTRY_SECRET", {}, f"secret {registry.secret_name} exists"
-        aws = _provider_module("AWS_IAM")
-        if aws is not None and aws.by_convention(registry, self.secrets):
-            return "AWS_IAM", {}, "ECR host with truss's default AWS secrets"
+        if _provider_module("AWS_IAM").by_convention(registry, self.secrets, self.env):
+            return "AWS_IAM", {}, "an ECR host, and truss's default AWS secrets exist"
         return None
 
     def provider(self, registry: Registry) -> Provider:
@@ -74,13 +73,7 @@ class Resolver:
             raise NotFound()
         method, settings, why = found
         debuglog.debug("%s: auth method %s (%s)", registry.key, method, why)
-        module = _provider_module(method)
-        if module is None:
-            raise ProviderError(
-                f"{registry.key} uses auth method {method}, which this version of"
-                " docker-credential-truss does not support yet"
-            )
-        return module.make(registry, method, settings, self.secrets, self.env)
+        return _provider_module(method).make(registry, method, settings, self.secrets, self.env)
 
     def get(self, registry: Registry) -> Token:
         debuglog.debug("get %s", registry.key)
@@ -133,13 +126,6 @@ class Resolver:
         return answers, problems
 
 
-def _provider_module(method: str):  # -> a module with make() and by_convention()
-    name = f"docker_credential_truss.providers.{MODULES[method]}"
-    if MODULES[method] == "static":
-        return static
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name != name:
-            raise
-        return None
+def _provider_module(method: str) -> ModuleType:
+    """Imported on first use, so a registry pays only for its own provider."""
+    return importlib.import_module(f"docker_credential_truss.providers.{MODULES[method]}")

@@ -84,3 +84,33 @@ def test_tokens_without_expiry_are_not_cached(tmp_path):
     cache = TokenCache(str(tmp_path / "tokens"))
     cache.put("reg", "id", Token("u", "p", None), NOW)
     assert not os.path.exists(cache.directory)
+
+
+def test_waiters_share_a_failed_mint_and_later_calls_try_again(tmp_path):
+    from docker_credential_truss.errors import ProviderError
+
+    cache = TokenCache(str(tmp_path / "tokens"))
+    calls = []
+
+    def failing_mint():
+        calls.append(1)
+        threading.Event().wait(0.2)
+        raise ProviderError("reg: GetAuthorizationToken failed (AccessDenied)")
+
+    errors = []
+
+    def fetch():
+        try:
+            cache.fetch("reg", "id", failing_mint)
+        except ProviderError as exc:
+            errors.append(exc.message)
+
+    threads = [threading.Thread(target=fetch) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1
+    assert errors == ["reg: GetAuthorizationToken failed (AccessDenied)"] * 6
+    token = cache.fetch("reg", "id", lambda: Token("AWS", "pw", NOW + 3600), lambda: NOW)
+    assert token.secret == "pw"

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from docker_credential_truss.errors import ConfigError, ProviderError, SecretError
 from docker_credential_truss.paths import Paths
-from docker_credential_truss.providers import gcp
+from docker_credential_truss.providers import TIMEOUT_VARIABLE, gcp
 from docker_credential_truss.registry import InvalidRegistry, parse
 from docker_credential_truss.secrets import Secrets
 
@@ -255,7 +255,7 @@ def test_the_default_timeout_is_a_few_seconds(tmp_path, google):
 @pytest.mark.parametrize("value", ["0", "-1", "abc", "301"])
 def test_a_bad_timeout_is_a_config_error(tmp_path, google, value):
     with pytest.raises(ConfigError, match="DOCKER_CREDENTIAL_TRUSS_TIMEOUT"):
-        sa_provider(tmp_path, google.new_key().json(), env={gcp.ENV_TIMEOUT: value})
+        sa_provider(tmp_path, google.new_key().json(), env={TIMEOUT_VARIABLE: value})
 
 
 def test_key_that_is_not_json_is_a_secret_error_without_its_contents(tmp_path):
@@ -355,7 +355,7 @@ def oidc_provider(tmp_path, google, *, token: str | None = CI_TOKEN, env=None, *
     environment = {
         gcp.ENV_STS_URL: google.sts_url,
         gcp.ENV_IAMCREDENTIALS_URL: google.url,
-        gcp.ENV_TIMEOUT: "1",
+        TIMEOUT_VARIABLE: "1",
     }
     if token is not None:
         path = tmp_path / "oidc-token"

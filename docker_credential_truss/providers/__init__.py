@@ -17,7 +17,9 @@ the token cache. Only ``mint()`` may import boto3 or google-auth.
 from __future__ import annotations
 
 TYPE_CHECKING = False  # importing typing costs start-up time
+TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Protocol
 
     class Provider(Protocol):
@@ -35,6 +37,26 @@ if TYPE_CHECKING:
 
         def mint(self) -> Token:
             """Make a credential now; may import an SDK and use the network."""
+
+
+#: Seconds for each network request a provider makes; no docker client times a helper out.
+TIMEOUT_VARIABLE = "DOCKER_CREDENTIAL_TRUSS_TIMEOUT"
+
+
+def network_timeout(env: Mapping[str, str]) -> float | None:
+    """``$DOCKER_CREDENTIAL_TRUSS_TIMEOUT`` in seconds (0 < t <= 300), or None when unset."""
+    from docker_credential_truss.errors import ConfigError
+
+    text = env.get(TIMEOUT_VARIABLE, "").strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value <= 300:
+        raise ConfigError(f"{TIMEOUT_VARIABLE} should be a number of seconds (0 to 300)")
+    return value
 
 
 class Token:

@@ -24,7 +24,7 @@ import json
 import re
 
 from docker_credential_truss.errors import ConfigError, ProviderError, SecretError
-from docker_credential_truss.providers import Token
+from docker_credential_truss.providers import Token, network_timeout
 
 TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
@@ -44,7 +44,6 @@ DEFAULT_TIMEOUT = 5.0
 ENV_OIDC_TOKEN_FILE = "DOCKER_CREDENTIAL_TRUSS_GCP_OIDC_TOKEN_FILE"
 ENV_STS_URL = "DOCKER_CREDENTIAL_TRUSS_GCP_STS_URL"
 ENV_IAMCREDENTIALS_URL = "DOCKER_CREDENTIAL_TRUSS_GCP_IAMCREDENTIALS_URL"
-ENV_TIMEOUT = "DOCKER_CREDENTIAL_TRUSS_TIMEOUT"
 
 SERVICE_ACCOUNT_JSON = "GCP_SERVICE_ACCOUNT_JSON"
 OIDC = "GCP_OIDC"
@@ -277,16 +276,8 @@ def _parse_key(registry: Registry, name: str, value: str) -> dict[str, str]:
 
 
 def _timeout(env: Mapping[str, str]) -> float:
-    raw = env.get(ENV_TIMEOUT, "").strip()
-    if not raw:
-        return DEFAULT_TIMEOUT
-    try:
-        value = float(raw)
-    except ValueError:
-        value = 0.0
-    if not 0 < value <= 300:
-        raise ConfigError(f"{ENV_TIMEOUT} must be a number of seconds between 0 and 300")
-    return value
+    timeout = network_timeout(env)
+    return DEFAULT_TIMEOUT if timeout is None else timeout
 
 
 def _refresh(registry: Registry, credentials: object, timeout: float, what: str) -> Token:

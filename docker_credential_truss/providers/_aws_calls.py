@@ -1,0 +1,389 @@
+"""The botocore half of the AWS provider, imported only when a token must be minted.
+
+Kept apart from :mod:`docker_credential_truss.providers.aws` so that the cheap half
+(host parsing, identity, the convention check) never pays for botocore, and so that
+everything that talks to AWS, and every way that can fail, is in one place.
+
+Error lines name the registry, the call and the cause: the AWS error code (never
+its message, which can quote request details), the endpoint, and which secret was
+used (its name and where it was found, never its value).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import re
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+import botocore.session
+from botocore import UNSIGNED
+from botocore.config import Config
+from botocore.configprovider import ConstantProvider
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    InvalidRegionError,
+    NoCredentialsError,
+    ProfileNotFound,
+    ReadTimeoutError,
+    SSLError,
+)
+
+from docker_credential_truss import __version__
+from docker_credential_truss.errors import ProviderError
+from docker_credential_truss.providers import Token, network_timeout
+from docker_credential_truss.providers.aws import (
+    AWS_OIDC,
+    CONNECT_TIMEOUT,
+    MAX_ATTEMPTS,
+    READ_TIMEOUT,
+    SESSION_NAME,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from docker_credential_truss.providers.aws import AwsProvider, EcrHost
+
+_ENDPOINT_VARIABLES = {"ecr": "ECR", "ecr-public": "ECR_PUBLIC", "sts": "STS"}
+_INVALID_KEY = frozenset({"UnrecognizedClientException", "InvalidClientTokenId"})
+_BAD_SIGNATURE = frozenset({"InvalidSignatureException", "SignatureDoesNotMatch"})
+_DENIED = frozenset({"AccessDeniedException", "AccessDenied"})
+_EXPIRED = frozenset({"ExpiredTokenException", "ExpiredToken"})
+_THROTTLED = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "SlowDown",
+    }
+)
+_BAD_WEB_IDENTITY = frozenset(
+    {"InvalidIdentityToken", "IDPRejectedClaim", "IDPCommunicationError", "ExpiredTokenException"}
+)
+_SAFE_CODE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def mint(provider: AwsProvider, ecr: EcrHost) -> Token:
+    """STS first for AWS_OIDC, then ECR's GetAuthorizationToken; one token back."""
+    env = provider.env
+    where = provider.registry.key
+    keys = provider.keys()
+    token_file = provider.token_file() if provider.method == AWS_OIDC else None
+    isolated = keys is not None or token_file is not None
+    session = _session(isolated)
+    config = _config(env)
+    credentials: dict[str, str] | None = None
+    if keys is not None:
+        credentials = {
+            "aws_access_key_id": keys.key_id.value,
+            "aws_secret_access_key": keys.secret_key.value,
+        }
+        if keys.session_token is not None:
+            credentials["aws_session_token"] = keys.session_token.value
+    cap: float | None = None
+
+    if provider.method == AWS_OIDC:
+        role, sts_region = provider._role()
+        if token_file is not None:
+            web_token = _read_token_file(provider, token_file)
+            sts = _client(
+                where,
+                session,
+                "sts",
+                sts_region,
+                env,
+                config.merge(Config(signature_version=UNSIGNED)),
+                None,
+            )
+            op = "STS AssumeRoleWithWebIdentity"
+            answer = _call(
+                provider,
+                op,
+                sts.assume_role_with_web_identity,
+                RoleArn=role,
+                RoleSessionName=SESSION_NAME,
+                WebIdentityToken=web_token,
+                extra={"role": role, "token_file": token_file},
+            )
+        else:
+            sts = _client(where, session, "sts", sts_region, env, config, credentials)
+            op = "STS AssumeRole"
+            answer = _call(
+                provider,
+                op,
+                sts.assume_role,
+                RoleArn=role,
+                RoleSessionName=SESSION_NAME,
+                extra={"role": role},
+            )
+        try:
+            assumed = answer["Credentials"]
+            credentials = {
+                "aws_access_key_id": assumed["AccessKeyId"],
+                "aws_secret_access_key": assumed["SecretAccessKey"],
+                "aws_session_token": assumed["SessionToken"],
+            }
+            cap = assumed["Expiration"].timestamp()
+        except (KeyError, TypeError, AttributeError):
+            raise ProviderError(
+                f"{provider.registry.key}: {op} answered without credentials"
+            ) from None
+        keys = None  # from here on the role's credentials are used, not the secrets
+
+    client = _client(
+        where, session, ecr.service, ecr.region, env, config, credentials, fips=ecr.fips
+    )
+    if ecr.public:
+        op = "ECR Public GetAuthorizationToken"
+        answer = _call(provider, op, client.get_authorization_token, extra={"keys": keys})
+        data = answer.get("authorizationData")
+    else:
+        op = "ECR GetAuthorizationToken"
+        answer = _call(
+            provider,
+            op,
+            client.get_authorization_token,
+            registryIds=[ecr.account],
+            extra={"keys": keys},
+        )
+        found = answer.get("authorizationData") or [None]
+        data = found[0]
+    return _token(provider, op, data, cap)
+
+
+# -- botocore set-up -----------------------------------------------------------------------
+
+
+def _session(isolated: bool) -> botocore.session.Session:
+    """A botocore session; an isolated one reads no ~/.aws file and no AWS_PROFILE."""
+    session = botocore.session.Session()
+    session.user_agent_extra = f"docker-credential-truss/{__version__}"
+    if isolated:
+        session.set_config_variable("config_file", os.devnull)
+        session.set_config_variable("credentials_file", os.devnull)
+        session.get_component("config_store").set_config_provider("profile", ConstantProvider(None))
+    return session
+
+
+def _config(env: Mapping[str, str]) -> Config:
+    timeout = network_timeout(env)
+    connect, read = (CONNECT_TIMEOUT, READ_TIMEOUT) if timeout is None else (timeout, timeout)
+    return Config(
+        connect_timeout=connect,
+        read_timeout=read,
+        retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
+    )
+
+
+def endpoint_url(env: Mapping[str, str], service: str) -> str | None:
+    """boto3's endpoint variables, read from ``env``: the service's own, then the global."""
+    if env.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "").strip().lower() == "true":
+        return None
+    own = env.get("AWS_ENDPOINT_URL_" + _ENDPOINT_VARIABLES[service], "").strip()
+    return own or env.get("AWS_ENDPOINT_URL", "").strip() or None
+
+
+def _client(
+    where: str,
+    session: botocore.session.Session,
+    service: str,
+    region: str,
+    env: Mapping[str, str],
+    config: Config,
+    credentials: Mapping[str, str] | None,
+    *,
+    fips: bool = False,
+) -> Any:
+    if fips:
+        config = config.merge(Config(use_fips_endpoint=True))
+    kwargs: dict[str, Any] = dict(credentials or {})
+    url = endpoint_url(env, service)
+    if url:
+        kwargs["endpoint_url"] = url
+    bundle = env.get("AWS_CA_BUNDLE", "").strip()
+    if bundle:
+        kwargs["verify"] = bundle
+    try:
+        return session.create_client(service, region_name=region, config=config, **kwargs)
+    except InvalidRegionError:
+        raise ProviderError(f"{where}: {region!r} is not a valid AWS region name") from None
+    except ProfileNotFound as exc:
+        raise ProviderError(
+            f"{where}: boto3 cannot use AWS profile {exc.kwargs.get('profile')!r}: not found"
+        ) from None
+    except ValueError as exc:  # botocore rejects a malformed endpoint URL this way
+        raise ProviderError(
+            f"{where}: cannot use AWS endpoint {_safe_url(url)}: {type(exc).__name__}"
+        ) from None
+
+
+def _read_token_file(provider: AwsProvider, path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            token = handle.read().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+        raise ProviderError(
+            f"{provider.registry.key}: cannot read the web identity token file {path}: {reason}"
+        ) from None
+    if not token:
+        raise ProviderError(f"{provider.registry.key}: the web identity token file {path} is empty")
+    return token
+
+
+# -- one call, and what its failure means -------------------------------------------------
+
+
+def _call(
+    provider: AwsProvider, op: str, method: Callable[..., Any], *, extra: dict, **params: Any
+) -> Any:
+    where = provider.registry.key
+    try:
+        return method(**params)
+    except ClientError as exc:
+        raise ProviderError(
+            f"{where}: {op} failed: {_client_error(provider, exc, extra)}"
+        ) from None
+    except BotoCoreError as exc:
+        raise ProviderError(f"{where}: {op} failed: {_sdk_error(provider, exc)}") from None
+
+
+def _client_error(provider: AwsProvider, exc: ClientError, extra: dict) -> str:
+    response = exc.response or {}
+    error = response.get("Error") or {}
+    raw_code = str(error.get("Code") or "")
+    code = raw_code if _SAFE_CODE.fullmatch(raw_code) else "an unrecognised error"
+    meta = response.get("ResponseMetadata") or {}
+    status = meta.get("HTTPStatusCode")
+    attempts = int(meta.get("RetryAttempts") or 0) + 1
+    keys = extra.get("keys")
+    role = extra.get("role")
+    token_file = extra.get("token_file")
+
+    def secret(part: str) -> str:
+        found = getattr(keys, part, None) if keys is not None else None
+        if found is None:
+            return ""
+        names = provider._secret_names()
+        name = {"key_id": names[0], "secret_key": names[1], "session_token": names[2]}[part]
+        return f" in secret {name!r} ({found.source})"
+
+    if token_file is not None and raw_code in _BAD_WEB_IDENTITY:
+        return f"STS rejected the web identity token in {token_file} for role {role} ({code})"
+    if raw_code in _INVALID_KEY:
+        text = f"AWS does not recognise the access key id{secret('key_id')}"
+        if keys is not None and keys.session_token is not None:
+            text += f" with the session token{secret('session_token')}"
+        return f"{text} ({code})"
+    if raw_code in _BAD_SIGNATURE:
+        message = str(error.get("Message") or "").lower()
+        if "region" in message:
+            return f"AWS refused region {_region(provider)!r} for this endpoint ({code})"
+        return (
+            f"AWS rejected the request signature: the secret access key{secret('secret_key')}"
+            f" does not match the access key id ({code})"
+        )
+    if raw_code in _DENIED:
+        if role is not None:
+            return f"access denied: the AWS identity may not assume role {role} ({code})"
+        needs = "ecr:GetAuthorizationToken"
+        if provider.ecr is not None and provider.ecr.public:
+            needs = "ecr-public:GetAuthorizationToken and sts:GetServiceBearerToken"
+        return f"access denied: the AWS identity is not allowed {needs} ({code})"
+    if raw_code in _EXPIRED:
+        return f"the AWS session token{secret('session_token')} has expired ({code})"
+    if raw_code in _THROTTLED:
+        return (
+            f"AWS throttled the request; {attempts} attempts did not get through,"
+            f" try again shortly ({code})"
+        )
+    if raw_code == "RequestExpired":
+        return f"AWS says the request is stale: is this machine's clock right? ({code})"
+    return f"{code} (HTTP {status})"
+
+
+def _sdk_error(provider: AwsProvider, exc: BotoCoreError) -> str:
+    kwargs = getattr(exc, "kwargs", {}) or {}
+    url = _safe_url(kwargs.get("endpoint_url"))
+    connect, read = _timeouts(provider)
+    if isinstance(exc, ConnectTimeoutError):
+        return f"{url} did not accept a connection within {connect:g} s ({MAX_ATTEMPTS} attempts)"
+    if isinstance(exc, ReadTimeoutError):
+        return f"{url} did not answer within {read:g} s ({MAX_ATTEMPTS} attempts)"
+    if isinstance(exc, SSLError):
+        return f"TLS verification of {url} failed (a proxy or AWS_CA_BUNDLE?)"
+    if isinstance(exc, (EndpointConnectionError, ConnectionClosedError)):
+        return f"cannot reach {url}: no network, or the endpoint is wrong{_region_hint(provider)}"
+    if isinstance(exc, NoCredentialsError):
+        return (
+            "no AWS credentials: boto3's default chain (environment, ~/.aws, SSO,"
+            " instance role) found none"
+        )
+    if isinstance(exc, ProfileNotFound):
+        return f"AWS profile {kwargs.get('profile')!r} not found"
+    return f"the AWS SDK failed ({type(exc).__name__})"
+
+
+def _token(provider: AwsProvider, op: str, data: Any, cap: float | None) -> Token:
+    where = provider.registry.key
+    try:
+        encoded = data["authorizationToken"]
+        expires = data["expiresAt"].timestamp()
+        user, sep, password = base64.b64decode(encoded, validate=True).decode().partition(":")
+    except (KeyError, TypeError, AttributeError, binascii.Error, UnicodeDecodeError):
+        raise ProviderError(
+            f"{where}: {op} answered without a usable authorization token"
+        ) from None
+    if not sep or not user or not password:
+        raise ProviderError(f"{where}: {op} answered a token that is not user:password")
+    if cap is not None:
+        expires = min(expires, cap)
+    return Token(user, password, expires)
+
+
+# -- small helpers ---------------------------------------------------------------------------
+
+
+def _timeouts(provider: AwsProvider) -> tuple[float, float]:
+    config = _config(provider.env)
+    return config.connect_timeout, config.read_timeout
+
+
+def _region(provider: AwsProvider) -> str:
+    return provider.ecr.region if provider.ecr is not None else "?"
+
+
+def _region_hint(provider: AwsProvider) -> str:
+    """Say so when the region is not one botocore knows; new regions appear, so only a hint."""
+    ecr = provider.ecr
+    if ecr is None:
+        return ""
+    session = botocore.session.Session()
+    for partition in session.get_available_partitions():
+        if ecr.region in session.get_available_regions(ecr.service, partition):
+            return ""
+    return f" (region {ecr.region!r} is not one this botocore knows)"
+
+
+def _safe_url(url: object) -> str:
+    """An endpoint URL without user info, query or fragment, which could carry secrets."""
+    if not isinstance(url, str) or not url:
+        return "the AWS endpoint"
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if parts.port is not None:
+            host = f"{host}:{parts.port}"
+    except ValueError:
+        return "the AWS endpoint"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))

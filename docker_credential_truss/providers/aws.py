@@ -1,0 +1,362 @@
+"""Amazon ECR (private and public) through truss's ``AWS_IAM`` and ``AWS_OIDC`` methods.
+
+Host matching is one anchored pattern, the one amazon-ecr-credential-helper uses
+(``ecr-login/api/client.go``), applied to the already normalised, lower-case host::
+
+    <12-digit account>.dkr[.-]ecr[-fips].<region>.<partition suffix>
+
+The ``-`` separator is the dual-stack form (``dkr-ecr.<region>.on.aws``), ``-fips``
+the FIPS form. ``public.ecr.aws`` is ECR Public, whose API lives only in us-east-1
+(service ``ecr-public``). Nothing else is ECR: a port, an extra label, an 11-digit
+account or a suffix added after the partition domain all fail the match.
+
+Credentials:
+
+- ``AWS_IAM``: the key pair is read from the secrets named by
+  ``aws_access_key_id_secret_name`` / ``aws_secret_access_key_secret_name`` (truss's
+  defaults ``aws_access_key_id`` / ``aws_secret_access_key``), plus an optional
+  session token from the secret named by ``aws_session_token_secret_name`` (default
+  ``aws_session_token``) for temporary keys. With those secrets absent, boto3's own
+  default chain (environment, profiles, SSO, instance roles) is used only when
+  ``DOCKER_CREDENTIAL_TRUSS_AWS_DEFAULT_CHAIN=1``.
+- ``AWS_OIDC``: ``aws_oidc_role_arn`` in ``aws_oidc_region``. With a web identity
+  token file (``DOCKER_CREDENTIAL_TRUSS_AWS_WEB_IDENTITY_TOKEN_FILE``, else
+  ``AWS_WEB_IDENTITY_TOKEN_FILE``) STS ``AssumeRoleWithWebIdentity``; otherwise
+  ``AssumeRole`` from the truss key pair if its secrets exist, else from boto3's
+  default chain (the user's ambient credentials: assuming a named role is the point
+  of this method, so no opt-in is asked for).
+
+When truss secrets are used, the botocore session reads no ``~/.aws`` files at all:
+a stray profile, a broken config file or an ``AWS_PROFILE`` naming another account
+cannot change what is called. Endpoints still follow boto3's environment variables
+(``AWS_ENDPOINT_URL``, ``AWS_ENDPOINT_URL_ECR``, ``AWS_ENDPOINT_URL_ECR_PUBLIC``,
+``AWS_ENDPOINT_URL_STS``, ``AWS_IGNORE_CONFIGURED_ENDPOINT_URLS``) and
+``AWS_CA_BUNDLE``; they are read from the ``env`` given to :func:`make` and passed to
+botocore explicitly. Other botocore environment settings (``AWS_USE_FIPS_ENDPOINT``,
+``AWS_USE_DUALSTACK_ENDPOINT``, proxies) come from the process environment, which is
+the same thing in the helper, a process of its own.
+
+Network time is bounded: each call has a 2 s connect and 3 s read timeout
+(``DOCKER_CREDENTIAL_TRUSS_TIMEOUT`` overrides both) and at most 3 attempts in
+botocore's standard retry mode (exponential backoff with jitter), so throttling is
+retried and a dead or hanging endpoint fails within about 15 s, never hangs docker.
+
+Only :meth:`AwsProvider.mint` imports botocore; everything above it is cheap.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from docker_credential_truss.errors import ConfigError, SecretError
+from docker_credential_truss.providers import Token
+
+TYPE_CHECKING = False  # importing typing costs start-up time
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from docker_credential_truss.registry import Registry
+    from docker_credential_truss.secrets import Found, Secrets
+
+AWS_IAM = "AWS_IAM"
+AWS_OIDC = "AWS_OIDC"
+METHODS = (AWS_IAM, AWS_OIDC)
+
+ECR_PUBLIC_HOST = "public.ecr.aws"
+ECR_PUBLIC_REGION = "us-east-1"
+USERNAME = "AWS"
+
+DEFAULT_KEY_ID_SECRET = "aws_access_key_id"
+DEFAULT_SECRET_KEY_SECRET = "aws_secret_access_key"
+DEFAULT_SESSION_TOKEN_SECRET = "aws_session_token"
+
+DEFAULT_CHAIN_VARIABLE = "DOCKER_CREDENTIAL_TRUSS_AWS_DEFAULT_CHAIN"
+TOKEN_FILE_VARIABLE = "DOCKER_CREDENTIAL_TRUSS_AWS_WEB_IDENTITY_TOKEN_FILE"
+AWS_TOKEN_FILE_VARIABLE = "AWS_WEB_IDENTITY_TOKEN_FILE"
+SESSION_NAME = "docker-credential-truss"
+
+CONNECT_TIMEOUT = 2.0
+READ_TIMEOUT = 3.0
+MAX_ATTEMPTS = 3
+
+_ECR_HOST = re.compile(
+    r"(?P<account>[0-9]{12})\.dkr(?P<sep>[.-])ecr(?P<fips>-fips)?"
+    r"\.(?P<region>[a-z0-9][a-z0-9-]*)"
+    r"\.(?P<suffix>amazonaws\.com(?:\.cn)?|amazonaws\.eu|on\.aws|on\.amazonwebservices\.com\.cn"
+    r"|sc2s\.sgov\.gov|c2s\.ic\.gov|cloud\.adc-e\.uk|csp\.hci\.ic\.gov)"
+)
+_TRUE = frozenset({"1", "true", "yes", "on"})
+
+
+class EcrHost:
+    """What an ECR host name says: which API, account, region, and endpoint flavour."""
+
+    __slots__ = ("account", "dualstack", "fips", "public", "region", "suffix")
+
+    def __init__(
+        self,
+        *,
+        account: str | None,
+        region: str,
+        public: bool = False,
+        fips: bool = False,
+        dualstack: bool = False,
+        suffix: str = "",
+    ) -> None:
+        self.account = account
+        self.region = region
+        self.public = public
+        self.fips = fips
+        self.dualstack = dualstack
+        self.suffix = suffix
+
+    @property
+    def service(self) -> str:
+        return "ecr-public" if self.public else "ecr"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, EcrHost) and all(
+            getattr(self, name) == getattr(other, name) for name in self.__slots__
+        )
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"EcrHost({fields})"
+
+
+def parse_host(host: str, port: int | None = None) -> EcrHost | None:
+    """The ECR registry a normalised host names, or None when it is not ECR.
+
+    ``host`` is :attr:`Registry.host` (already lower case and checked). A port means
+    the host is something else listening on that name: ECR serves on 443 only.
+    """
+    if port is not None:
+        return None
+    if host == ECR_PUBLIC_HOST:
+        return EcrHost(account=None, region=ECR_PUBLIC_REGION, public=True)
+    match = _ECR_HOST.fullmatch(host)
+    if match is None:
+        return None
+    return EcrHost(
+        account=match["account"],
+        region=match["region"],
+        fips=match["fips"] is not None,
+        dualstack=match["sep"] == "-",
+        suffix=match["suffix"],
+    )
+
+
+def by_convention(registry: Registry, secrets: Secrets, env: Mapping[str, str]) -> bool:
+    """Whether a registry nobody configured is still ours: truss's AWS_IAM defaults.
+
+    A private ECR host answers with ``AWS_IAM`` when the default-named secret
+    ``aws_access_key_id`` exists (or, opted in, when boto3's default chain is to be
+    used). ``public.ecr.aws`` is never claimed by convention: anonymous pulls of public
+    images work there, and a key without ECR Public rights would turn them into errors.
+    """
+    ecr = parse_host(registry.host, registry.port)
+    if ecr is None or ecr.public:
+        return False
+    if _flag(env, DEFAULT_CHAIN_VARIABLE):
+        return True
+    return secrets.find(DEFAULT_KEY_ID_SECRET) is not None
+
+
+def make(
+    registry: Registry,
+    method: str,
+    settings: Mapping[str, str],
+    secrets: Secrets,
+    env: Mapping[str, str],
+) -> AwsProvider:
+    """A provider for ``registry``; cheap (no botocore, no network, secrets read lazily)."""
+    method = method.upper()
+    if method not in METHODS:
+        raise ConfigError(f"{registry.key}: {method} is not an AWS auth method")
+    return AwsProvider(registry, method, settings, secrets, env)
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    return env.get(name, "").strip().lower() in _TRUE
+
+
+def _setting(settings: Mapping[str, str], name: str) -> str | None:
+    value = settings.get(name)
+    if value is None:
+        return None
+    value = str(value).strip()
+    return value or None  # truss counts "" as missing too
+
+
+class _Keys:
+    """A key pair from truss secrets, and where each part came from (for messages)."""
+
+    __slots__ = ("key_id", "secret_key", "session_token")
+
+    def __init__(self, key_id: Found, secret_key: Found, session_token: Found | None) -> None:
+        self.key_id = key_id
+        self.secret_key = secret_key
+        self.session_token = session_token
+
+
+class AwsProvider:
+    """ECR tokens for one registry; see the module docstring for the credential rules."""
+
+    username = USERNAME
+    cacheable = True
+
+    def __init__(
+        self,
+        registry: Registry,
+        method: str,
+        settings: Mapping[str, str],
+        secrets: Secrets,
+        env: Mapping[str, str],
+    ) -> None:
+        self.registry = registry
+        self.method = method
+        self.settings = settings
+        self.secrets = secrets
+        self.env = env
+        self.ecr = parse_host(registry.host, registry.port)
+        self._keys: _Keys | None = None
+        self._resolved = False
+
+    # -- cheap: what the resolver needs before the cache ---------------------------------
+
+    def _where(self) -> str:
+        return self.registry.key
+
+    def _require_ecr(self) -> EcrHost:
+        if self.ecr is None:
+            raise ConfigError(
+                f"{self._where()}: {self.method} works only with Amazon ECR hosts"
+                " (<account>.dkr.ecr.<region>.amazonaws.com and the other ECR forms,"
+                " or public.ecr.aws)"
+            )
+        return self.ecr
+
+    def _secret_names(self) -> tuple[str, str, str]:
+        s = self.settings
+        return (
+            _setting(s, "aws_access_key_id_secret_name") or DEFAULT_KEY_ID_SECRET,
+            _setting(s, "aws_secret_access_key_secret_name") or DEFAULT_SECRET_KEY_SECRET,
+            _setting(s, "aws_session_token_secret_name") or DEFAULT_SESSION_TOKEN_SECRET,
+        )
+
+    def keys(self) -> _Keys | None:
+        """The truss key pair, or None when its key id secret is absent.
+
+        A key id without its secret key is an error rather than a silent fallback to
+        some other credential: the user clearly meant these secrets.
+        """
+        if not self._resolved:
+            id_name, secret_name, token_name = self._secret_names()
+            key_id = self.secrets.find(id_name)
+            if key_id is None:
+                self._keys = None
+            else:
+                secret_key = self.secrets.require(
+                    secret_name, f"AWS secret access key for {self._where()}"
+                )
+                self._keys = _Keys(key_id, secret_key, self.secrets.find(token_name))
+            self._resolved = True
+        return self._keys
+
+    def _role(self) -> tuple[str, str]:
+        role = _setting(self.settings, "aws_oidc_role_arn")
+        region = _setting(self.settings, "aws_oidc_region")
+        if role is None or region is None:
+            raise ConfigError(
+                f"{self._where()}: AWS_OIDC needs aws_oidc_role_arn and aws_oidc_region in"
+                " the truss config's docker_auth; run `docker-credential-truss configure` again"
+            )
+        return role, region
+
+    def token_file(self) -> str | None:
+        for name in (TOKEN_FILE_VARIABLE, AWS_TOKEN_FILE_VARIABLE):
+            path = self.env.get(name, "").strip()
+            if path:
+                return path
+        return None
+
+    def _default_chain_identity(self) -> str:
+        """Who boto3's default chain will be, as far as can be told without running it.
+
+        The profile name, an access key id from the environment and the modification
+        times of the shared files: editing any of them moves to a new cache entry.
+        """
+        env = self.env
+        home = env.get("HOME") or os.path.expanduser("~")
+        parts = [
+            "default-chain",
+            "profile=" + (env.get("AWS_PROFILE") or env.get("AWS_DEFAULT_PROFILE") or ""),
+            "key=" + env.get("AWS_ACCESS_KEY_ID", ""),
+            "role=" + env.get("AWS_ROLE_ARN", ""),
+        ]
+        for var, default in (
+            ("AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials"),
+            ("AWS_CONFIG_FILE", ".aws/config"),
+        ):
+            path = env.get(var) or os.path.join(home, default)
+            try:
+                parts.append(f"{path}@{os.stat(path).st_mtime_ns}")
+            except OSError:
+                parts.append(f"{path}@absent")
+        return ":".join(parts)
+
+    def _source_identity(self) -> str:
+        """AWS_IAM's credential, or AWS_OIDC's source credential, as a non-secret id."""
+        keys = self.keys()
+        if keys is not None:
+            return "key=" + keys.key_id.value
+        return self._default_chain_identity()
+
+    def identity(self) -> str:
+        """Access key id, or role and source identity: never a secret value."""
+        ecr = self._require_ecr()
+        scope = f"{ecr.service}:{ecr.account or ''}:{ecr.region}"
+        if self.method == AWS_IAM:
+            if self.keys() is None and not _flag(self.env, DEFAULT_CHAIN_VARIABLE):
+                raise self._missing_keys()
+            return f"AWS_IAM:{scope}:{self._source_identity()}"
+        role, region = self._role()
+        token_file = self.token_file()
+        source = f"web-identity={token_file}" if token_file else self._source_identity()
+        return f"AWS_OIDC:{scope}:{role}@{region}:{source}"
+
+    def _missing_keys(self) -> SecretError:
+        id_name, _, _ = self._secret_names()
+        try:
+            self.secrets.require(id_name, f"AWS access key id for {self._where()}")
+        except SecretError as exc:
+            return SecretError(
+                f"{exc.message}; set it, or set {DEFAULT_CHAIN_VARIABLE}=1"
+                " to use boto3's default credentials"
+            )
+        return SecretError(f"{self._where()}: secret {id_name!r} could not be read")
+
+    # -- the expensive part --------------------------------------------------------------
+
+    def mint(self) -> Token:
+        """Call STS (AWS_OIDC) and ECR now; botocore is imported here and only here."""
+        self.identity()  # the same checks, in the same order, with the same messages
+        ecr = self._require_ecr()
+        from docker_credential_truss.providers import _aws_calls
+
+        return _aws_calls.mint(self, ecr)
+
+
+__all__ = [
+    "AWS_IAM",
+    "AWS_OIDC",
+    "DEFAULT_CHAIN_VARIABLE",
+    "ECR_PUBLIC_HOST",
+    "TOKEN_FILE_VARIABLE",
+    "AwsProvider",
+    "EcrHost",
+    "by_convention",
+    "make",
+    "parse_host",
+]

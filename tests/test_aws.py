@@ -1,0 +1,614 @@
+"""The AWS provider: ECR host matching, and minting through the real botocore.
+
+Minting runs the real botocore against tests/fakes/aws.py, a loopback server that
+speaks ECR's JSON protocol and STS's query protocol and checks SigV4 signatures,
+reached the way users reach VPC endpoints: ``AWS_ENDPOINT_URL_*``. Secret values are
+random sentinels; assertions check that they never appear in a message and never
+print them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets as pysecrets
+import subprocess
+import sys
+import time
+
+import pytest
+from fakes.aws import (
+    ASSUME_ROLE,
+    ASSUME_ROLE_WEB,
+    ECR,
+    ECR_PUBLIC,
+    FakeAws,
+    Role,
+    refused_port,
+)
+from hypothesis import given
+from hypothesis import strategies as st
+
+from docker_credential_truss.errors import ConfigError, ProviderError, SecretError
+from docker_credential_truss.paths import Paths
+from docker_credential_truss.providers import TIMEOUT_VARIABLE, aws
+from docker_credential_truss.registry import parse
+from docker_credential_truss.secrets import Secrets
+
+HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+ROLE = "arn:aws:iam::123456789012:role/puller"
+
+# -- host matching -----------------------------------------------------------------------
+
+A = "123456789012"
+ACCEPTED = [
+    # host, account, region, fips, dual-stack
+    (HOST, A, "us-east-1", False, False),
+    ("210987654321.dkr.ecr.us-west-2.amazonaws.com", "210987654321", "us-west-2", False, False),
+    (f"{A}.dkr.ecr-fips.us-gov-west-1.amazonaws.com", A, "us-gov-west-1", True, False),
+    (f"{A}.dkr.ecr-fips.us-east-1.amazonaws.com", A, "us-east-1", True, False),
+    (f"{A}.dkr.ecr.cn-north-1.amazonaws.com.cn", A, "cn-north-1", False, False),
+    (f"{A}.dkr.ecr.eusc-de-east-1.amazonaws.eu", A, "eusc-de-east-1", False, False),
+    (f"{A}.dkr-ecr.us-east-1.on.aws", A, "us-east-1", False, True),
+    (f"{A}.dkr-ecr-fips.us-east-1.on.aws", A, "us-east-1", True, True),
+    (f"{A}.dkr-ecr.cn-north-1.on.amazonwebservices.com.cn", A, "cn-north-1", False, True),
+    (f"{A}.dkr.ecr.us-iso-east-1.c2s.ic.gov", A, "us-iso-east-1", False, False),
+    (f"{A}.dkr.ecr.us-isob-east-1.sc2s.sgov.gov", A, "us-isob-east-1", False, False),
+    (f"{A}.dkr.ecr.eu-isoe-west-1.cloud.adc-e.uk", A, "eu-isoe-west-1", False, False),
+    (f"{A}.dkr.ecr.us-isof-south-1.csp.hci.ic.gov", A, "us-isof-south-1", False, False),
+]
+
+REJECTED = [
+    "123456789012.dkr.ecr.us-east-1.amazonaws.com.evil.com",
+    "123456789012.dkr.ecr.us-east-1.amazonaws.com.cn.evil.com",
+    "123456789012.dkr-ecr.us-east-1.on.aws.evil.com",
+    "evil.com.123456789012.dkr.ecr.us-east-1.amazonaws.com.evil",
+    "12345678901.dkr.ecr.us-east-1.amazonaws.com",  # 11 digits
+    "1234567890123.dkr.ecr.us-east-1.amazonaws.com",  # 13 digits
+    "x.123456789012.dkr.ecr.us-east-1.amazonaws.com",  # extra label in front
+    "123456789012.x.dkr.ecr.us-east-1.amazonaws.com",  # extra label inside
+    "123456789012.dkr.ecr.us-east-1.x.amazonaws.com",  # extra label before the suffix
+    "123456789012.dkr.ecr.amazonaws.com",  # no region
+    "123456789012.dkr.ecr.us-east-1.amazonaws.co",
+    "123456789012.dkr.ecr.us-east-1.amazonaws.net",
+    "123456789012.dkr.ecr.us-east-1.aws",
+    "123456789012-dkr.ecr.us-east-1.amazonaws.com",
+    "123456789012.dkrecr.us-east-1.amazonaws.com",
+    "123456789012.dkr.ecr-fipsx.us-east-1.amazonaws.com",
+    "123456789012.ecr.us-east-1.amazonaws.com",
+    "abcdefghijkl.dkr.ecr.us-east-1.amazonaws.com",
+    "public.ecr.aws.evil.com",
+    "evilpublic.ecr.aws",
+    "x.public.ecr.aws",
+    "ecr.aws",
+    "gallery.ecr.aws",
+    "amazonaws.com",
+    "index.docker.io",
+    "ghcr.io",
+    "127.0.0.1",
+]
+
+
+@pytest.mark.parametrize(("host", "account", "region", "fips", "dualstack"), ACCEPTED)
+def test_ecr_private_hosts_are_recognised(host, account, region, fips, dualstack):
+    found = aws.parse_host(host)
+    assert found is not None
+    assert (found.account, found.region, found.fips, found.dualstack) == (
+        account,
+        region,
+        fips,
+        dualstack,
+    )
+    assert not found.public
+    assert found.service == "ecr"
+
+
+def test_ecr_public_is_recognised_with_its_fixed_region():
+    found = aws.parse_host("public.ecr.aws")
+    assert found is not None
+    assert found.public and found.account is None
+    assert (found.service, found.region) == ("ecr-public", "us-east-1")
+
+
+@pytest.mark.parametrize("host", REJECTED)
+def test_lookalikes_are_not_ecr(host):
+    assert aws.parse_host(host) is None
+
+
+def test_raw_strings_that_normalisation_would_refuse_are_not_ecr_either():
+    # The parser relies on registry.parse, but does not depend on it for safety.
+    for host in (
+        HOST + "\n",
+        HOST + ".",
+        " " + HOST,
+        HOST.upper(),
+        "١٢٣٤٥٦٧٨٩٠١٢.dkr.ecr.us-east-1.amazonaws.com",  # Arabic-Indic digits
+        "123456789012.dkr.ecr.-us-east-1.amazonaws.com",
+        "123456789012.dkr.ecr.us_east_1.amazonaws.com",
+    ):
+        assert aws.parse_host(host) is None, repr(host)
+
+
+def test_a_port_means_not_ecr():
+    assert aws.parse_host(HOST, 443) is None
+    assert aws.parse_host("public.ecr.aws", 443) is None
+    assert aws.parse_host(parse(HOST + ":5000").host, parse(HOST + ":5000").port) is None
+
+
+@pytest.mark.parametrize(
+    "server",
+    [f"https://{HOST}/v2/org/img", HOST.upper(), f"{HOST}/org/img:tag", f"http://{HOST}"],
+)
+def test_what_clients_send_normalises_to_the_ecr_host(server):
+    registry = parse(server)
+    found = aws.parse_host(registry.host, registry.port)
+    assert found is not None and found.account == "123456789012"
+
+
+_LABEL = st.text("abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=12)
+
+
+@given(st.lists(_LABEL, min_size=1, max_size=8))
+def test_anything_accepted_is_exactly_an_ecr_form(labels):
+    host = ".".join(labels)
+    found = aws.parse_host(host)
+    if found is not None and not found.public:
+        sep = "-" if found.dualstack else "."
+        fips = "-fips" if found.fips else ""
+        rebuilt = f"{found.account}.dkr{sep}ecr{fips}.{found.region}.{found.suffix}"
+        assert rebuilt == host
+
+
+@given(_LABEL, st.sampled_from([a[0] for a in ACCEPTED] + ["public.ecr.aws"]))
+def test_a_label_added_on_either_side_makes_it_not_ecr(label, host):
+    assert aws.parse_host(f"{label}.{host}") is None
+    assert aws.parse_host(f"{host}.{label}") is None
+
+
+# -- fixtures --------------------------------------------------------------------------------
+
+
+def _key_id() -> str:
+    return "AKIA" + pysecrets.token_hex(8).upper()
+
+
+class _Env(dict):
+    """The provider's environment; holds secret sentinels, so pytest must never show it."""
+
+    def __repr__(self) -> str:
+        return "<env with secrets, not shown>"
+
+
+class World:
+    """A fake AWS, an isolated HOME and the env a provider is made with."""
+
+    def __init__(self, fake: FakeAws, home: str) -> None:
+        self.fake = fake
+        self.home = home
+        self.key_id = _key_id()
+        self.secret_key = "sk-" + pysecrets.token_urlsafe(24)
+        fake.keys[self.key_id] = self.secret_key
+        self.env: dict[str, str] = _Env(
+            {
+                **fake.env(),
+                "HOME": home,
+                "XDG_CONFIG_HOME": os.path.join(home, "cfg"),
+                "XDG_DATA_HOME": os.path.join(home, "data"),
+                "XDG_CACHE_HOME": os.path.join(home, "cache"),
+                "TRUSS_SECRET_aws_access_key_id": self.key_id,
+                "TRUSS_SECRET_aws_secret_access_key": self.secret_key,
+            }
+        )
+
+    @property
+    def sentinels(self) -> list[str]:
+        return [self.secret_key, self.fake.password]
+
+    def provider(self, host: str = HOST, method: str = "AWS_IAM", settings=None):
+        secrets = Secrets(self.env, Paths.from_env(self.env))
+        return aws.make(parse(host), method, settings or {}, secrets, self.env)
+
+    def failure(self, host: str = HOST, method: str = "AWS_IAM", settings=None) -> str:
+        """Mint, expecting a ProviderError; its message, checked to be one safe line."""
+        with pytest.raises(ProviderError) as caught:
+            self.provider(host, method, settings).mint()
+        message = caught.value.message
+        assert "\n" not in message
+        assert message.startswith(parse(host).key + ": "), "message does not name the registry"
+        for sentinel in self.sentinels:
+            assert sentinel not in message, "a secret value leaked into the error message"
+        return message
+
+
+@pytest.fixture
+def world(tmp_path, monkeypatch):
+    # Nothing from the developer's machine may steer botocore here.
+    for name in list(os.environ):
+        if name.startswith(("AWS_", "TRUSS_SECRET", "DOCKER_CREDENTIAL_TRUSS")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    with FakeAws(region={"us-east-1", "us-west-2", "eu-west-1"}) as fake:
+        yield World(fake, str(tmp_path))
+
+
+# -- AWS_IAM -------------------------------------------------------------------------------
+
+
+def test_iam_mints_a_token_in_the_hosts_region_for_its_account(world):
+    before = time.time()
+    token = world.provider().mint()
+    assert token.username == "AWS"
+    assert token.secret == world.fake.password, "not the password the fake handed out"
+    assert before + 12 * 3600 - 60 < token.expires_at < time.time() + 12 * 3600 + 60
+    assert world.fake.calls == {ECR: 1}
+    (request,) = world.fake.requests
+    assert request["key_id"] == world.key_id
+    assert request["region"] == "us-east-1"
+    assert request["registry_ids"] == ["123456789012"]
+
+
+def test_iam_signs_for_the_region_in_the_host(world):
+    world.provider("210987654321.dkr.ecr.us-west-2.amazonaws.com").mint()
+    (request,) = world.fake.requests
+    assert (request["region"], request["registry_ids"]) == ("us-west-2", ["210987654321"])
+
+
+def test_ecr_public_calls_ecr_public_in_us_east_1(world):
+    token = world.provider("public.ecr.aws").mint()
+    assert token.secret == world.fake.password
+    assert world.fake.calls == {ECR_PUBLIC: 1}
+    assert world.fake.requests[0]["region"] == "us-east-1"
+    assert world.fake.requests[0]["key_id"] == world.key_id
+
+
+def test_custom_secret_names_from_truss_config_yaml(world):
+    key_id, secret_key = _key_id(), "sk-" + pysecrets.token_urlsafe(24)
+    world.fake.keys[key_id] = secret_key
+    os.makedirs(os.path.join(world.home, ".truss"))
+    with open(os.path.join(world.home, ".truss", "config.yaml"), "w") as handle:
+        handle.write(f"secrets:\n  ci_key_id: {key_id}\n  ci_secret: {secret_key}\n")
+    settings = {
+        "aws_access_key_id_secret_name": "ci_key_id",
+        "aws_secret_access_key_secret_name": "ci_secret",
+    }
+    world.provider(settings=settings).mint()
+    assert world.fake.requests[0]["key_id"] == key_id  # not the default-named one
+
+
+def test_empty_setting_means_the_truss_default_name(world):
+    world.provider(settings={"aws_access_key_id_secret_name": ""}).mint()
+    assert world.fake.requests[0]["key_id"] == world.key_id
+
+
+def test_session_token_secret_is_sent_with_temporary_keys(world):
+    key_id, secret_key, token = "ASIA" + pysecrets.token_hex(8).upper(), "tmp-secret", "tmp-token"
+    world.fake.keys[key_id] = secret_key
+    world.fake.session_tokens[key_id] = token
+    world.env["TRUSS_SECRET_aws_access_key_id"] = key_id
+    world.env["TRUSS_SECRET_aws_secret_access_key"] = secret_key
+    world.env["TRUSS_SECRET_aws_session_token"] = token
+    assert world.provider().mint().secret == world.fake.password
+
+    del world.env["TRUSS_SECRET_aws_session_token"]
+    message = world.failure()
+    assert "does not recognise the access key id" in message
+    assert token not in message and secret_key not in message
+
+
+def test_invalid_key_id_is_named_with_its_secret_and_source(world):
+    world.env["TRUSS_SECRET_aws_access_key_id"] = _key_id()  # unknown to AWS
+    message = world.failure()
+    assert "ECR GetAuthorizationToken failed" in message
+    assert "does not recognise the access key id in secret 'aws_access_key_id'" in message
+    assert "TRUSS_SECRET_aws_access_key_id" in message
+    assert message.endswith("(UnrecognizedClientException)")
+    assert world.fake.calls[ECR] == 1, "an invalid key must not be retried"
+
+
+def test_wrong_secret_key_is_a_signature_error(world):
+    world.env["TRUSS_SECRET_aws_secret_access_key"] = "sk-wrong-" + pysecrets.token_hex(8)
+    world.sentinels.append(world.env["TRUSS_SECRET_aws_secret_access_key"])
+    message = world.failure()
+    assert "secret access key in secret 'aws_secret_access_key'" in message
+    assert world.env["TRUSS_SECRET_aws_secret_access_key"] not in message
+    assert message.endswith("(InvalidSignatureException)")
+
+
+def test_region_the_endpoint_refuses_is_named(world):
+    message = world.failure("123456789012.dkr.ecr.ap-south-2.amazonaws.com")
+    assert "refused region 'ap-south-2'" in message
+
+
+def test_access_denied_is_explained(world):
+    world.fake.deny(ECR)
+    message = world.failure()
+    assert "access denied" in message and message.endswith("(AccessDeniedException)")
+
+
+def test_throttling_is_retried_with_backoff_and_then_succeeds(world):
+    world.fake.throttle(ECR, 2)
+    assert world.provider().mint().secret == world.fake.password
+    assert world.fake.calls[ECR] == 3
+
+
+def test_throttling_that_persists_fails_after_bounded_attempts(world):
+    world.fake.throttle(ECR, 100)
+    started = time.monotonic()
+    message = world.failure()
+    assert time.monotonic() - started < 10
+    assert world.fake.calls[ECR] == aws.MAX_ATTEMPTS
+    assert "throttled" in message and f"{aws.MAX_ATTEMPTS} attempts" in message
+    assert message.endswith("(ThrottlingException)")
+
+
+def test_a_refused_endpoint_fails_fast_and_names_it(world):
+    with refused_port() as port:
+        world.env["AWS_ENDPOINT_URL_ECR"] = f"http://127.0.0.1:{port}"
+        started = time.monotonic()
+        message = world.failure()
+    assert time.monotonic() - started < 10
+    assert f"cannot reach http://127.0.0.1:{port}" in message
+    assert "not one this botocore knows" not in message
+
+
+def test_an_unknown_region_is_hinted_when_unreachable(world):
+    with refused_port() as port:
+        world.env["AWS_ENDPOINT_URL_ECR"] = f"http://127.0.0.1:{port}"
+        message = world.failure("123456789012.dkr.ecr.mars-north-1.amazonaws.com")
+    assert "region 'mars-north-1' is not one this botocore knows" in message
+
+
+def test_a_hanging_endpoint_is_bounded_by_the_default_timeouts(world):
+    world.fake.hang = True
+    started = time.monotonic()
+    message = world.failure()
+    elapsed = time.monotonic() - started
+    bound = aws.MAX_ATTEMPTS * (aws.READ_TIMEOUT + 1) + 3  # reads, backoff, slack
+    assert elapsed < bound, f"took {elapsed:.1f} s"
+    assert f"did not answer within {aws.READ_TIMEOUT:g} s" in message
+    assert world.fake.calls["hang"] == aws.MAX_ATTEMPTS
+
+
+def test_the_timeout_can_be_shortened(world):
+    world.fake.hang = True
+    world.env[TIMEOUT_VARIABLE] = "0.5"
+    started = time.monotonic()
+    message = world.failure()
+    assert time.monotonic() - started < 6
+    assert "did not answer within 0.5 s" in message
+
+
+def test_a_bad_timeout_setting_is_a_config_error(world):
+    world.env[TIMEOUT_VARIABLE] = "soon"
+    with pytest.raises(ConfigError, match=TIMEOUT_VARIABLE):
+        world.provider().mint()
+
+
+def test_endpoints_come_from_the_env_given_not_only_the_process(world, monkeypatch):
+    # The process environment names a dead endpoint; the env handed to make() wins.
+    with refused_port() as port:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_ECR", f"http://127.0.0.1:{port}")
+        assert world.provider().mint().secret == world.fake.password
+
+
+def test_global_endpoint_variable_is_enough(world):
+    del world.env["AWS_ENDPOINT_URL_ECR"]
+    world.provider().mint()
+    assert world.fake.calls[ECR] == 1
+
+
+def test_truss_secrets_ignore_the_users_aws_profile_and_config(world, monkeypatch, tmp_path):
+    broken = tmp_path / "broken-config"
+    broken.write_text("[profile elsewhere\nthis is not ini\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(broken))
+    monkeypatch.setenv("AWS_PROFILE", "does-not-exist")
+    assert world.provider().mint().secret == world.fake.password
+
+
+def test_missing_key_id_without_opt_in_names_the_secret_and_the_switch(world):
+    del world.env["TRUSS_SECRET_aws_access_key_id"]
+    with pytest.raises(SecretError) as caught:
+        world.provider().identity()
+    assert "'aws_access_key_id'" in caught.value.message
+    assert aws.DEFAULT_CHAIN_VARIABLE in caught.value.message
+    assert world.fake.calls == {}
+
+
+def test_key_id_without_its_secret_key_is_an_error_not_a_fallback(world):
+    del world.env["TRUSS_SECRET_aws_secret_access_key"]
+    world.env[aws.DEFAULT_CHAIN_VARIABLE] = "1"
+    with pytest.raises(SecretError, match="aws_secret_access_key"):
+        world.provider().identity()
+
+
+def test_default_chain_is_used_only_when_opted_in(world, monkeypatch):
+    del world.env["TRUSS_SECRET_aws_access_key_id"]
+    del world.env["TRUSS_SECRET_aws_secret_access_key"]
+    # boto3's chain reads the process environment, as it does for any boto3 program.
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", world.key_id)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", world.secret_key)
+    with pytest.raises(SecretError):
+        world.provider().identity()
+    world.env[aws.DEFAULT_CHAIN_VARIABLE] = "1"
+    world.env["AWS_ACCESS_KEY_ID"] = world.key_id
+    provider = world.provider()
+    assert "default-chain" in provider.identity()
+    assert provider.mint().secret == world.fake.password
+    assert world.fake.requests[0]["key_id"] == world.key_id
+
+
+def test_default_chain_with_nothing_in_it_says_so(world):
+    del world.env["TRUSS_SECRET_aws_access_key_id"]
+    world.env[aws.DEFAULT_CHAIN_VARIABLE] = "1"
+    message = world.failure()
+    assert "no AWS credentials" in message
+    assert world.fake.calls == {}
+
+
+def test_identity_is_the_key_id_and_changes_with_it(world):
+    first = world.provider().identity()
+    assert world.key_id in first
+    assert world.secret_key not in first
+    world.env["TRUSS_SECRET_aws_access_key_id"] = _key_id()
+    assert world.provider().identity() != first
+
+
+def test_default_chain_identity_moves_when_the_credentials_file_changes(world, tmp_path):
+    del world.env["TRUSS_SECRET_aws_access_key_id"]
+    world.env[aws.DEFAULT_CHAIN_VARIABLE] = "1"
+    creds = tmp_path / "credentials"
+    world.env["AWS_SHARED_CREDENTIALS_FILE"] = str(creds)
+    before = world.provider().identity()
+    creds.write_text("[default]\n")
+    assert world.provider().identity() != before
+
+
+def test_a_configured_non_ecr_host_is_a_clear_config_error(world):
+    with pytest.raises(ConfigError, match="only with Amazon ECR hosts"):
+        world.provider("registry.example.com").identity()
+    assert world.fake.calls == {}
+
+
+def test_make_refuses_other_methods(world):
+    with pytest.raises(ConfigError):
+        world.provider(method="GCP_OIDC")
+
+
+def test_provider_contract(world):
+    provider = world.provider()
+    assert provider.username == "AWS"
+    assert provider.cacheable is True
+
+
+# -- by convention -------------------------------------------------------------------------
+
+
+def test_by_convention_claims_ecr_hosts_with_the_default_secret(world):
+    secrets = Secrets(world.env, Paths.from_env(world.env))
+    assert aws.by_convention(parse(HOST), secrets, world.env)
+    assert aws.by_convention(parse("123456789012.dkr-ecr.us-east-1.on.aws"), secrets, world.env)
+    assert not aws.by_convention(parse("public.ecr.aws"), secrets, world.env)
+    assert not aws.by_convention(parse("ghcr.io"), secrets, world.env)
+    assert not aws.by_convention(parse(HOST + ".evil.com"), secrets, world.env)
+    assert not aws.by_convention(parse(HOST + ":5000"), secrets, world.env)
+
+
+def test_by_convention_without_secrets_only_when_opted_in(world):
+    del world.env["TRUSS_SECRET_aws_access_key_id"]
+    secrets = Secrets(world.env, Paths.from_env(world.env))
+    assert not aws.by_convention(parse(HOST), secrets, world.env)
+    world.env[aws.DEFAULT_CHAIN_VARIABLE] = "1"
+    assert aws.by_convention(parse(HOST), secrets, world.env)
+    assert not aws.by_convention(parse("public.ecr.aws"), secrets, world.env)
+
+
+# -- AWS_OIDC ------------------------------------------------------------------------------
+
+OIDC = {"aws_oidc_role_arn": ROLE, "aws_oidc_region": "eu-west-1"}
+
+
+def _token_file(tmp_path, value: str) -> str:
+    path = tmp_path / "oidc-token"
+    path.write_text(value + "\n")
+    return str(path)
+
+
+def test_oidc_with_a_web_identity_token_file(world, tmp_path):
+    web_token = "eyJ" + pysecrets.token_urlsafe(32)
+    world.fake.add_role(Role(ROLE, web_tokens={web_token}))
+    world.fake.sts_expires_in = 900
+    world.env["AWS_WEB_IDENTITY_TOKEN_FILE"] = _token_file(tmp_path, web_token)
+    token = world.provider(method="AWS_OIDC", settings=OIDC).mint()
+    assert token.secret == world.fake.password
+    assert world.fake.calls == {ASSUME_ROLE_WEB: 1, ECR: 1}
+    ecr_request = world.fake.requests[1]
+    assert ecr_request["key_id"].startswith("ASIA"), "ECR was not called with the role's keys"
+    assert ecr_request["region"] == "us-east-1"
+    # The role's session ends before the ECR token would: the earlier expiry wins.
+    assert token.expires_at < time.time() + 900 + 60
+
+
+def test_our_token_file_variable_wins_over_aws_one(world, tmp_path):
+    web_token = "eyJ" + pysecrets.token_urlsafe(32)
+    world.fake.add_role(Role(ROLE, web_tokens={web_token}))
+    world.env["AWS_WEB_IDENTITY_TOKEN_FILE"] = str(tmp_path / "missing")
+    world.env[aws.TOKEN_FILE_VARIABLE] = _token_file(tmp_path, web_token)
+    world.provider(method="AWS_OIDC", settings=OIDC).mint()
+    assert world.fake.calls[ASSUME_ROLE_WEB] == 1
+
+
+def test_oidc_rejected_token_is_explained_without_the_token(world, tmp_path):
+    world.fake.add_role(Role(ROLE, web_tokens={"the-right-one"}))
+    wrong = "eyJ" + pysecrets.token_urlsafe(32)
+    path = _token_file(tmp_path, wrong)
+    world.env["AWS_WEB_IDENTITY_TOKEN_FILE"] = path
+    message = world.failure(method="AWS_OIDC", settings=OIDC)
+    assert wrong not in message
+    assert f"STS rejected the web identity token in {path} for role {ROLE}" in message
+    assert message.endswith("(InvalidIdentityToken)")
+    assert world.fake.calls[ECR] == 0
+
+
+def test_oidc_unreadable_token_file(world, tmp_path):
+    world.env["AWS_WEB_IDENTITY_TOKEN_FILE"] = str(tmp_path / "absent")
+    message = world.failure(method="AWS_OIDC", settings=OIDC)
+    assert "cannot read the web identity token file" in message
+
+
+def test_oidc_assume_role_from_the_truss_key_pair(world):
+    world.fake.add_role(Role(ROLE, trusted_keys={world.key_id}))
+    token = world.provider(method="AWS_OIDC", settings=OIDC).mint()
+    assert token.secret == world.fake.password
+    assert world.fake.calls == {ASSUME_ROLE: 1, ECR: 1}
+    sts_request, ecr_request = world.fake.requests
+    assert (sts_request["key_id"], sts_request["region"]) == (world.key_id, "eu-west-1")
+    assert sts_request["role"] == ROLE
+    assert ecr_request["key_id"] != world.key_id and ecr_request["key_id"].startswith("ASIA")
+
+
+def test_oidc_assume_role_denied(world):
+    world.fake.add_role(Role(ROLE, trusted_keys=set()))
+    message = world.failure(method="AWS_OIDC", settings=OIDC)
+    assert f"may not assume role {ROLE}" in message and message.endswith("(AccessDenied)")
+    assert "STS AssumeRole failed" in message
+
+
+def test_oidc_assume_role_from_the_default_chain(world, monkeypatch):
+    del world.env["TRUSS_SECRET_aws_access_key_id"]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", world.key_id)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", world.secret_key)
+    world.fake.add_role(Role(ROLE, trusted_keys={world.key_id}))
+    provider = world.provider(method="AWS_OIDC", settings=OIDC)
+    assert "default-chain" in provider.identity()
+    provider.mint()
+    assert world.fake.requests[0]["key_id"] == world.key_id
+
+
+def test_oidc_needs_role_and_region(world):
+    for settings in ({}, {"aws_oidc_role_arn": ROLE}, {"aws_oidc_region": "eu-west-1"}):
+        with pytest.raises(ConfigError, match="aws_oidc_role_arn and aws_oidc_region"):
+            world.provider(method="AWS_OIDC", settings=settings).identity()
+
+
+def test_oidc_identity_names_the_role_and_changes_with_it(world, tmp_path):
+    web_token = "eyJ" + pysecrets.token_urlsafe(32)
+    world.env["AWS_WEB_IDENTITY_TOKEN_FILE"] = _token_file(tmp_path, web_token)
+    first = world.provider(method="AWS_OIDC", settings=OIDC).identity()
+    other = dict(OIDC, aws_oidc_role_arn=ROLE + "-2")
+    assert ROLE in first
+    assert world.provider(method="AWS_OIDC", settings=other).identity() != first
+    assert web_token not in first, "the identity must not carry the token itself"
+
+
+# -- laziness ----------------------------------------------------------------------------
+
+
+def test_provider_module_does_not_import_botocore():
+    code = (
+        "import sys\n"
+        "from docker_credential_truss.providers import aws\n"
+        "aws.parse_host('123456789012.dkr.ecr.us-east-1.amazonaws.com')\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore')]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
