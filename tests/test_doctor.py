@@ -189,21 +189,22 @@ def google():
 
 
 @pytest.fixture
-def gcp_env(healthy, paths, google):
+def gcp_env(healthy, paths, google, truss_secrets):
+    """The key is in ~/.truss/config.yaml: pytest's failure report shows the env, not files."""
     key = google.new_key()
     config.merge(paths, {AR: {"auth_method": "GCP_SERVICE_ACCOUNT_JSON", "secret_name": "sa"}})
     route(paths, REG, AR)
-    healthy["TRUSS_SECRET_sa"] = key.json()
+    truss_secrets({f"DOCKER_REGISTRY_{REG}": VALUE, "sa": key.json()})
     healthy["DOCKER_CREDENTIAL_TRUSS_TIMEOUT"] = "2"
     return key
 
 
-def test_token_endpoint_refusing(cli, gcp_env, google):
+def test_token_endpoint_refusing(cli, gcp_env, google, paths):
     google.fail["token"] = "refuse"
     run = cli("doctor", AR)
     fails_with(
         run,
-        "secret sa: found in environment variable TRUSS_SECRET_sa",
+        f"secret sa: found in {paths.truss_config}",
         "refused the credential: HTTP 400 (invalid_grant)",
         "check the account's permissions",
     )
@@ -273,3 +274,60 @@ def test_installed_doctor_endpoint_refusing_and_missing_secret(gcp_env, healthy,
     assert "refused the credential: HTTP 400 (invalid_grant)" in done.stdout
     assert "secret gone is missing" in done.stdout
     assert done.stdout.rstrip().endswith("2 problems found; each FAIL above says how to fix it")
+
+
+# --- ECR through the AWS stand-in (the real boto3 signs and sends) -----------------------
+
+ECR_HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+AWS_SECRET = "SENTINEL-aws-secret-key-9a1e"
+
+
+@pytest.fixture
+def ecr_env(healthy, paths, tmp_path, truss_secrets):
+    """ECR by convention: truss's default AWS secret names, docker routing the host.
+
+    The key pair is in ~/.truss/config.yaml, not the environment, so that pytest's
+    report of a failing test (which shows fixture values) cannot show it.
+    """
+    from fakes.aws import ECR, FakeAws
+
+    with FakeAws(region="us-east-1") as fake:
+        fake.keys["AKIADOCTORTEST000001"] = AWS_SECRET
+        truss_secrets(
+            {
+                f"DOCKER_REGISTRY_{REG}": VALUE,
+                "aws_access_key_id": "AKIADOCTORTEST000001",
+                "aws_secret_access_key": AWS_SECRET,
+            }
+        )
+        route(paths, REG, ECR_HOST)
+        healthy.update(fake.env())
+        healthy["AWS_CONFIG_FILE"] = str(tmp_path / "no-aws-config")
+        healthy["AWS_SHARED_CREDENTIALS_FILE"] = str(tmp_path / "no-aws-credentials")
+        fake.op = ECR
+        yield fake
+
+
+def test_ecr_healthy_then_refused(cli, ecr_env, paths):
+    run = cli("doctor", ECR_HOST)
+    assert run.code == 0, run.out
+    assert "auth method AWS_IAM: an ECR host, and truss's default AWS secrets exist" in run.out
+    assert f"secret aws_access_key_id: found in {paths.truss_config}" in run.out
+    assert f"secret aws_secret_access_key: found in {paths.truss_config}" in run.out
+    assert "credential: made one now for user AWS, valid until" in run.out
+    ecr_env.deny(ecr_env.op)
+    run = cli("doctor", ECR_HOST)
+    fails_with(run, "access denied", "check the account's permissions")
+    leaked = AWS_SECRET in run.out or ecr_env.password in run.out
+    assert not leaked, "doctor printed a secret or the endpoint's token"
+
+
+def test_installed_doctor_ecr_healthy_then_refused(ecr_env, healthy):
+    done = run_exe(healthy, ECR_HOST)  # the installed build signs with its own botocore
+    assert done.returncode == 0, done.stdout
+    ecr_env.deny(ecr_env.op)
+    done = run_exe(healthy, ECR_HOST)
+    assert done.returncode == 1
+    assert "access denied" in done.stdout and "(AccessDeniedException)" in done.stdout
+    leaked = AWS_SECRET in done.stdout or ecr_env.password in done.stdout
+    assert not leaked, "doctor printed a secret"
