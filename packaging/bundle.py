@@ -42,8 +42,20 @@ EXCLUDES = [
 ]
 
 
-def build(steps: dict, *, script: str, name: str, hiddenimports=(), datas=(), pathex=()):
-    """One-folder bundle ``dist/<name>/<name>``: fastest start-up (see README, Binary)."""
+def build(
+    steps: dict,
+    *,
+    script: str,
+    name: str,
+    hiddenimports=(),
+    datas=(),
+    pathex=(),
+    keep_data=lambda dest: True,
+):
+    """One-folder bundle ``dist/<name>/<name>``: fastest start-up (see README, Binary).
+
+    ``keep_data(dest)`` may drop collected data files by their path in the bundle.
+    """
     analysis = steps["Analysis"](
         [script],
         pathex=list(pathex),
@@ -53,6 +65,7 @@ def build(steps: dict, *, script: str, name: str, hiddenimports=(), datas=(), pa
         noarchive=False,
     )
     analysis.scripts = [s for s in analysis.scripts if s[0] not in UNUSED_RUNTIME_HOOKS]
+    analysis.datas = [d for d in analysis.datas if keep_data(d[0].replace(os.sep, "/"))]
     pyz = steps["PYZ"](analysis.pure)
     exe = steps["EXE"](
         pyz,
@@ -86,3 +99,20 @@ def package_modules(root: str, package: str) -> list[str]:
                 stem = file[:-3]
                 found.append(rel if stem == "__init__" else f"{rel}.{stem}")
     return found
+
+
+def botocore_services(*services: str):
+    """A ``keep_data`` that keeps botocore's shared data and only these services' models.
+
+    PyInstaller's botocore hook collects every service model (~28 MB); the helper
+    creates clients for ECR, ECR Public and STS only.
+    """
+    keep = frozenset(services)
+
+    def keep_data(dest: str) -> bool:
+        parts = dest.split("/")
+        if parts[:2] != ["botocore", "data"] or len(parts) == 3:
+            return True  # not a service model: endpoints.json, partitions.json, ...
+        return parts[2] in keep
+
+    return keep_data
