@@ -309,7 +309,7 @@ def gcloud_row(tmp: str, runs: int) -> Row | None:
     env = base_env(os.path.join(tmp, "gcloud"))
     env.update(CLOUDSDK_CONFIG=os.path.join(tmp, "gcloud", "cfg"),
                CLOUDSDK_CORE_CHECK_GCE_METADATA="false")  # fmt: skip
-    row = Row(f"docker-credential-gcloud (Python; {runs} runs)",
+    row = Row(f"docker-credential-gcloud ({runs} runs)",
               ["unshare", "-n", gcloud, "get"], "unknown.bench.test", env, "")  # fmt: skip
     for _ in range(runs):
         row.time_once()
