@@ -19,10 +19,17 @@ instead of each trying again in turn (32 waiters on a dead endpoint would otherw
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
+
+try:  # CPython's built-in SHA-256: hashlib would load OpenSSL first, ~5 ms per get here
+    from _sha2 import sha256  # Python 3.12+
+except ImportError:
+    try:
+        from _sha256 import sha256  # Python 3.10, 3.11
+    except ImportError:  # a build without them
+        from hashlib import sha256
 
 from docker_credential_truss import files
 from docker_credential_truss.errors import HelperError, ProviderError, StoreError
@@ -48,7 +55,7 @@ class TokenCache:
         self.lock_wait = lock_wait
 
     def path(self, registry: str, identity: str) -> str:
-        digest = hashlib.sha256(f"{registry}\0{identity}".encode()).hexdigest()
+        digest = sha256(f"{registry}\0{identity}".encode()).hexdigest()
         return os.path.join(self.directory, digest + ".json")
 
     def get(self, registry: str, identity: str, now: float) -> Token | None:

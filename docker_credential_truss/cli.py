@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from docker_credential_truss import __version__
+from docker_credential_truss import __version__, debuglog
 from docker_credential_truss.errors import HelperError, NotFound
 
 TYPE_CHECKING = False  # importing typing costs start-up time
@@ -46,11 +46,21 @@ Secrets are looked up, first match wins, in:
 Commands:
   get | store | erase | list    the credential-helper protocol (stdin/stdout)
   configure PATH... [--dry-run] import truss configs (a truss directory or config.yaml)
+  doctor [REGISTRY...] [--offline]
+                                check each registry's set-up step by step (PATH,
+                                docker's routing, auth method, secrets, a fresh
+                                credential, the token cache) and say how to fix it;
+                                --offline skips minting; exit status 1 if anything
+                                is wrong
   version, -v, --version        print the version
   -h, --help                    this text
 
 Unknown registries answer "credentials not found in native keychain", so public
 images still pull anonymously. Errors are one line on stdout with exit status 1.
+
+DOCKER_CREDENTIAL_TRUSS_DEBUG=1 logs what each run does (verb, registry, auth method
+and why, cache hits, minting time, errors; never a secret) to debug.log in
+$XDG_STATE_HOME/docker-credential-truss/log (default ~/.local/state/...).
 """
 
 
@@ -70,14 +80,20 @@ def main(
     try:
         return _run(args, stdin, stdout, stderr, env)
     except NotFound as exc:
+        debuglog.debug("answer: %s", exc.message)
         _say(stdout, exc.message)  # not an error to the user: docker goes anonymous
         return 1
     except HelperError as exc:
+        debuglog.error("error: %s", exc.message)
         line = exc.message
     except KeyboardInterrupt:
         line = "interrupted"
     except Exception as exc:  # the text of a foreign error may hold a secret
+        # The log gets the traceback: its formatter masks every secret value seen.
+        debuglog.error("internal error (%s)", type(exc).__name__, trace=True)
         line = f"internal error ({type(exc).__name__}); please report it"
+    finally:
+        debuglog.close()
     _say(stdout, line)
     # docker pull (20.10) drops the helper's stdout and goes anonymous, leaving only
     # "no basic auth credentials"; stderr reaches the terminal, so say it there too.
@@ -93,6 +109,11 @@ def _run(
         _say(stdout, "no command given; try: docker-credential-truss --help")
         return 1
     action, rest = args[0], args[1:]
+    if debuglog.enabled(env):
+        from docker_credential_truss.paths import Paths
+
+        debuglog.setup(env, Paths.from_env(env))
+        debuglog.debug("%s (docker-credential-truss %s)", action, __version__)
     if action in ("get", "store", "erase", "list"):
         from docker_credential_truss.helper import TrussHelper
         from docker_credential_truss.paths import Paths
@@ -114,6 +135,10 @@ def _run(
         from docker_credential_truss.configure import configure
 
         return configure(rest, stdout, stderr, env)
+    if action == "doctor":
+        from docker_credential_truss.doctor import doctor
+
+        return doctor(rest, stdout, env)
     _say(stdout, f"unknown command {action!r}; try: docker-credential-truss --help")
     return 1
 

@@ -7,6 +7,7 @@ helper's own store, so a login is used exactly as truss would use that secret; `
 
 from __future__ import annotations
 
+from docker_credential_truss import debuglog
 from docker_credential_truss.errors import InputError, NotFound
 from docker_credential_truss.providers import static
 from docker_credential_truss.registry import InvalidRegistry, Registry, parse
@@ -34,7 +35,13 @@ class TrussHelper:
             raise InputError(f"cannot store credentials for {server!r}: {exc}") from None
         if ":" in username:
             raise InputError("a user name containing ':' cannot be used with basic auth")
-        self.resolver.secrets.store(registry.secret_name, static.encode(username, secret))
+        value = static.encode(username, secret)
+        debuglog.redact(secret)
+        debuglog.redact(value)
+        debuglog.debug(
+            "store %s: into the helper's store as %s", registry.key, registry.secret_name
+        )
+        self.resolver.secrets.store(registry.secret_name, value)
 
     def delete(self, server: str) -> None:
         self.resolver.secrets.erase(_registry(server).secret_name)

@@ -15,8 +15,9 @@ when they mint, so a static or cached answer loads neither boto3 nor google-auth
 from __future__ import annotations
 
 import importlib
+import time
 
-from docker_credential_truss import config
+from docker_credential_truss import config, debuglog
 from docker_credential_truss.errors import HelperError, NotFound
 from docker_credential_truss.registry import SECRET_PREFIX, InvalidRegistry, parse
 from docker_credential_truss.secrets import Secrets
@@ -68,19 +69,39 @@ class Resolver:
     def provider(self, registry: Registry) -> Provider:
         found = self.method(registry)
         if found is None:
+            debuglog.debug("%s: no auth method applies", registry.key)
             raise NotFound()
-        method, settings, _ = found
+        method, settings, why = found
+        debuglog.debug("%s: auth method %s (%s)", registry.key, method, why)
         return _provider_module(method).make(registry, method, settings, self.secrets, self.env)
 
     def get(self, registry: Registry) -> Token:
+        debuglog.debug("get %s", registry.key)
         provider = self.provider(registry)
+        took: list[float] = []
+
+        def mint() -> Token:
+            start = time.monotonic()
+            token = provider.mint()
+            debuglog.redact(token.secret)
+            took.append(time.monotonic() - start)
+            return token
+
         if not provider.cacheable:
-            return provider.mint()
+            token = mint()
+            debuglog.debug(
+                "%s: made in %.3fs (not cached: it does not expire)", registry.key, took[0]
+            )
+            return token
         from docker_credential_truss.cache import TokenCache
 
-        return TokenCache(self.paths.token_cache).fetch(
-            registry.key, provider.identity(), provider.mint
-        )
+        token = TokenCache(self.paths.token_cache).fetch(registry.key, provider.identity(), mint)
+        debuglog.redact(token.secret)
+        if took:
+            debuglog.debug("%s: cache miss; minted in %.3fs", registry.key, took[0])
+        else:
+            debuglog.debug("%s: cache hit (expires at %s)", registry.key, token.expires_at)
+        return token
 
     def registries(self) -> tuple[dict[str, str], list[str]]:
         """Every registry ``get`` can answer -> its user name, and why others were left out.

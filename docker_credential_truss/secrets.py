@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 
-from docker_credential_truss import files
+from docker_credential_truss import debuglog, files
 from docker_credential_truss.errors import ConfigError, NotFound, SecretError, StoreError
 
 TYPE_CHECKING = False  # importing typing costs start-up time
@@ -65,6 +65,13 @@ class Secrets:
     # -- lookups ----------------------------------------------------------------------
 
     def find(self, name: str) -> Found | None:
+        found = self._find(name)
+        if found is not None:
+            debuglog.redact(found.value)  # whatever happens next, the log cannot show it
+            debuglog.debug("secret %s: found in %s", name, found.source)
+        return found
+
+    def _find(self, name: str) -> Found | None:
         value = self.env.get(ENV_PREFIX + name)
         if value:
             return Found(value, f"environment variable {ENV_PREFIX}{name}")
@@ -219,7 +226,11 @@ def read_truss_secrets(path: str) -> dict[str, str]:
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or "not UTF-8 text"
         raise ConfigError(f"cannot read {path}: {reason}") from None
-    data = load_yaml(text, path)
+    from docker_credential_truss import yamlsubset
+
+    data = yamlsubset.load(text)  # the plain form, without PyYAML's start-up cost
+    if data is yamlsubset.NOT_SIMPLE:
+        data = load_yaml(text, path)
     if data is None:
         return {}
     if not isinstance(data, dict):

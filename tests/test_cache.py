@@ -114,3 +114,13 @@ def test_waiters_share_a_failed_mint_and_later_calls_try_again(tmp_path):
     assert errors == ["reg: GetAuthorizationToken failed (AccessDenied)"] * 6
     token = cache.fetch("reg", "id", lambda: Token("AWS", "pw", NOW + 3600), lambda: NOW)
     assert token.secret == "pw"
+
+
+def test_file_name_is_the_sha256_hashlib_gives(tmp_path):
+    """cache.py hashes with CPython's built-in SHA-256 to avoid loading OpenSSL; the
+    names must not depend on which implementation a build has."""
+    import hashlib
+
+    cache = TokenCache(str(tmp_path / "tokens"))
+    expected = hashlib.sha256(b"reg.example.com\0AKIAEXAMPLE").hexdigest() + ".json"
+    assert os.path.basename(cache.path("reg.example.com", "AKIAEXAMPLE")) == expected

@@ -1,0 +1,381 @@
+"""``doctor [REGISTRY...] [--offline]``: will docker get a credential, and if not, why not.
+
+A credential helper fails far from its cause: docker prints ``no basic auth
+credentials`` or pulls anonymously, and says nothing of a helper missing from PATH, a
+registry not routed, a secret missing or malformed, or a token endpoint refusing. This
+walks the same path ``get`` walks, one step at a time, and says for each step what it
+found and, when something is wrong, how to fix it.
+
+Registries checked: those named, else every one the helper knows of (its config, the
+``DOCKER_REGISTRY_*`` secrets) and every one docker routes to it. Secret values are
+never printed: only their names and where they were found. Tokens are minted but not
+shown or cached; ``--offline`` skips minting (and so the network). The report goes to
+stdout, and the exit status is 1 when anything is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+from docker_credential_truss import __version__, debuglog, dockerconfig
+from docker_credential_truss.cache import TokenCache, is_fresh
+from docker_credential_truss.errors import HelperError, InputError, ProviderError, SecretError
+from docker_credential_truss.paths import Paths
+from docker_credential_truss.registry import SECRET_PREFIX, InvalidRegistry, Registry, parse
+from docker_credential_truss.resolver import Resolver
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import BinaryIO
+
+USAGE = "usage: docker-credential-truss doctor [--offline] [REGISTRY...]"
+EXE_NAME = "docker-credential-truss"
+CONFIGURE = "docker-credential-truss configure PATH/TO/MY-TRUSS"
+
+# The secrets each truss auth method reads: (settings field naming it, default name).
+# REGISTRY_SECRET's default is the registry's own DOCKER_REGISTRY_<key>.
+REQUIRED_SECRETS: dict[str, tuple[tuple[str, str | None], ...]] = {
+    "REGISTRY_SECRET": (("secret_name", None),),
+    "AWS_IAM": (
+        ("aws_access_key_id_secret_name", "aws_access_key_id"),
+        ("aws_secret_access_key_secret_name", "aws_secret_access_key"),
+    ),
+    "AWS_OIDC": (),
+    "GCP_SERVICE_ACCOUNT_JSON": (("secret_name", None),),
+    "GCP_OIDC": (),
+}
+# Settings that are names, ARNs and URLs, never secrets: shown so the user sees what
+# the helper will use.
+SHOWN_SETTINGS = (
+    "aws_oidc_role_arn",
+    "aws_oidc_region",
+    "gcp_oidc_service_account",
+    "gcp_oidc_workload_id_provider",
+)
+
+
+class Report:
+    """Lines of the report and the count of problems; FAIL lines carry their fix."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.problems = 0
+
+    def heading(self, text: str) -> None:
+        self.lines += ["", text]
+
+    def ok(self, text: str) -> None:
+        self.lines.append(f"  ok    {text}")
+
+    def note(self, text: str) -> None:
+        self.lines.append(f"  --    {text}")
+
+    def fail(self, text: str, fix: str) -> None:
+        self.problems += 1
+        self.lines.append(f"  FAIL  {text}")
+        self.lines.append(f"        fix: {fix}")
+
+
+def doctor(args: list[str], stdout: BinaryIO, env: Mapping[str, str]) -> int:
+    offline = "--offline" in args
+    names = [a for a in args if a != "--offline"]
+    unknown = [a for a in names if a.startswith("-")]
+    if unknown:
+        raise InputError(f"unknown option {unknown[0]}; {USAGE}")
+    paths = Paths.from_env(env)
+    resolver = Resolver(env, paths)
+    report = Report()
+    report.lines.append(f"docker-credential-truss {__version__} doctor")
+    report.heading("set-up")
+    check_path(report, env)
+    routes = check_docker_config(report, paths)
+    check_helper_config(report, resolver, paths)
+    registries = select(report, resolver, routes, names)
+    entries = cached(report, paths)
+    for registry in registries:
+        report.heading(registry.key)
+        check_registry(report, resolver, registry, routes, paths, entries, offline)
+    report.lines.append("")
+    if report.problems:
+        s = "s" if report.problems > 1 else ""
+        report.lines.append(
+            f"{report.problems} problem{s} found; each FAIL above says how to fix it"
+        )
+    else:
+        report.lines.append(
+            f"all good: {len(registries)} registr{'y' if len(registries) == 1 else 'ies'} ready"
+        )
+    stdout.write(("\n".join(report.lines) + "\n").encode())
+    stdout.flush()
+    return 1 if report.problems else 0
+
+
+def check_path(report: Report, env: Mapping[str, str]) -> None:
+    """docker runs ``docker-credential-<name>`` from PATH: is ours there, and does it run?"""
+    found = shutil.which(EXE_NAME, path=env.get("PATH", ""))
+    if found is None:
+        if getattr(sys, "frozen", False):  # the standalone build: link this very program
+            fix = f"link it into a folder on PATH: ln -s {sys.executable} ~/.local/bin/{EXE_NAME}"
+        else:
+            fix = f"add the folder holding it to PATH, or install it with: pipx install {EXE_NAME}"
+        report.fail(f"no program named {EXE_NAME} on PATH, so docker cannot run the helper", fix)
+        return
+    try:
+        done = subprocess.run(
+            [found, "version"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env=dict(env),
+            check=False,
+        )
+        answer = done.stdout.strip()
+    except (OSError, subprocess.SubprocessError) as exc:
+        done, answer = None, type(exc).__name__
+    if done is None or done.returncode != 0 or not answer.startswith(EXE_NAME + " "):
+        report.fail(
+            f"{found} is on PATH but does not run ({answer[:80] or 'no answer'})",
+            "reinstall it; a standalone build must keep its _internal folder beside it",
+        )
+        return
+    report.ok(f"{EXE_NAME} on PATH: {found} ({answer.split()[-1]})")
+    if answer != f"{EXE_NAME} {__version__}":
+        report.note(f"this doctor is {__version__}; docker will run {answer.split()[-1]}")
+
+
+def check_docker_config(report: Report, paths: Paths) -> dict[str, str] | None:
+    """docker's credHelpers map, or None when docker's config cannot be read."""
+    try:
+        routes = dockerconfig.routed(paths.docker_config)
+    except HelperError as exc:
+        report.fail(
+            exc.message, f"repair {paths.docker_config}, or move it aside and configure again"
+        )
+        return None
+    if not os.path.exists(paths.docker_config):
+        report.note(f"docker config {paths.docker_config} does not exist yet")
+    else:
+        ours = sum(1 for v in routes.values() if v == dockerconfig.HELPER_NAME)
+        report.ok(f"docker config {paths.docker_config}: {ours} credHelpers entries name truss")
+    return routes
+
+
+def check_helper_config(report: Report, resolver: Resolver, paths: Paths) -> None:
+    try:
+        registries = resolver.config
+    except HelperError as exc:
+        report.fail(exc.message, f"move {paths.helper_config} aside and run: {CONFIGURE}")
+        return
+    if registries:
+        report.ok(f"helper config {paths.helper_config}: {len(registries)} registries")
+    else:
+        report.note(
+            f"helper config {paths.helper_config}: none yet"
+            " (a registry with a DOCKER_REGISTRY_* secret needs none)"
+        )
+
+
+def select(
+    report: Report, resolver: Resolver, routes: dict[str, str] | None, names: list[str]
+) -> list[Registry]:
+    """The registries named, else all the helper knows of or docker sends to it."""
+    chosen: dict[str, Registry] = {}
+    if names:
+        for name in names:
+            try:
+                registry = parse(name)
+            except InvalidRegistry as exc:
+                report.fail(
+                    f"{name!r} is not a registry ({exc})", "name it as docker does: host[:port]"
+                )
+                continue
+            chosen.setdefault(registry.key, registry)
+        return list(chosen.values())
+    candidates: list[str] = []
+    try:
+        candidates += list(resolver.config)
+    except HelperError:
+        pass  # reported by check_helper_config
+    try:
+        candidates += [n[len(SECRET_PREFIX) :] for n in resolver.secrets.names(SECRET_PREFIX)]
+    except HelperError as exc:
+        report.fail(exc.message, "fix the file it names; its secrets cannot be read until then")
+    candidates += [k for k, v in (routes or {}).items() if v == dockerconfig.HELPER_NAME]
+    for candidate in candidates:
+        try:
+            registry = parse(candidate)
+        except InvalidRegistry:
+            continue
+        chosen.setdefault(registry.key, registry)
+    if not chosen:
+        report.fail(
+            "no registry is configured: docker will never get a credential from this helper",
+            f"run: {CONFIGURE}  (or set a DOCKER_REGISTRY_<registry> secret)",
+        )
+    return list(chosen.values())
+
+
+def cached(report: Report, paths: Paths) -> list[dict]:
+    try:
+        return TokenCache(paths.token_cache).entries()
+    except HelperError as exc:
+        report.fail(exc.message, f"fix the permissions, or remove {paths.token_cache}")
+        return []
+
+
+def check_registry(
+    report: Report,
+    resolver: Resolver,
+    registry: Registry,
+    routes: dict[str, str] | None,
+    paths: Paths,
+    entries: list[dict],
+    offline: bool,
+) -> None:
+    check_route(report, registry, routes, paths)
+    try:
+        found = resolver.method(registry)
+    except HelperError as exc:
+        report.fail(exc.message, "fix the file it names, then run doctor again")
+        found = None
+    else:
+        if found is None:
+            report.fail(
+                "no way to authenticate: not in the helper config, and no secret"
+                f" {registry.secret_name}",
+                f"run: {CONFIGURE}; or set the secret {registry.secret_name} (base64 of"
+                f" user:password) in ~/.truss/config.yaml; or run: {_login(registry)}",
+            )
+    if found is not None:
+        method, settings, why = found
+        report.ok(f"auth method {method}: {why}")
+        shown = [f"{k}={settings[k]}" for k in SHOWN_SETTINGS if settings.get(k)]
+        if shown:
+            report.note("settings: " + ", ".join(shown))
+        if check_secrets(report, resolver, registry, method, settings):
+            check_credential(report, resolver, registry, offline)
+        else:
+            report.note("credential: not tried, a secret is missing")
+    check_cache(report, registry, entries)
+
+
+def check_route(
+    report: Report, registry: Registry, routes: dict[str, str] | None, paths: Paths
+) -> None:
+    if routes is None:
+        return
+    wrong = []
+    for key in dockerconfig.helper_keys(registry.key):
+        helper = routes.get(key)
+        if helper != dockerconfig.HELPER_NAME:
+            now = f'"{helper}"' if helper else "no entry"
+            wrong.append(f"{key} ({now})")
+    if not wrong:
+        keys = " and ".join(dockerconfig.helper_keys(registry.key))
+        report.ok(f'docker sends it here: credHelpers {keys} -> "truss"')
+        return
+    adds = ", ".join(
+        f'"{k}": "truss"'
+        for k in dockerconfig.helper_keys(registry.key)
+        if routes.get(k) != dockerconfig.HELPER_NAME
+    )
+    report.fail(
+        f"docker does not send it to this helper; credHelpers in {paths.docker_config} has:"
+        f" {', '.join(wrong)}",
+        f'run: {CONFIGURE}; or add {adds} to "credHelpers" in {paths.docker_config}',
+    )
+
+
+def check_secrets(
+    report: Report, resolver: Resolver, registry: Registry, method: str, settings: dict
+) -> bool:
+    """Report each secret the method reads (names and sources only); False if one is missing."""
+    complete = True
+    for field, default in REQUIRED_SECRETS.get(method, ()):
+        name = settings.get(field) or default or registry.secret_name
+        try:
+            found = resolver.secrets.find(name)
+        except HelperError as exc:
+            report.fail(exc.message, "fix the file it names")
+            complete = False
+            continue
+        if found is not None:
+            report.ok(f"secret {name}: found in {found.source}")
+            continue
+        complete = False
+        ways = f"export TRUSS_SECRET_{name}=...; or put it under secrets: in ~/.truss/config.yaml"
+        if name == registry.secret_name:
+            ways += f"; or run: {_login(registry)}"
+        report.fail(f"secret {name} is missing; looked in {resolver.secrets.places(name)}", ways)
+    return complete
+
+
+def check_credential(report: Report, resolver: Resolver, registry: Registry, offline: bool) -> None:
+    """Make the provider (reads and checks secrets), then, unless offline, mint for real."""
+    try:
+        provider = resolver.provider(registry)
+        if offline:
+            report.note(
+                f"credential: inputs read and well-formed (user {provider.username});"
+                " not minted (--offline)"
+            )
+            return
+        start = time.monotonic()
+        token = provider.mint()
+        debuglog.redact(token.secret)
+    except SecretError as exc:
+        report.fail(exc.message, "correct the secret's value where it is kept (named above)")
+        return
+    except ProviderError as exc:
+        report.fail(
+            exc.message,
+            "check the account's permissions, the endpoint and the network;"
+            " DOCKER_CREDENTIAL_TRUSS_DEBUG=1 keeps a log",
+        )
+        return
+    except HelperError as exc:
+        report.fail(exc.message, "see the message; DOCKER_CREDENTIAL_TRUSS_DEBUG=1 keeps a log")
+        return
+    except Exception as exc:  # a foreign error's text may hold a secret: name its type only
+        report.fail(
+            f"internal error ({type(exc).__name__}) making a credential", "please report it"
+        )
+        return
+    took = time.monotonic() - start
+    until = f", valid until {_when(token.expires_at)}" if token.expires_at else ""
+    report.ok(f"credential: made one now for user {token.username}{until} ({took:.1f}s)")
+
+
+def check_cache(report: Report, registry: Registry, entries: list[dict]) -> None:
+    mine = [e for e in entries if e["registry"] == registry.key]
+    if not mine:
+        report.note("token cache: nothing cached")
+        return
+    now = time.time()
+    for entry in mine:
+        expires, minted = entry["expires_at"], entry["minted_at"]
+        if is_fresh(expires, minted, now):
+            state = f"fresh, {_span(expires - now)} left"
+        elif now < expires:
+            state = "nearly expired: the next get mints a new one"
+        else:
+            state = "expired: the next get mints a new one"
+        report.note(f"token cache: a token valid until {_when(expires)} ({state})")
+
+
+def _login(registry: Registry) -> str:
+    return "docker login" if registry.is_docker_hub else f"docker login {registry.key}"
+
+
+def _when(epoch: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch))
+
+
+def _span(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"

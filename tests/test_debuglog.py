@@ -1,0 +1,166 @@
+"""DOCKER_CREDENTIAL_TRUSS_DEBUG=1: a private, rotated log that says what happened and
+never shows a secret; without it, nothing is written and logging is not even imported.
+
+Secret values here are sentinels. Checks on them compute a boolean first and assert it
+with a message, so a failure never prints the log (which could then show a secret).
+"""
+
+import base64
+import json
+import os
+import stat
+import subprocess
+import sys
+
+import pytest
+from fakes.gcp import FakeGoogle
+
+from docker_credential_truss import config, debuglog
+
+REG = "registry.example.test"
+PASSWORD = "SENTINEL-password-5b2e"
+USER = "SENTINEL-user-0d41"
+VALUE = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+AR = "us-west2-docker.pkg.dev"
+ON = {"DOCKER_CREDENTIAL_TRUSS_DEBUG": "1"}
+
+
+def log_text(paths) -> str:
+    with open(os.path.join(paths.log_dir, debuglog.FILE_NAME), encoding="utf-8") as handle:
+        return handle.read()
+
+
+def test_a_static_get_is_logged_with_method_and_source_but_no_value(cli, paths, truss_secrets):
+    truss_secrets({f"DOCKER_REGISTRY_{REG}": VALUE})
+    run = cli("get", stdin=REG, extra=ON)
+    assert run.code == 0
+    log = log_text(paths)
+    assert "get (docker-credential-truss" in log
+    assert f"{REG}: auth method REGISTRY_SECRET (secret DOCKER_REGISTRY_{REG} exists)" in log
+    assert f"secret DOCKER_REGISTRY_{REG}: found in {paths.truss_config}" in log
+    assert f"{REG}: made in" in log
+    leaked = [s for s in (VALUE, PASSWORD) if s in log]
+    assert not leaked, f"{len(leaked)} secret values reached the log"
+
+
+def test_log_directory_is_0700_and_file_0600_whatever_the_umask(cli, paths):
+    old = os.umask(0)
+    try:
+        assert cli("get", stdin="unknown.example.test", extra=ON).code == 1
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(paths.log_dir).st_mode) == 0o700
+    path = os.path.join(paths.log_dir, debuglog.FILE_NAME)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert "unknown.example.test: no auth method applies" in log_text(paths)
+
+
+def test_errors_are_logged_as_their_safe_line(cli, paths):
+    run = cli("get", stdin=REG, extra={**ON, f"TRUSS_SECRET_DOCKER_REGISTRY_{REG}": "@@not-b64"})
+    assert run.code == 1
+    assert f"ERROR error: secret 'DOCKER_REGISTRY_{REG}' is not valid base64" in log_text(paths)
+
+
+def test_store_logs_the_registry_not_the_credential(cli, paths):
+    login = json.dumps({"ServerURL": REG, "Username": USER, "Secret": PASSWORD})
+    assert cli("store", stdin=login, extra=ON).code == 0
+    log = log_text(paths)
+    assert f"store {REG}: into the helper's store" in log
+    leaked = [s for s in (VALUE, PASSWORD) if s in log]
+    assert not leaked, f"{len(leaked)} secret values reached the log"
+
+
+def test_without_the_variable_nothing_is_written(cli, paths, truss_secrets):
+    truss_secrets({f"DOCKER_REGISTRY_{REG}": VALUE})
+    assert cli("get", stdin=REG).code == 0
+    assert cli("get", stdin="unknown.example.test").code == 1
+    assert not os.path.exists(paths.log_dir)
+
+
+def test_an_earlier_logged_run_does_not_leave_logging_on(cli, paths):
+    assert cli("get", stdin="one.example.test", extra=ON).code == 1
+    assert cli("get", stdin="two.example.test").code == 1
+    assert "two.example.test" not in log_text(paths)
+
+
+def test_without_the_variable_logging_is_not_imported(env):
+    code = (
+        "import io, sys\n"
+        "from docker_credential_truss.cli import main\n"
+        "main(['get'], stdin=io.BytesIO(b'ghcr.io'), stdout=io.BytesIO())\n"
+        "print('logging' in sys.modules)\n"
+    )
+    env = {**env, "TRUSS_SECRET_DOCKER_REGISTRY_ghcr.io": VALUE}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "False"
+
+
+@pytest.fixture
+def google():
+    with FakeGoogle() as fake:
+        yield fake
+
+
+def test_cache_miss_then_hit_and_no_key_or_token_in_the_log(cli, env, paths, google):
+    key = google.new_key()
+    config.merge(paths, {AR: {"auth_method": "GCP_SERVICE_ACCOUNT_JSON", "secret_name": "sa"}})
+    extra = {**ON, "TRUSS_SECRET_sa": key.json()}
+    first = cli("get", stdin=AR, extra=extra)
+    second = cli("get", stdin=AR, extra=extra)
+    assert first.code == 0 and second.code == 0, "get failed"
+    log = log_text(paths)
+    assert f"{AR}: cache miss; minted in" in log
+    assert f"{AR}: cache hit" in log
+    token = google.issued["token"][0]
+    pem_lines = [line for line in key.info["private_key"].splitlines() if len(line) > 16]
+    leaked = token in log or key.json() in log or any(line in log for line in pem_lines)
+    assert not leaked, "the token or a piece of the key reached the log"
+
+
+def test_fields_of_a_service_account_key_are_masked_on_their_own():
+    pem = "-----BEGIN X-----\nQUJDREVGR0hJSktMTU5PUA==\n-----END X-----\n"
+    fields = {"private_key": pem, "private_key_id": "0123456789abcdef0123", "client_email": "a@b"}
+    key = json.dumps(fields)
+    try:
+        debuglog.redact(key)
+        text = debuglog.masked("id 0123456789abcdef0123 line QUJDREVGR0hJSktMTU5PUA== for a@b")
+    finally:
+        debuglog.close()
+    assert text == "id [redacted] line [redacted] for a@b"
+
+
+def test_a_secret_inside_a_foreign_exception_is_masked(cli, paths, monkeypatch):
+    from docker_credential_truss.providers import static
+
+    def explode(self):
+        raise RuntimeError(f"backend echoed {self._password} back")
+
+    monkeypatch.setattr(static.StaticProvider, "mint", explode)
+    run = cli("get", stdin=REG, extra={**ON, f"TRUSS_SECRET_DOCKER_REGISTRY_{REG}": VALUE})
+    assert run.out.strip() == "internal error (RuntimeError); please report it"
+    log = log_text(paths)
+    kept = "RuntimeError: backend echoed [redacted] back" in log  # the traceback is kept
+    leaked = PASSWORD in log
+    assert kept and not leaked, "the traceback is missing, or its secret reached the log"
+
+
+def test_rotated_files_stay_private(cli, paths, monkeypatch):
+    monkeypatch.setattr(debuglog, "MAX_BYTES", 400)
+    for i in range(8):
+        cli("get", stdin=f"host{i}.example.test", extra=ON)
+    names = sorted(os.listdir(paths.log_dir))
+    assert names == ["debug.log", "debug.log.1", "debug.log.2", "debug.log.3"]
+    modes = {n: stat.S_IMODE(os.stat(os.path.join(paths.log_dir, n)).st_mode) for n in names}
+    assert set(modes.values()) == {0o600}, modes
+
+
+def test_masking_covers_each_long_line_of_a_multi_line_secret():
+    pem = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nshort\n-----END-----"
+    try:
+        debuglog.redact(pem)
+        text = debuglog.masked("a line MIIEvQIBADANBgkqhkiG9w0BAQEFAASC quoted, and short")
+    finally:
+        debuglog.close()
+    assert text == "a line [redacted] quoted, and short"

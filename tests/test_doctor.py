@@ -1,0 +1,333 @@
+"""doctor: a healthy set-up passes; each broken one fails, says what is wrong and how to fix it.
+
+Most tests run ``cli.main`` in-process with every location under tmp_path; the last
+ones run the installed executable (``$DCT_EXE``, else ``docker-credential-truss`` on
+PATH), as a user would. PATH in every test holds only a directory with a
+``docker-credential-truss`` link to that executable (or nothing, where that is the
+point). Secret values are sentinels, checked through booleans so that a failing
+assertion never prints one.
+"""
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+from fakes.gcp import FakeGoogle
+
+from docker_credential_truss import config
+from docker_credential_truss.cache import TokenCache
+from docker_credential_truss.providers import Token
+
+REG = "registry.example.test:5000"
+PASSWORD = "SENTINEL-doctor-pw-71c3"
+VALUE = base64.b64encode(f"builder:{PASSWORD}".encode()).decode()
+AR = "us-west2-docker.pkg.dev"
+
+
+def executable() -> str:
+    exe = os.environ.get("DCT_EXE") or shutil.which("docker-credential-truss")
+    if not exe:
+        pytest.fail("no docker-credential-truss to test: install it or set DCT_EXE")
+    return os.path.abspath(exe)
+
+
+@pytest.fixture
+def bindir(tmp_path):
+    path = tmp_path / "bin"
+    path.mkdir()
+    (path / "docker-credential-truss").symlink_to(executable())
+    return path
+
+
+@pytest.fixture
+def healthy(env, bindir, paths, truss_secrets):
+    """REG's secret in ~/.truss/config.yaml, docker routing REG to truss, helper on PATH."""
+    env["PATH"] = f"{bindir}:/usr/bin:/bin"
+    truss_secrets({f"DOCKER_REGISTRY_{REG}": VALUE})
+    route(paths, REG)
+    return env
+
+
+def route(paths, *keys: str) -> None:
+    os.makedirs(os.path.dirname(paths.docker_config), exist_ok=True)
+    with open(paths.docker_config, "w") as handle:
+        json.dump({"auths": {}, "credHelpers": dict.fromkeys(keys, "truss")}, handle)
+
+
+def fails_with(run, *lines: str) -> None:
+    assert run.code == 1
+    for line in lines:
+        assert line in run.out, f"missing: {line!r}\n{run.out}"
+    assert "  FAIL  " in run.out and "        fix: " in run.out
+
+
+def test_healthy_set_up_passes_and_shows_names_and_sources_only(cli, healthy, paths, bindir):
+    run = cli("doctor")
+    assert run.code == 0, run.out
+    assert f"docker-credential-truss on PATH: {bindir}/docker-credential-truss" in run.out
+    assert f'docker sends it here: credHelpers {REG} -> "truss"' in run.out
+    assert f"auth method REGISTRY_SECRET: secret DOCKER_REGISTRY_{REG} exists" in run.out
+    assert f"secret DOCKER_REGISTRY_{REG}: found in {paths.truss_config}" in run.out
+    assert "credential: made one now for user builder" in run.out
+    assert run.out.rstrip().endswith("all good: 1 registry ready")
+    leaked = PASSWORD in run.out or VALUE in run.out
+    assert not leaked, "doctor printed a secret value"
+
+
+def test_helper_not_on_path(cli, healthy, tmp_path):
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    run = cli("doctor", extra={"PATH": f"{empty}:/usr/bin:/bin"})
+    fails_with(run, "no program named docker-credential-truss on PATH")
+    assert "credential: made one now" in run.out  # the rest is still checked
+
+
+def test_helper_on_path_that_does_not_run(cli, healthy, tmp_path):
+    script = tmp_path / "sh-bin" / "docker-credential-truss"
+    script.parent.mkdir()
+    script.write_text("#!/bin/sh\nexit 3\n")
+    script.chmod(0o755)
+    run = cli("doctor", extra={"PATH": f"{script.parent}:/usr/bin:/bin"})
+    fails_with(run, f"{script} is on PATH but does not run")
+
+
+def test_registry_not_routed(cli, healthy, paths):
+    route(paths, "other.example.test")
+    run = cli("doctor", REG)
+    fails_with(
+        run,
+        f"docker does not send it to this helper; credHelpers in {paths.docker_config} has:"
+        f" {REG} (no entry)",
+        f'add "{REG}": "truss" to "credHelpers" in {paths.docker_config}',
+    )
+
+
+def test_registry_routed_to_another_helper(cli, healthy, paths):
+    with open(paths.docker_config, "w") as handle:
+        json.dump({"credHelpers": {REG: "ecr-login"}}, handle)
+    fails_with(cli("doctor", REG), f'{REG} ("ecr-login")')
+
+
+def test_docker_hub_needs_both_keys(cli, healthy, paths):
+    hub = "https://index.docker.io/v1/"
+    route(paths, hub)
+    run = cli("doctor", "docker.io", extra={f"TRUSS_SECRET_DOCKER_REGISTRY_{hub}": VALUE})
+    fails_with(run, "docker.io (no entry)", '"docker.io": "truss"')
+    route(paths, hub, "docker.io")
+    run = cli("doctor", "docker.io", extra={f"TRUSS_SECRET_DOCKER_REGISTRY_{hub}": VALUE})
+    assert run.code == 0, run.out
+
+
+def test_secret_missing(cli, healthy, paths):
+    config.merge(paths, {REG: {"auth_method": "REGISTRY_SECRET", "secret_name": "reg-pw"}})
+    run = cli("doctor", REG)
+    fails_with(
+        run,
+        "auth method REGISTRY_SECRET: configured from the helper config",
+        "secret reg-pw is missing; looked in $TRUSS_SECRET_reg-pw",
+        "export TRUSS_SECRET_reg-pw=...",
+        "credential: not tried, a secret is missing",
+    )
+
+
+def test_no_way_to_authenticate(cli, healthy, paths):
+    run = cli("doctor", "nothing.example.test")
+    fails_with(
+        run,
+        "no way to authenticate: not in the helper config, and no secret"
+        " DOCKER_REGISTRY_nothing.example.test",
+        "docker login nothing.example.test",
+    )
+
+
+def test_bad_secret(cli, healthy, truss_secrets):
+    bad = "SENTINEL not base64 !!"
+    truss_secrets({f"DOCKER_REGISTRY_{REG}": bad})
+    for args in (("doctor",), ("doctor", "--offline")):
+        run = cli(*args)
+        fails_with(run, f"secret 'DOCKER_REGISTRY_{REG}' is not valid base64")
+        assert "correct the secret's value where it is kept" in run.out
+        leaked = bad in run.out
+        assert not leaked, "doctor printed the secret value"
+
+
+def test_unreadable_truss_config_is_a_problem_not_a_crash(cli, healthy, paths):
+    with open(paths.truss_config, "w") as handle:
+        handle.write("secrets: [unclosed\n")
+    fails_with(cli("doctor"), f"{paths.truss_config} is not valid YAML")
+
+
+def test_nothing_configured(cli, env, bindir):
+    run = cli("doctor", extra={"PATH": f"{bindir}:/usr/bin:/bin"})
+    fails_with(run, "no registry is configured", "docker-credential-truss configure")
+
+
+def test_unknown_option(cli, healthy):
+    run = cli("doctor", "--frobnicate")
+    assert run.code == 1
+    assert run.out.startswith("unknown option --frobnicate; usage: docker-credential-truss doctor")
+
+
+def test_only_the_named_registries_are_checked(cli, healthy, paths):
+    route(paths, REG, "other.example.test")
+    run = cli("doctor", REG)
+    assert run.code == 0, run.out
+    assert "other.example.test" not in run.out
+
+
+# --- a provider whose token endpoint answers (the local Google stand-in) ----------------
+
+
+@pytest.fixture
+def google():
+    with FakeGoogle() as fake:
+        yield fake
+
+
+@pytest.fixture
+def gcp_env(healthy, paths, google, truss_secrets):
+    """The key is in ~/.truss/config.yaml: pytest's failure report shows the env, not files."""
+    key = google.new_key()
+    config.merge(paths, {AR: {"auth_method": "GCP_SERVICE_ACCOUNT_JSON", "secret_name": "sa"}})
+    route(paths, REG, AR)
+    truss_secrets({f"DOCKER_REGISTRY_{REG}": VALUE, "sa": key.json()})
+    healthy["DOCKER_CREDENTIAL_TRUSS_TIMEOUT"] = "2"
+    return key
+
+
+def test_token_endpoint_refusing(cli, gcp_env, google, paths):
+    google.fail["token"] = "refuse"
+    run = cli("doctor", AR)
+    fails_with(
+        run,
+        f"secret sa: found in {paths.truss_config}",
+        "refused the credential: HTTP 400 (invalid_grant)",
+        "check the account's permissions",
+    )
+    assert google.calls["token"] >= 1
+    leaked = gcp_env.info["private_key"] in run.out or "SENTINEL" in run.out
+    assert not leaked, "doctor printed the key or the endpoint's response"
+
+
+def test_offline_does_not_call_the_endpoint(cli, gcp_env, google):
+    google.fail["token"] = "refuse"
+    run = cli("doctor", "--offline", AR)
+    assert run.code == 0, run.out
+    assert "not minted (--offline)" in run.out
+    assert google.calls["token"] == 0
+
+
+def test_a_minted_token_is_reported_by_expiry_and_never_shown(cli, gcp_env, google):
+    assert cli("get", stdin=AR).code == 0  # fills the cache
+    run = cli("doctor", AR)
+    assert run.code == 0, run.out
+    assert "credential: made one now for user oauth2accesstoken, valid until" in run.out
+    assert "token cache: a token valid until" in run.out and "left)" in run.out
+    shown = [t for t in google.issued["token"] if t in run.out]
+    assert not shown, "doctor printed a token"
+
+
+def test_cache_entries_show_expiry_state(cli, healthy, paths):
+    now = time.time()
+    cache = TokenCache(paths.token_cache)
+    cache.put(REG, "fresh-identity", Token("u", "SENTINEL-t1", now + 7200), now)
+    cache.put(REG, "old-identity", Token("u", "SENTINEL-t2", now - 60), now - 3600)
+    run = cli("doctor", REG)
+    assert "(fresh, 1h59m left)" in run.out or "(fresh, 2h00m left)" in run.out
+    assert "(expired: the next get mints a new one)" in run.out
+    leaked = "SENTINEL-t" in run.out
+    assert not leaked, "doctor printed a cached token"
+
+
+# --- the installed executable ---------------------------------------------------------
+
+
+def run_exe(env: dict, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["docker-credential-truss", "doctor", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_installed_doctor_healthy(healthy, paths):
+    done = run_exe(healthy)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"secret DOCKER_REGISTRY_{REG}: found in {paths.truss_config}" in done.stdout
+    assert done.stderr == ""
+    leaked = PASSWORD in done.stdout or VALUE in done.stdout
+    assert not leaked, "doctor printed a secret value"
+
+
+def test_installed_doctor_endpoint_refusing_and_missing_secret(gcp_env, healthy, paths, google):
+    google.fail["token"] = "refuse"
+    config.merge(paths, {REG: {"auth_method": "REGISTRY_SECRET", "secret_name": "gone"}})
+    done = run_exe(healthy)
+    assert done.returncode == 1
+    assert "refused the credential: HTTP 400 (invalid_grant)" in done.stdout
+    assert "secret gone is missing" in done.stdout
+    assert done.stdout.rstrip().endswith("2 problems found; each FAIL above says how to fix it")
+
+
+# --- ECR through the AWS stand-in (the real boto3 signs and sends) -----------------------
+
+ECR_HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+AWS_SECRET = "SENTINEL-aws-secret-key-9a1e"
+
+
+@pytest.fixture
+def ecr_env(healthy, paths, tmp_path, truss_secrets):
+    """ECR by convention: truss's default AWS secret names, docker routing the host.
+
+    The key pair is in ~/.truss/config.yaml, not the environment, so that pytest's
+    report of a failing test (which shows fixture values) cannot show it.
+    """
+    from fakes.aws import ECR, FakeAws
+
+    with FakeAws(region="us-east-1") as fake:
+        fake.keys["AKIADOCTORTEST000001"] = AWS_SECRET
+        truss_secrets(
+            {
+                f"DOCKER_REGISTRY_{REG}": VALUE,
+                "aws_access_key_id": "AKIADOCTORTEST000001",
+                "aws_secret_access_key": AWS_SECRET,
+            }
+        )
+        route(paths, REG, ECR_HOST)
+        healthy.update(fake.env())
+        healthy["AWS_CONFIG_FILE"] = str(tmp_path / "no-aws-config")
+        healthy["AWS_SHARED_CREDENTIALS_FILE"] = str(tmp_path / "no-aws-credentials")
+        fake.op = ECR
+        yield fake
+
+
+def test_ecr_healthy_then_refused(cli, ecr_env, paths):
+    run = cli("doctor", ECR_HOST)
+    assert run.code == 0, run.out
+    assert "auth method AWS_IAM: an ECR host, and truss's default AWS secrets exist" in run.out
+    assert f"secret aws_access_key_id: found in {paths.truss_config}" in run.out
+    assert f"secret aws_secret_access_key: found in {paths.truss_config}" in run.out
+    assert "credential: made one now for user AWS, valid until" in run.out
+    ecr_env.deny(ecr_env.op)
+    run = cli("doctor", ECR_HOST)
+    fails_with(run, "access denied", "check the account's permissions")
+    leaked = AWS_SECRET in run.out or ecr_env.password in run.out
+    assert not leaked, "doctor printed a secret or the endpoint's token"
+
+
+def test_installed_doctor_ecr_healthy_then_refused(ecr_env, healthy):
+    done = run_exe(healthy, ECR_HOST)  # the installed build signs with its own botocore
+    assert done.returncode == 0, done.stdout
+    ecr_env.deny(ecr_env.op)
+    done = run_exe(healthy, ECR_HOST)
+    assert done.returncode == 1
+    assert "access denied" in done.stdout and "(AccessDeniedException)" in done.stdout
+    leaked = AWS_SECRET in done.stdout or ecr_env.password in done.stdout
+    assert not leaked, "doctor printed a secret"
