@@ -49,9 +49,18 @@ def record(title: str, **values: object) -> None:
         figures(title)[name] = value
 
 
-def sentinel(tag: str = "") -> str:
+# Endings that an escaping step (JSON, repr, YAML, shell) would change: a leak through
+# one of them still shows the sentinel's random core, which is what is looked for.
+TRICKY_TAILS = ['"', "\\", "'", "\u00e9", " x", "%s", "{0}", "</x>", "$HOME", "\u212a"]
+_CORES: dict[str, str] = {}
+
+
+def sentinel(tag: str = "", tricky: bool = False) -> str:
     """A value that appears nowhere unless this test put it there."""
-    return f"snt{tag}{secrets.token_hex(16)}"
+    core = secrets.token_hex(16)
+    value = f"snt{tag}{core}" + (secrets.choice(TRICKY_TAILS) if tricky else "")
+    _CORES[value] = core
+    return value
 
 
 def expect(condition: bool, message: str) -> None:
@@ -63,8 +72,23 @@ def expect(condition: bool, message: str) -> None:
 def no_sentinel(text: str | bytes, sentinels: Iterable[str], where: str) -> None:
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
-    leaked = [i for i, s in enumerate(sentinels) if s in text]
+    leaked = [i for i, s in enumerate(sentinels) if _CORES.get(s, s) in text]
     expect(not leaked, f"sentinel(s) #{leaked} leaked into {where}")
+
+
+def log_text(env: Mapping[str, str]) -> str:
+    """Everything in the debug logs (every hardening run has DOCKER_CREDENTIAL_TRUSS_DEBUG=1)."""
+    root = env["XDG_STATE_HOME"]
+    text = []
+    for directory, _, names in os.walk(root):
+        for name in names:
+            with open(os.path.join(directory, name), encoding="utf-8", errors="replace") as f:
+                text.append(f.read())
+    return "\n".join(text)
+
+
+def no_sentinel_in_log(env: Mapping[str, str], sentinels: Iterable[str], where: str) -> None:
+    no_sentinel(log_text(env), sentinels, f"the debug log ({where})")
 
 
 def looks_like_traceback(err: str) -> bool:
@@ -75,6 +99,8 @@ def check_outcome(verb: str, code: int, out: bytes, err: str) -> None:
     """What every run must look like: exit 0 or 1, errors as one safe line on stdout."""
     expect(code in (0, 1), f"{verb}: exit status {code}")
     expect(not looks_like_traceback(err), f"{verb}: traceback on stderr: {err[-300:]!r}")
+    if verb == "doctor":  # a report of several lines, exit 1 when something is wrong
+        return
     if code == 1:
         text = out.decode("utf-8", "replace")
         expect(
@@ -102,6 +128,8 @@ def make_env(root: str) -> dict[str, str]:
         "DOCKER_CONFIG": os.path.join(root, "docker"),
         "PATH": "/usr/bin:/bin",
         "LANG": "C.UTF-8",
+        # Every run logs, so every leak check also reads the log.
+        "DOCKER_CREDENTIAL_TRUSS_DEBUG": "1",
     }
 
 
@@ -123,11 +151,13 @@ def run_exe(
 def snapshot(root: str) -> dict[str, tuple[int, str]]:
     """Every file and directory under ``root`` -> (mode, sha256); lock files are left out.
 
-    Lock files are empty and carry no state; everything else, leftover temporary files
-    included, counts as a change.
+    Lock files are empty and carry no state, and the debug log (XDG_STATE_HOME) is
+    meant to grow; everything else, leftover temporary files included, counts as a change.
     """
     state: dict[str, tuple[int, str]] = {}
     for directory, dirs, names in os.walk(root):
+        if "xdg-state" in dirs:
+            dirs.remove("xdg-state")
         for name in dirs:
             path = os.path.join(directory, name)
             state[os.path.relpath(path, root)] = (os.lstat(path).st_mode, "dir")

@@ -32,6 +32,7 @@ from hardening import (
     looks_like_traceback,
     make_env,
     no_sentinel,
+    no_sentinel_in_log,
     run_exe,
     sentinel,
     stress,
@@ -206,6 +207,7 @@ def test_get_fails_within_the_bound(exe, tmp_path, case, endpoint, timeout):
     expect(any(r in line for r in reasons), f"the line does not say why: {line!r}")
     expect(elapsed <= bound, f"{case.name}/{endpoint}: {elapsed:.1f}s, bound {bound:.1f}s")
     no_sentinel(out + err.encode(), sentinels, f"{case.name} {endpoint} error")
+    no_sentinel_in_log(env, sentinels, f"{case.name} {endpoint}")
     key = f"{case.name} {endpoint} timeout={f'{timeout:g}s' if timeout else 'default'}"
     FIGURES[key] = f"{elapsed:.2f}s (bound {bound:g}s)"
 
@@ -413,6 +415,7 @@ def test_hostile_answers_never_leak_into_the_error_line(exe, tmp_path, case, ans
     COUNTS["hostile answers"] += 1
     expect(not looks_like_traceback(err) or secret not in err, "a traceback on stderr")
     check_outcome("get", code, out, err)
+    no_sentinel_in_log(env, [secret, *sentinels], f"{case.name} {answer}")
     if code == 1:
         no_sentinel(out + err.encode(), [secret, *sentinels], f"{case.name} {answer}")
         COUNTS["hostile answers refused in one line"] += 1

@@ -23,6 +23,7 @@ from hardening import (
     figures,
     make_env,
     no_sentinel,
+    no_sentinel_in_log,
     run_exe,
     run_inprocess,
     sentinel,
@@ -79,19 +80,24 @@ YAML_TRICKS = [
 
 
 def _verbs(env: dict, sentinels: list[str], where: str, exe: str | None = None) -> None:
-    """Run every verb against ``env``; no sentinel may show up anywhere but a get answer."""
-    for verb in VERBS:
+    """Run every verb and doctor against ``env``, debug log on; no sentinel may show up
+    anywhere but a get answer: not on stderr, in list, doctor, an error or the log."""
+    for argv in (*([v] for v in VERBS), ["doctor"], ["doctor", "--offline"]):
+        verb = argv[0]
         if verb == "store":
             stdin = json.dumps({"ServerURL": "ghcr.io", "Username": "u", "Secret": "x"}).encode()
         else:
             stdin = b"ghcr.io"
         runner = run_inprocess if exe is None else lambda e, *a, **k: run_exe(exe, e, *a, **k)
-        code, out, err = runner(env, verb, stdin=stdin)
+        code, out, err = runner(env, *argv, stdin=stdin)
         COUNTS["runs"] += 1
+        COUNTS["doctor runs"] += verb == "doctor"
         check_outcome(verb, code, out, err)
         no_sentinel(err, sentinels, f"{verb} stderr ({where})")
-        if code == 1 or verb == "list":
-            no_sentinel(out, sentinels, f"{verb} stdout ({where})")
+        if code == 1 or verb in ("list", "doctor"):
+            no_sentinel(out, sentinels, f"{' '.join(argv)} stdout ({where})")
+    no_sentinel_in_log(env, sentinels, where)
+    COUNTS["debug logs read"] += 1
 
 
 @pytest.mark.parametrize("loader", ["libyaml", "pure-python"])
@@ -147,9 +153,15 @@ BAD_VALUES = {
     "empty user name": lambda s: base64.b64encode(f":{s}".encode()).decode(),
     "not UTF-8": lambda s: base64.b64encode(b"\xff" + s.encode() + b":x").decode(),
     "space inside": lambda s: base64.b64encode(f"u:{s}".encode()).decode()[:8] + " x" + s,
-    "padding missing": lambda s: base64.b64encode(f"u:{s}x".encode()).decode().rstrip("="),
+    "padding missing": lambda s: _unpadded(f"u:{s}".encode()),
 }
 SOURCES = ["env", "dir", "truss", "store", "configured"]
+
+
+def _unpadded(raw: bytes) -> str:
+    """base64 that needs '==' padding, with the padding cut off: invalid base64."""
+    raw += b"x" * ((1 - len(raw)) % 3)
+    return base64.b64encode(raw).decode().rstrip("=")
 
 
 def _place(env: dict, source: str, name: str, value: str) -> None:
@@ -173,7 +185,7 @@ def _place(env: dict, source: str, name: str, value: str) -> None:
 @pytest.mark.parametrize("bad", sorted(BAD_VALUES))
 def test_bad_secret_values_are_named_not_shown(tmp_path, source, bad):
     env = make_env(str(tmp_path))
-    secret = sentinel()
+    secret = sentinel(tricky=True)
     value = BAD_VALUES[bad](secret)
     name = "DOCKER_REGISTRY_ghcr.io"
     if source == "configured":
@@ -196,7 +208,7 @@ def test_bad_secret_values_are_named_not_shown(tmp_path, source, bad):
 def test_missing_and_misplaced_secrets_say_where_not_what(tmp_path, exe):
     """Missing named secret, erase of what others own, list: every line without a value."""
     env = make_env(str(tmp_path))
-    owned = {src: sentinel(src) for src in SOURCES}
+    owned = {src: sentinel(src, tricky=True) for src in SOURCES}
     sentinels = list(owned.values())
     for i, src in enumerate(["env", "dir", "truss", "store"]):
         key = f"r{i}.example"
@@ -261,7 +273,7 @@ def test_a_malformed_helper_config_never_quotes_itself(tmp_path):
 
 def test_a_get_answer_holds_only_its_own_secret(tmp_path, exe):
     env = make_env(str(tmp_path))
-    owned = {f"r{i}.example": sentinel(str(i)) for i in range(6)}
+    owned = {f"r{i}.example": sentinel(str(i), tricky=True) for i in range(6)}
     for i, (key, secret) in enumerate(owned.items()):
         _place(env, SOURCES[i % 4], f"DOCKER_REGISTRY_{key}", static.encode("u", secret))
     for key, secret in owned.items():
@@ -271,3 +283,4 @@ def test_a_get_answer_holds_only_its_own_secret(tmp_path, exe):
         others = [s for k, s in owned.items() if k != key]
         no_sentinel(out + err.encode(), others, f"get {key}")
         COUNTS["runs"] += 1
+    no_sentinel_in_log(env, list(owned.values()), "gets of six registries")

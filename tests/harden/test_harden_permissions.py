@@ -54,18 +54,20 @@ def test_files_are_0600_in_0700_dirs_whatever_the_umask(exe, tmp_path, umask):
         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
     )
     cache_files = [os.path.join(paths.token_cache, n) for n in os.listdir(paths.token_cache)]
-    for path in [paths.store, paths.helper_config, *cache_files]:
+    log = os.path.join(paths.log_dir, "debug.log")  # every hardening run logs
+    expect(os.path.exists(log), "no debug log was written")
+    for path in [paths.store, paths.helper_config, *cache_files, log]:
         if path.endswith(".lock"):
             continue
         expect(_mode(path) == 0o600, f"{path} is {_mode(path):03o} under umask {umask:03o}")
         COUNTS["files checked"] += 1
-    app_dirs = [paths.data_dir, paths.config_dir, paths.cache_dir, paths.token_cache]
+    app_dirs = [paths.data_dir, paths.config_dir, paths.cache_dir, paths.token_cache, paths.log_dir]
     for path in app_dirs:
         expect(_mode(path) == 0o700, f"{path} is {_mode(path):03o} under umask {umask:03o}")
         COUNTS["dirs checked"] += 1
     # Directories the helper had to create on the way (XDG bases) are private as well,
     # as the XDG base directory spec asks.
-    for root in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"):
+    for root in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
         path = env[root]
         expect(
             not _mode(path) & 0o022,
