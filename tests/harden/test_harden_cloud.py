@@ -16,6 +16,8 @@ main (the provider helpers test their own happy paths):
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import socket
 import subprocess
@@ -424,3 +426,49 @@ def test_hostile_answers_never_leak_into_the_error_line(exe, tmp_path, case, ans
         no_sentinel(err, [secret, *sentinels], f"{case.name} {answer} stderr")
         COUNTS["hostile answers taken as a token"] += 1
     expect(elapsed < case.bound(2.0), f"{answer}: {elapsed:.1f}s")
+
+
+def _token_answer(case: Case, token: str) -> tuple[int, str, str]:
+    """A good answer for ``case`` whose access token is ``token``."""
+    if case.name.startswith("AWS"):
+        encoded = base64.b64encode(f"AWS:{token}".encode()).decode()
+        body = {
+            "authorizationData": [
+                {
+                    "authorizationToken": encoded,
+                    "expiresAt": time.time() + 43200,
+                    "proxyEndpoint": f"https://{case.server}",
+                }
+            ]
+        }
+        return (
+            200,
+            "application/x-amz-json-1.1",
+            json.dumps(body).replace("{", "{{").replace("}", "}}"),
+        )
+    body = {"access_token": token, "expires_in": 3600, "token_type": "Bearer"}
+    return 200, "application/json", json.dumps(body).replace("{", "{{").replace("}", "}}")
+
+
+@pytest.mark.parametrize("case", [CASES[0], CASES[2]], ids=[IDS[0], IDS[2]])
+def test_minted_tokens_show_only_in_the_get_answer(exe, tmp_path, case):
+    """A token is the get answer and nothing else: not in list, doctor, stderr or the log."""
+    token = sentinel("token", tricky=True)
+    server = _hostile_server(*_token_answer(case, token), "")
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        env, sentinels = case.prepare(exe, str(tmp_path), base)
+        code, out, err = run_exe(exe, env, "get", stdin=case.server.encode())
+        check_outcome("get", code, out, err)
+        answered = code == 0 and json.loads(out)["Secret"] == token
+        expect(answered, f"{case.name}: the token was not answered: {out[-200:]!r}")
+        no_sentinel(err, [token, *sentinels], f"{case.name} get stderr")
+        for argv in (["list"], ["doctor"], ["doctor", "--offline"], ["get"]):
+            code, out, err = run_exe(exe, env, *argv, stdin=b"other.example")
+            check_outcome(argv[0], code, out, err)
+            no_sentinel(out + err.encode(), [token, *sentinels], f"{case.name} {argv}")
+            COUNTS["token runs (list, doctor, get)"] += 1
+    finally:
+        server.shutdown()
+        server.server_close()
+    no_sentinel_in_log(env, [token, *sentinels], f"{case.name} with a minted token")
