@@ -35,7 +35,7 @@ from botocore.exceptions import (
     SSLError,
 )
 
-from docker_credential_truss import __version__
+from docker_credential_truss import __version__, files
 from docker_credential_truss.errors import ProviderError
 from docker_credential_truss.providers import Token, network_timeout
 from docker_credential_truss.providers.aws import (
@@ -229,7 +229,7 @@ def _client(
 
 def _read_token_file(provider: AwsProvider, path: str) -> str:
     try:
-        with open(path, encoding="utf-8") as handle:
+        with files.open_regular(path, "r", encoding="utf-8") as handle:  # not a FIFO
             token = handle.read().strip()
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or "not UTF-8 text"

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import re
 
+from docker_credential_truss import files
 from docker_credential_truss.errors import ConfigError, ProviderError, SecretError
 from docker_credential_truss.providers import Token, network_timeout
 
@@ -195,7 +196,7 @@ class WorkloadIdentity:
                 "the OIDC token your CI issued for the workload identity provider"
             )
         try:
-            with open(self.token_file, encoding="utf-8") as f:
+            with files.open_regular(self.token_file, "r", encoding="utf-8") as f:  # not a FIFO
                 token = f.read().strip()
         except (OSError, UnicodeDecodeError) as e:
             reason = e.strerror if isinstance(e, OSError) and e.strerror else type(e).__name__
