@@ -181,7 +181,7 @@ def _get(exe: str, env: dict, server: str, timeout: float | None) -> tuple[float
     if timeout is not None:
         env = {**env, "DOCKER_CREDENTIAL_TRUSS_TIMEOUT": f"{timeout:g}"}
     start = time.monotonic()
-    code, out, err = run_exe(exe, env, "get", stdin=server.encode(), timeout=120)
+    code, out, err = run_exe(exe, env, "get", stdin=server.encode(), timeout=60)
     return time.monotonic() - start, code, out, err
 
 
@@ -472,3 +472,27 @@ def test_minted_tokens_show_only_in_the_get_answer(exe, tmp_path, case):
         server.shutdown()
         server.server_close()
     no_sentinel_in_log(env, [token, *sentinels], f"{case.name} with a minted token")
+
+
+@pytest.mark.parametrize("case", [CASES[1], CASES[3]], ids=[IDS[1], IDS[3]])
+def test_an_oidc_token_file_that_is_a_fifo_fails_at_once(exe, tmp_path, case):
+    """A CI that leaves a named pipe where the OIDC token should be must not hang docker."""
+    with Silent() as base:
+        env, sentinels = case.prepare(exe, str(tmp_path), base)
+        variable = (
+            "DOCKER_CREDENTIAL_TRUSS_AWS_WEB_IDENTITY_TOKEN_FILE"
+            if case.name.startswith("AWS")
+            else "DOCKER_CREDENTIAL_TRUSS_GCP_OIDC_TOKEN_FILE"
+        )
+        fifo = str(tmp_path / "token-fifo")
+        os.mkfifo(fifo)
+        env[variable] = fifo
+        try:
+            elapsed, code, out, err = _get(exe, env, case.server, 1.0)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"{case.name}: get hung on a FIFO token file") from None
+    check_outcome("get", code, out, err)
+    expect(code == 1 and b"not a regular file" in out, f"{case.name}: {out!r}")
+    no_sentinel(out + err.encode(), sentinels, f"{case.name} FIFO token file")
+    expect(elapsed < STARTUP_SLACK + 2, f"{case.name}: {elapsed:.1f}s on a FIFO token file")
+    FIGURES[f"{case.name}: FIFO as the OIDC token file"] = f"failed in {elapsed:.2f}s"
