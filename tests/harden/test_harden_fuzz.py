@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 import os
 import random
+import subprocess
 import tempfile
+import time
 
 from hardening import (
     check_outcome,
@@ -307,3 +309,70 @@ def test_hostile_files_give_one_line_and_change_nothing_else(which, content, ver
         if code == 1:
             no_sentinel(out, world.all_sentinels(), f"{verb} error with a hostile {which}")
             expect(snapshot(root) == before, f"{verb} failed with a hostile {which} but wrote")
+
+
+SPECIAL = ["fifo", "/dev/zero", "directory", "symlink loop", "dangling symlink", "/dev/null"]
+
+
+def _make_special(path: str, kind: str) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if os.path.lexists(path):
+        os.unlink(path)
+    if kind == "fifo":
+        os.mkfifo(path, 0o600)
+    elif kind == "directory":
+        os.mkdir(path, 0o700)
+    elif kind == "symlink loop":
+        os.symlink(path, path)
+    elif kind == "dangling symlink":
+        os.symlink(path + ".nowhere", path)
+    else:
+        os.symlink(kind, path)
+
+
+def _limit_memory() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+
+def test_special_files_never_hang_or_exhaust_memory(exe):
+    """A FIFO or /dev/zero where a secret, store or config should be: one line, quickly."""
+    places = [
+        "store",
+        "helper config",
+        "truss user config",
+        "truss project config",
+        "secrets dir file",
+    ]
+    for which in places:
+        for kind in SPECIAL:
+            with tempfile.TemporaryDirectory() as root:
+                world = Installed(root)
+                target = _hostile_files(world)[which]
+                _make_special(target, kind)
+                for verb in (*VERBS, "configure", "doctor"):
+                    argv = ("configure", world.truss_dir) if verb == "configure" else (verb,)
+                    stdin = b"ghcr.io"
+                    if verb == "store":
+                        stdin = json.dumps(
+                            {"ServerURL": "ghcr.io", "Username": "u", "Secret": "x"}
+                        ).encode()
+                    start = time.monotonic()
+                    try:
+                        code, out, err = run_exe(
+                            exe,
+                            world.env,
+                            *argv,
+                            stdin=stdin,
+                            timeout=20,
+                            preexec_fn=_limit_memory,
+                        )
+                    except subprocess.TimeoutExpired:
+                        raise AssertionError(f"{verb} hung on a {kind} as the {which}") from None
+                    COUNTS["special files (runs)"] += 1
+                    check_outcome(verb, code, out, err)
+                    expect(time.monotonic() - start < 10, f"{verb}: slow on a {kind} {which}")
+                    no_sentinel(err, world.all_sentinels(), f"{verb} stderr, {kind}")
+                    if code == 1:
+                        no_sentinel(out, world.all_sentinels(), f"{verb} error, {kind}")
