@@ -24,8 +24,9 @@ Docker, BuildKit, skopeo/podman and docker-py run it to get registry credentials
 made from the same truss config and secrets that Baseten uses for base_image.
 
 Set up in three steps:
-  1. Install:    pip install docker-credential-truss   (or put the standalone
-                 binary on PATH under exactly that name)
+  1. Install:    pip install .   (in a checkout; or pipx install .), or put the
+                 standalone binary's folder on PATH: docker runs it by exactly
+                 the name docker-credential-truss
   2. Configure:  docker-credential-truss configure path/to/my-truss
                  Reads base_image.docker_auth and the DOCKER_REGISTRY_* secrets of
                  the truss's config.yaml and routes those registries to this helper
