@@ -25,6 +25,7 @@ from docker_credential_truss import __version__, debuglog, dockerconfig
 from docker_credential_truss.cache import TokenCache, is_fresh
 from docker_credential_truss.errors import HelperError, InputError, ProviderError, SecretError
 from docker_credential_truss.paths import Paths
+from docker_credential_truss.providers import mint_within
 from docker_credential_truss.registry import SECRET_PREFIX, InvalidRegistry, Registry, parse
 from docker_credential_truss.resolver import Resolver
 
@@ -326,7 +327,7 @@ def check_credential(report: Report, resolver: Resolver, registry: Registry, off
             )
             return
         start = time.monotonic()
-        token = provider.mint()
+        token = mint_within(provider, registry.key, resolver.env)
         debuglog.redact(token.secret)
     except SecretError as exc:
         report.fail(exc.message, "correct the secret's value where it is kept (named above)")

@@ -19,6 +19,7 @@ import time
 
 from docker_credential_truss import config, debuglog
 from docker_credential_truss.errors import HelperError, NotFound
+from docker_credential_truss.providers import mint_within
 from docker_credential_truss.registry import SECRET_PREFIX, InvalidRegistry, parse
 from docker_credential_truss.secrets import Secrets
 
@@ -82,7 +83,7 @@ class Resolver:
 
         def mint() -> Token:
             start = time.monotonic()
-            token = provider.mint()
+            token = mint_within(provider, registry.key, self.env)
             debuglog.redact(token.secret)
             took.append(time.monotonic() - start)
             return token

@@ -17,7 +17,6 @@ the token cache. Only ``mint()`` may import boto3 or google-auth.
 from __future__ import annotations
 
 TYPE_CHECKING = False  # importing typing costs start-up time
-TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Protocol
@@ -41,6 +40,9 @@ if TYPE_CHECKING:
 
 #: Seconds for each network request a provider makes; no docker client times a helper out.
 TIMEOUT_VARIABLE = "DOCKER_CREDENTIAL_TRUSS_TIMEOUT"
+DEFAULT_TIMEOUT = 5.0
+#: A whole mint (every request, retry and backoff) is abandoned after this many timeouts.
+DEADLINE_FACTOR = 6
 
 
 def network_timeout(env: Mapping[str, str]) -> float | None:
@@ -57,6 +59,44 @@ def network_timeout(env: Mapping[str, str]) -> float | None:
     if not 0 < value <= 300:
         raise ConfigError(f"{TIMEOUT_VARIABLE} should be a number of seconds (0 to 300)")
     return value
+
+
+def mint_within(provider: Provider, what: str, env: Mapping[str, str]) -> Token:
+    """``provider.mint()``, abandoned after ``DEADLINE_FACTOR`` x the network timeout.
+
+    SDK timeouts bound each socket read, not a request: an endpoint that sends a byte
+    per read timeout would hold docker forever. So the whole mint runs under a wall-clock
+    alarm (30 s by default). The alarm raises a BaseException, which no SDK's
+    ``except Exception`` can swallow, and it becomes one ProviderError line here.
+    """
+    import signal
+    import threading
+
+    seconds = DEADLINE_FACTOR * (network_timeout(env) or DEFAULT_TIMEOUT)
+    if threading.current_thread() is not threading.main_thread():
+        return provider.mint()  # alarms reach only the main thread; in-process tests
+
+    def expire(signum: int, frame: object) -> None:
+        raise _DeadlinePassed
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        return provider.mint()
+    except _DeadlinePassed:
+        from docker_credential_truss.errors import ProviderError
+
+        raise ProviderError(
+            f"{what}: no credential within {seconds:g}s; the endpoint is too slow"
+            f" ({DEADLINE_FACTOR} x {TIMEOUT_VARIABLE})"
+        ) from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+class _DeadlinePassed(BaseException):
+    """Raised by the alarm; a BaseException so SDK error handling lets it through."""
 
 
 class Token:

@@ -25,7 +25,7 @@ import re
 
 from docker_credential_truss import files
 from docker_credential_truss.errors import ConfigError, ProviderError, SecretError
-from docker_credential_truss.providers import Token, network_timeout
+from docker_credential_truss.providers import DEFAULT_TIMEOUT, Token, network_timeout
 
 TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
@@ -39,7 +39,6 @@ SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 DEFAULT_TOKEN_URI = "https://oauth2.googleapis.com/token"
 DEFAULT_STS_URL = "https://sts.googleapis.com/v1/token"
 DEFAULT_IAMCREDENTIALS_URL = "https://iamcredentials.googleapis.com"
-DEFAULT_TIMEOUT = 5.0
 
 #: Environment variables this module reads (documented in README, "Google").
 ENV_OIDC_TOKEN_FILE = "DOCKER_CREDENTIAL_TRUSS_GCP_OIDC_TOKEN_FILE"

@@ -28,6 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from fakes.gcp import ServiceAccountKey
 from hardening import (
+    Clock,
     check_outcome,
     expect,
     figures,
@@ -39,6 +40,8 @@ from hardening import (
     sentinel,
     stress,
 )
+
+from docker_credential_truss.providers import DEADLINE_FACTOR
 
 STARTUP_SLACK = 3.0  # interpreter and SDK import on a loaded two-core machine
 DEFAULT_TIMEOUT = 5.0  # google-auth requests (gcp.py)
@@ -299,15 +302,12 @@ class Drip:
         self.sock.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DOCKER_CREDENTIAL_TRUSS_TIMEOUT bounds each read, not the request: an endpoint "
-    "that drips a byte per read timeout holds get forever (reported to the lead)",
-)
-@pytest.mark.parametrize("case", CASES[:1], ids=IDS[:1])
+@pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_a_dripping_endpoint_is_bounded_too(exe, tmp_path, case):
+    """A byte per read timeout never trips a read timeout; the mint deadline stops it."""
     timeout = 1.0
-    bound = case.bound(timeout)
+    bound = DEADLINE_FACTOR * timeout + STARTUP_SLACK
+    clock = Clock()
     with Drip() as base:
         env, _ = case.prepare(exe, str(tmp_path), base)
         env["DOCKER_CREDENTIAL_TRUSS_TIMEOUT"] = f"{timeout:g}"
@@ -315,14 +315,16 @@ def test_a_dripping_endpoint_is_bounded_too(exe, tmp_path, case):
             [exe, "get"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
         )
         try:
-            proc.communicate(case.server.encode(), timeout=bound + 2)
+            out, _ = proc.communicate(case.server.encode(), timeout=bound)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.communicate()
-            FIGURES[f"{case.name}: dripping endpoint, timeout=1s"] = (
-                f"still running after {bound + 2:g}s"
-            )
-            raise AssertionError(f"get was still running after {bound + 2:g}s") from None
+            raise AssertionError(f"get was still running after {bound:g}s") from None
+    seconds = clock.seconds()
+    FIGURES[f"{case.name}: dripping endpoint, timeout=1s"] = f"{seconds:.1f}s (bound {bound:g})"
+    line = out.decode()
+    expect(proc.returncode == 1 and line.count("\n") == 1, "one error line, exit 1")
+    expect(case.server in line and "too slow" in line, "the line names the registry and cause")
 
 
 HOSTILE = {
