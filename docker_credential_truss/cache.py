@@ -77,7 +77,9 @@ class TokenCache:
             "expires_at": token.expires_at,
             "minted_at": now,
         }
-        files.write_json(self.path(registry, identity), entry)
+        path = self.path(registry, identity)
+        files.write_json(path, entry)
+        files.sweep_temporaries(path, dead_writers_only=True)
 
     def fetch(
         self,

@@ -218,16 +218,17 @@ def update_json(path: str, change: Callable[[dict], object], *, mode: int = 0o60
         data = read_json(path, private=mode == 0o600) or {}
         change(data)
         write_json(path, data, mode=mode)
-        _sweep_temporaries(path)
+        sweep_temporaries(path)
     return data
 
 
-def _sweep_temporaries(path: str) -> None:
+def sweep_temporaries(path: str, *, dead_writers_only: bool = False) -> None:
     """Remove temporary copies of ``path`` left by writers that were killed mid-write.
 
-    Only called under ``path``'s lock, which every writer through ``update_json``
-    holds while its temporary file exists, so any other one is a dead writer's, and
-    it holds a copy of the secrets.
+    Each holds a copy of the secrets or a token. Under ``path``'s lock, which every
+    writer through ``update_json`` holds while its temporary file exists, any other one
+    is a dead writer's. Writers that may write without the lock (the token cache, after
+    a bounded wait) are told apart by the process id in the file's name instead.
     """
     directory, prefix = os.path.dirname(path) or ".", f".{os.path.basename(path)}."
     try:
@@ -235,5 +236,22 @@ def _sweep_temporaries(path: str) -> None:
     except OSError:
         return
     for name in names:
-        if name.startswith(prefix):
-            _unlink_quietly(os.path.join(directory, name))
+        if not name.startswith(prefix):
+            continue
+        if dead_writers_only and _writer_alive(name[len(prefix) :]):
+            continue
+        _unlink_quietly(os.path.join(directory, name))
+
+
+def _writer_alive(suffix: str) -> bool:
+    """Whether the process named in a temporary file's ``<pid>.<random>`` suffix lives."""
+    pid = suffix.split(".", 1)[0]
+    if not pid.isdigit():
+        return True  # not one of ours: leave it
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
