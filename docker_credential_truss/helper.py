@@ -32,7 +32,8 @@ class TrussHelper:
         try:
             registry = parse(server)
         except InvalidRegistry as exc:
-            raise InputError(f"cannot store credentials for {server!r}: {exc}") from None
+            shown = server if len(server) <= 100 else server[:100] + "..."
+            raise InputError(f"cannot store credentials for {shown!r}: {exc}") from None
         if ":" in username:
             raise InputError("a user name containing ':' cannot be used with basic auth")
         value = static.encode(username, secret)

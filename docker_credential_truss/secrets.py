@@ -125,9 +125,15 @@ class Secrets:
             except OSError:
                 entries = []
             for entry in entries:
-                path = os.path.join(directory, entry)
-                if not entry.startswith(".") and _read_secret_file(path):
-                    add(name_from_file(entry), path)
+                name, path = name_from_file(entry), os.path.join(directory, entry)
+                if entry.startswith(".") or not name.startswith(prefix):
+                    continue
+                try:
+                    if not _read_secret_file(path):
+                        continue
+                except SecretError:
+                    pass  # listed all the same: using it reports the problem for this name only
+                add(name, path)
         for name, value in self.truss_secrets().items():
             if value:
                 add(name, self.paths.truss_config)

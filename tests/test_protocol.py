@@ -2,6 +2,7 @@
 
 import base64
 import json
+import os
 
 import pytest
 
@@ -157,3 +158,20 @@ def test_errors_also_reach_stderr_but_not_found_does_not(cli):
     assert run.err == f"docker-credential-truss: {run.out}"
     run = cli("get", stdin="unknown.example.com")
     assert (run.code, run.err) == (1, "")
+
+
+def test_list_leaves_out_an_unreadable_secret_file_and_says_so(cli, tmp_path):
+    secrets_dir = tmp_path / "secrets"
+    secrets_dir.mkdir()
+    (secrets_dir / "DOCKER_REGISTRY_good.example.com").write_text(b64("good:pw"))
+    os.mkfifo(secrets_dir / "DOCKER_REGISTRY_fifo.example.com")
+    run = cli("list", extra={"TRUSS_SECRETS_DIR": str(secrets_dir)})
+    assert run.code == 0
+    assert run.json == {"good.example.com": "good"}
+    assert "fifo.example.com" in run.err
+
+
+def test_a_huge_server_url_is_not_echoed_whole(cli):
+    run = store(cli, server="bad host " + "x" * 100_000)
+    assert run.code == 1
+    assert len(run.out) < 300
