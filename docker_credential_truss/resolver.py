@@ -79,6 +79,12 @@ class Resolver:
     def get(self, registry: Registry) -> Token:
         debuglog.debug("get %s", registry.key)
         provider = self.provider(registry)
+        if not provider.cacheable:
+            # A decoded secret: no network to bound, nothing that expires to cache.
+            token = provider.mint()
+            debuglog.redact(token.secret)
+            debuglog.debug("%s: made from the secret (not cached)", registry.key)
+            return token
         took: list[float] = []
 
         def mint() -> Token:
@@ -88,12 +94,6 @@ class Resolver:
             took.append(time.monotonic() - start)
             return token
 
-        if not provider.cacheable:
-            token = mint()
-            debuglog.debug(
-                "%s: made in %.3fs (not cached: it does not expire)", registry.key, took[0]
-            )
-            return token
         from docker_credential_truss.cache import TokenCache
 
         token = TokenCache(self.paths.token_cache).fetch(registry.key, provider.identity(), mint)

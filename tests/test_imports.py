@@ -45,3 +45,10 @@ def modules_after(code: str) -> set:
 def test_cli_module_alone_is_light():
     added = modules_after("import docker_credential_truss.cli") - modules_after("")
     assert not [m for m in (*SDKS, "dataclasses", "pathlib", "tempfile", "logging") if m in added]
+
+
+def test_static_get_loads_no_mint_machinery(env):
+    # signal/threading arm the mint deadline; a decoded secret has no network to bound.
+    secret = base64.b64encode(b"u:p").decode()
+    modules = loaded_after_get({**env, "TRUSS_SECRET_DOCKER_REGISTRY_ghcr.io": secret}, "ghcr.io")
+    assert not [m for m in ("signal", "threading", "docker_credential_truss.cache") if m in modules]
