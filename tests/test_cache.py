@@ -3,6 +3,8 @@
 import os
 import threading
 
+import pytest
+
 from docker_credential_truss.cache import MARGIN, TokenCache, is_fresh
 from docker_credential_truss.providers import Token
 
@@ -124,3 +126,75 @@ def test_file_name_is_the_sha256_hashlib_gives(tmp_path):
     cache = TokenCache(str(tmp_path / "tokens"))
     expected = hashlib.sha256(b"reg.example.com\0AKIAEXAMPLE").hexdigest() + ".json"
     assert os.path.basename(cache.path("reg.example.com", "AKIAEXAMPLE")) == expected
+
+
+def test_an_entry_for_another_registry_is_never_served(tmp_path):
+    """A valid, fresh entry for A placed at B's file (a copy, a hash collision, a bug)
+    is not B's token."""
+    import shutil
+
+    cache = TokenCache(str(tmp_path / "tokens"))
+    cache.put("a.example.com", "id", Token("AWS", "token-for-a", NOW + 3600), NOW)
+    shutil.copy(cache.path("a.example.com", "id"), cache.path("b.example.com", "id"))
+    assert cache.get("b.example.com", "id", NOW) is None
+    token = cache.fetch("b.example.com", "id", lambda: Token("AWS", "token-for-b", NOW + 3600))
+    assert token.secret == "token-for-b"
+    assert cache.get("a.example.com", "id", NOW).secret == "token-for-a"
+
+
+def test_a_writer_that_waited_too_long_mints_and_writes_anyway(tmp_path):
+    """The lock's holder may hang; BuildKit's session would end first. The waiter mints
+    on its own, stores its token, and leaves the holder's lock and files alone."""
+    from docker_credential_truss import files
+
+    cache = TokenCache(str(tmp_path / "tokens"), lock_wait=0.05)
+    files.private_dir(cache.directory)
+    path = cache.path("reg", "id")
+    holder = files.FileLock(path)
+    holder.acquire()
+    try:
+        # The holder is half-way through its own write: its temporary file must survive.
+        live = f".{os.path.basename(path)}.{os.getpid()}.feedf00d"
+        with open(os.path.join(cache.directory, live), "w") as handle:
+            handle.write("{}")
+        token = cache.fetch("reg", "id", lambda: Token("AWS", "minted", NOW + 3600), lambda: NOW)
+        assert token.secret == "minted"
+        assert cache.get("reg", "id", NOW).secret == "minted"
+        assert live in os.listdir(cache.directory)
+        assert holder._fd is not None  # still held: the waiter never took or dropped it
+    finally:
+        holder.release()
+
+
+def test_put_sweeps_dead_writers_temporaries_but_not_live_ones(tmp_path):
+    import subprocess
+    import sys
+
+    cache = TokenCache(str(tmp_path / "tokens"))
+    cache.put("reg", "id", Token("AWS", "old", NOW + 3600), NOW)
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    base = os.path.basename(cache.path("reg", "id"))
+    dead, live = f".{base}.{child.pid}.00000000", f".{base}.{os.getpid()}.11111111"
+    for name in (dead, live):
+        with open(os.path.join(cache.directory, name), "w") as handle:
+            handle.write("{}")
+    cache.put("reg", "id", Token("AWS", "new", NOW + 3600), NOW)
+    left = os.listdir(cache.directory)
+    assert dead not in left
+    assert live in left
+
+
+def test_a_failed_mint_is_remembered_only_for_waiters_that_started_before_it(tmp_path):
+    from docker_credential_truss.errors import ProviderError
+
+    cache = TokenCache(str(tmp_path / "tokens"))
+
+    def refused():
+        raise ProviderError("reg: refused")
+
+    with pytest.raises(ProviderError):
+        cache.fetch("reg", "id", refused, lambda: NOW)
+    # A later call tries afresh rather than repeat the old failure.
+    token = cache.fetch("reg", "id", lambda: Token("AWS", "pw", NOW + 3600), lambda: NOW + 1)
+    assert token.secret == "pw"

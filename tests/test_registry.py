@@ -1,8 +1,15 @@
 """Registry normalisation: every form clients send, and look-alikes that must not match."""
 
+import base64
+
 import pytest
 
+from docker_credential_truss.errors import NotFound
+from docker_credential_truss.helper import TrussHelper
 from docker_credential_truss.registry import DOCKER_HUB, InvalidRegistry, parse
+from docker_credential_truss.resolver import Resolver
+
+HUB_PASSWORD = "SENTINEL-hub-password-93af"
 
 ACCEPTED = [
     # (what a client sends, the key it must map to)
@@ -91,3 +98,110 @@ def test_ports_are_significant():
 def test_secret_name_follows_truss_convention():
     assert parse("ghcr.io").secret_name == "DOCKER_REGISTRY_ghcr.io"
     assert parse("docker.io").secret_name == "DOCKER_REGISTRY_https://index.docker.io/v1/"
+
+
+# Look-alikes of Docker Hub, whose credential most users have: none may become its key.
+DOCKER_HUB_LOOKALIKES = [
+    # suffixes: another name that merely ends like a Docker Hub name
+    "evil-docker.io",
+    "evildocker.io",
+    "xdocker.io",
+    "1docker.io",
+    "evil-index.docker.io",
+    "xregistry-1.docker.io",
+    # prefixes and extra labels: Docker Hub's names inside another domain
+    "docker.io.evil.com",
+    "index.docker.io.evil.com",
+    "registry-1.docker.io.evil.com",
+    "docker.io.com",
+    # other hosts under docker.io and Docker's other domains
+    "evil.docker.io",
+    "registry-2.docker.io",
+    "registry.docker.io",
+    "auth.docker.io",
+    "hub.docker.io",
+    "x.index.docker.io",
+    "registry-1.index.docker.io",
+    "docker.com",
+    "hub.docker.com",
+    "index.docker.com",
+    "registry.hub.docker.com",
+    "io",
+    "docker",
+    # near misses
+    "docker-io",
+    "dockerio",
+    "docker.i0",
+    "d0cker.io",
+    "docker.io-",
+    "index-docker.io",
+    # ports: docker.io on another port is another server
+    "docker.io:443",
+    "index.docker.io:443",
+    "registry-1.docker.io:443",
+    "docker.io:80",
+    "docker.io:5000",
+    "https://index.docker.io:443/v1/",
+    # trailing and odd dots
+    "docker.io.",
+    "index.docker.io.",
+    "https://index.docker.io./v1/",
+    ".docker.io",
+    "docker..io",
+    # paths under other hosts
+    "evil.com/docker.io",
+    "evil.com/index.docker.io/v1/",
+    "https://evil.com/index.docker.io/v1/",
+    "evil.com/https://index.docker.io/v1/",
+    "127.0.0.1:5000/docker.io/library/ubuntu",
+    "evil.com?https://index.docker.io/v1/",
+    "evil.com#docker.io",
+    # user info and other schemes
+    "user@docker.io",
+    "https://index.docker.io@evil.com/v1/",
+    "ftp://index.docker.io/v1/",
+]
+
+
+@pytest.mark.parametrize("server", DOCKER_HUB_LOOKALIKES)
+def test_docker_hub_lookalikes_never_become_docker_hub(server):
+    try:
+        registry = parse(server)
+    except InvalidRegistry:
+        return
+    assert not registry.is_docker_hub
+    assert registry.key != DOCKER_HUB
+    assert registry.secret_name != "DOCKER_REGISTRY_" + DOCKER_HUB
+
+
+def test_docker_hubs_credential_goes_to_docker_hub_only(env, paths):
+    """The whole path (parse, resolver, secret lookup), as ``get`` takes it."""
+    value = base64.b64encode(f"hubuser:{HUB_PASSWORD}".encode()).decode()
+    env = {**env, f"TRUSS_SECRET_DOCKER_REGISTRY_{DOCKER_HUB}": value}
+    helper = TrussHelper(Resolver(env, paths), lambda line: None)
+    for server in ("docker.io", DOCKER_HUB, "registry-1.docker.io"):
+        assert helper.get(server) == ("hubuser", HUB_PASSWORD)
+    given = []
+    for server in DOCKER_HUB_LOOKALIKES:
+        try:
+            helper.get(server)
+        except NotFound:
+            continue
+        given.append(server)
+    assert given == [], "Docker Hub's credential went to look-alikes"
+
+
+@pytest.mark.parametrize("host", ["docker.io", "index.docker.io", "registry-1.docker.io"])
+def test_each_docker_hub_name_is_docker_hub(host):
+    assert parse(host).is_docker_hub
+    assert parse(f"https://{host.upper()}/v2/").key == DOCKER_HUB
+
+
+@pytest.mark.parametrize("host", ["ghcr-.io", "-ghcr.io", "ghcr.-io", "ghcr.io-", "a-.b.c"])
+def test_a_label_cannot_start_or_end_with_a_hyphen(host):
+    with pytest.raises(InvalidRegistry):
+        parse(host)
+
+
+def test_inner_hyphens_are_fine():
+    assert parse("my-registry.ex-ample.test").key == "my-registry.ex-ample.test"

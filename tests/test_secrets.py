@@ -160,3 +160,35 @@ def test_corrupt_store_is_reported_and_left_alone(cli, paths):
     assert run.code == 1 and "not valid JSON" in run.out
     with open(paths.store) as handle:
         assert handle.read() == '{"secrets": {"trunc'
+
+
+@pytest.mark.parametrize(
+    ("content", "value"),
+    [
+        ("pw\n", "pw"),
+        ("pw\r\n", "pw"),
+        ("pw", "pw"),
+        ("pw\n\n", "pw\n"),  # only one newline goes: the rest is the value's
+        ("pw \n", "pw "),
+        ("pw\t", "pw\t"),
+        (" pw\n", " pw"),
+        ("BEGIN\nabc\nEND\n", "BEGIN\nabc\nEND"),
+    ],
+)
+def test_a_secret_file_loses_one_trailing_newline_only(env, paths, secrets_dir, content, value):
+    from docker_credential_truss.secrets import Secrets
+
+    (secrets_dir / "aws_secret_access_key").write_bytes(content.encode())
+    found = Secrets({**env, "TRUSS_SECRETS_DIR": str(secrets_dir)}, paths).find(
+        "aws_secret_access_key"
+    )
+    assert found.value == value
+    assert found.source == str(secrets_dir / "aws_secret_access_key")
+
+
+@pytest.mark.parametrize("content", ["", "\n"])
+def test_an_empty_secret_file_is_no_secret(env, paths, secrets_dir, content):
+    from docker_credential_truss.secrets import Secrets
+
+    (secrets_dir / "token").write_text(content)
+    assert Secrets({**env, "TRUSS_SECRETS_DIR": str(secrets_dir)}, paths).find("token") is None
