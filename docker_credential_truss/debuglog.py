@@ -7,10 +7,14 @@ directory (``Paths.log_dir``: a 0700 directory, 0600 files, rotated at 1 MiB wit
 old files kept).
 
 Secrets are kept out twice over. The code logs names, sources and registry keys, never
-values. And every secret value the process reads (``Secrets.find``) or hands out (the
-resolver's tokens) is registered with :func:`redact`; the formatter masks each of them
-in the finished line, tracebacks included, so a value that slipped into a foreign
-exception's message is masked too.
+values. And every value enters the process through one of two doors, each of which
+registers it with :func:`redact`: the secret lookup (``Secrets.find``, and
+``Secrets.store`` for what ``docker login`` hands in) and the mint
+(``providers.minted``, and the resolver for a token read back from the cache). What a
+value contains is registered with it: the password in base64 of ``user:password``,
+the secret fields of a service-account key, each long line of a PEM key. The formatter
+masks each of them in the finished line, tracebacks included, so a value that slipped
+into a foreign exception's message is masked too.
 
 Off, this module costs one import and a function call per log point: ``logging`` is
 imported only by :func:`setup`, when the variable is set, and nothing is written.
@@ -53,6 +57,9 @@ def redact(value: str) -> None:
     _secrets.add(value)
     if "\n" in value:
         _secrets.update(p for p in value.splitlines() if len(p.strip()) >= MIN_PIECE)
+    password = _basic_password(value)
+    if password:  # a REGISTRY_SECRET: the decoded password is as secret as the value
+        _secrets.add(password)
     if value.lstrip().startswith("{"):  # a service-account key: its fields are secrets too
         import json
 
@@ -64,6 +71,19 @@ def redact(value: str) -> None:
             for field in JSON_SECRET_FIELDS:
                 if isinstance(data.get(field), str):
                     redact(data[field])
+
+
+def _basic_password(value: str) -> str | None:
+    """The password in base64 of ``user:password`` (how truss keeps registry secrets)."""
+    import base64
+    import binascii
+
+    try:
+        text = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):  # UnicodeDecodeError is a ValueError
+        return None
+    user, sep, password = text.partition(":")
+    return password if user and sep else None
 
 
 def masked(text: str) -> str:

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 
-from docker_credential_truss import __version__, debuglog, dockerconfig
+from docker_credential_truss import __version__, dockerconfig
 from docker_credential_truss.cache import TokenCache, is_fresh
 from docker_credential_truss.errors import HelperError, InputError, ProviderError, SecretError
 from docker_credential_truss.paths import Paths
@@ -328,7 +328,6 @@ def check_credential(report: Report, resolver: Resolver, registry: Registry, off
             return
         start = time.monotonic()
         token = mint_within(provider, registry.key, resolver.env)
-        debuglog.redact(token.secret)
     except SecretError as exc:
         report.fail(exc.message, "correct the secret's value where it is kept (named above)")
         return

@@ -36,9 +36,7 @@ class TrussHelper:
             raise InputError(f"cannot store credentials for {shown!r}: {exc}") from None
         if ":" in username:
             raise InputError("a user name containing ':' cannot be used with basic auth")
-        value = static.encode(username, secret)
-        debuglog.redact(secret)
-        debuglog.redact(value)
+        value = static.encode(username, secret)  # Secrets.store registers it for masking
         debuglog.debug(
             "store %s: into the helper's store as %s", registry.key, registry.secret_name
         )

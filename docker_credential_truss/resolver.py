@@ -19,7 +19,7 @@ import time
 
 from docker_credential_truss import config, debuglog
 from docker_credential_truss.errors import HelperError, NotFound
-from docker_credential_truss.providers import mint_within
+from docker_credential_truss.providers import mint_within, minted
 from docker_credential_truss.registry import SECRET_PREFIX, InvalidRegistry, parse
 from docker_credential_truss.secrets import Secrets
 
@@ -81,8 +81,7 @@ class Resolver:
         provider = self.provider(registry)
         if not provider.cacheable:
             # A decoded secret: no network to bound, nothing that expires to cache.
-            token = provider.mint()
-            debuglog.redact(token.secret)
+            token = minted(provider)
             debuglog.debug("%s: made from the secret (not cached)", registry.key)
             return token
         took: list[float] = []
@@ -90,17 +89,16 @@ class Resolver:
         def mint() -> Token:
             start = time.monotonic()
             token = mint_within(provider, registry.key, self.env)
-            debuglog.redact(token.secret)
             took.append(time.monotonic() - start)
             return token
 
         from docker_credential_truss.cache import TokenCache
 
         token = TokenCache(self.paths.token_cache).fetch(registry.key, provider.identity(), mint)
-        debuglog.redact(token.secret)
         if took:
             debuglog.debug("%s: cache miss; minted in %.3fs", registry.key, took[0])
         else:
+            debuglog.redact(token.secret)  # the cache's token enters the process here
             debuglog.debug("%s: cache hit (expires at %s)", registry.key, token.expires_at)
         return token
 

@@ -67,7 +67,7 @@ class Secrets:
     def find(self, name: str) -> Found | None:
         found = self._find(name)
         if found is not None:
-            debuglog.redact(found.value)  # whatever happens next, the log cannot show it
+            debuglog.redact(found.value)  # a value enters: whatever happens next, no log shows it
             debuglog.debug("secret %s: found in %s", name, found.source)
         return found
 
@@ -158,6 +158,7 @@ class Secrets:
 
     def store(self, name: str, value: str) -> None:
         """Save ``name`` in the helper's store (locked, atomic, 0600)."""
+        debuglog.redact(value)  # docker login's secret enters the process here
 
         def change(data: dict) -> None:
             _store_secrets(data, self.paths.store)

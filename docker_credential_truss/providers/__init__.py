@@ -16,6 +16,8 @@ the token cache. Only ``mint()`` may import boto3 or google-auth.
 
 from __future__ import annotations
 
+from docker_credential_truss import debuglog
+
 TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -61,6 +63,17 @@ def network_timeout(env: Mapping[str, str]) -> float | None:
     return value
 
 
+def minted(provider: Provider) -> Token:
+    """``provider.mint()``, its secret registered for masking before anything can quote it.
+
+    Every credential this process makes comes through here (through :func:`mint_within`
+    where there is a network), so "no token in the log" is a property of this function.
+    """
+    token = provider.mint()
+    debuglog.redact(token.secret)
+    return token
+
+
 def mint_within(provider: Provider, what: str, env: Mapping[str, str]) -> Token:
     """``provider.mint()``, abandoned after ``DEADLINE_FACTOR`` x the network timeout.
 
@@ -74,7 +87,7 @@ def mint_within(provider: Provider, what: str, env: Mapping[str, str]) -> Token:
 
     seconds = DEADLINE_FACTOR * (network_timeout(env) or DEFAULT_TIMEOUT)
     if threading.current_thread() is not threading.main_thread():
-        return provider.mint()  # alarms reach only the main thread; in-process tests
+        return minted(provider)  # alarms reach only the main thread; in-process tests
 
     def expire(signum: int, frame: object) -> None:
         raise _DeadlinePassed
@@ -82,7 +95,7 @@ def mint_within(provider: Provider, what: str, env: Mapping[str, str]) -> Token:
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
-        return provider.mint()
+        return minted(provider)
     except _DeadlinePassed:
         from docker_credential_truss.errors import ProviderError
 

@@ -7,7 +7,6 @@ with ``secret_name``. The password may itself contain ``:``; the user name canno
 
 from __future__ import annotations
 
-from docker_credential_truss import debuglog
 from docker_credential_truss.errors import SecretError
 from docker_credential_truss.providers import Token
 
@@ -53,8 +52,8 @@ class StaticProvider:
 
     def __init__(self, name: str, value: str) -> None:
         self.name = name
+        # No registration here: the lookup that found ``value`` registered its password.
         self.username, self._password = decode(value, name)
-        debuglog.redact(self._password)  # the decoded form is as secret as the value
 
     def identity(self) -> str:
         return self.name
