@@ -83,7 +83,7 @@ class Sandbox:
                 "XDG_CACHE_HOME": str(self.cache_home),
                 "XDG_STATE_HOME": str(self.state_home),
                 "DOCKER_CONFIG": str(self.docker_config),
-                "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', os.defpath)}",
+                "PATH": f"{bin_dir}{os.pathsep}{env['PATH']}",  # no other credential helper
             }
         )
         self.env: dict[str, str] = env

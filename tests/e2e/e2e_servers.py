@@ -81,10 +81,54 @@ class HarnessError(RuntimeError):
 
 
 def clean_environ(base: Mapping[str, str]) -> dict[str, str]:
-    """Return ``base`` without anything that could leak credentials or daemons into a test."""
-    return {
+    """Return ``base`` without anything that could leak credentials or daemons into a test.
+
+    PATH keeps every program of ``base``'s PATH except docker's credential helpers
+    (:func:`tool_path`): each test puts the helpers it means first on PATH itself.
+    """
+    env = {
         k: v for k, v in base.items() if k not in _DROP_NAMES and not k.startswith(_DROP_PREFIXES)
     }
+    env["PATH"] = tool_path(base.get("PATH") or os.defpath)
+    return env
+
+
+_TOOL_DIRS: dict[str, str] = {}
+HELPER_PREFIX = "docker-credential-"
+
+
+def tool_path(path: str) -> str:
+    """A one-directory PATH with the programs ``path`` finds, less ``docker-credential-*``.
+
+    With no credential store configured, docker picks one by looking for
+    ``docker-credential-pass`` or ``docker-credential-secretservice`` on PATH (docker/cli
+    ``DetectDefaultStore``), so whatever helper the host happens to have would change
+    what ``docker login`` does in a test. The directory holds a link to the first
+    program of each name, as PATH lookup would find it; it is made once per process and
+    removed at exit.
+    """
+    if path in _TOOL_DIRS:
+        return _TOOL_DIRS[path]
+    import atexit
+    import tempfile
+
+    tools = tempfile.mkdtemp(prefix="dct-tools-")
+    atexit.register(shutil.rmtree, tools, True)
+    linked: set[str] = set()
+    for directory in path.split(os.pathsep):
+        try:
+            names = sorted(os.listdir(directory or "."))
+        except OSError:
+            continue
+        for name in names:
+            target = os.path.join(os.path.abspath(directory or "."), name)
+            if name in linked or name.startswith(HELPER_PREFIX):
+                continue
+            if os.path.isfile(target) and os.access(target, os.X_OK):
+                os.symlink(target, os.path.join(tools, name))
+                linked.add(name)
+    _TOOL_DIRS[path] = tools
+    return tools
 
 
 def wait_until(check: Callable[[], bool], what: str, timeout: float, log: Path | None) -> None:

@@ -9,12 +9,41 @@ from these only in where the credential comes from.
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import shutil
 from pathlib import Path
 
 from e2e_checks import check, expect_failure, expect_ok, remember
-from e2e_harness import CloudRegistry, DockerCLI, RegistryUnderTest, Sandbox
-from e2e_servers import CLOUD_HOSTS, basic_auth_config
+from e2e_harness import EXE_NAME, CloudRegistry, DockerCLI, RegistryUnderTest, Sandbox
+from e2e_servers import CLOUD_HOSTS, basic_auth_config, tool_path
+
+
+def test_the_sandbox_path_finds_no_credential_helper_but_ours(sandbox: Sandbox) -> None:
+    """docker login with an empty config picks docker-credential-pass (or -secretservice)
+    when PATH finds it; a host that has one must not change what the tests see."""
+    path = sandbox.env["PATH"]
+    for name in ("pass", "secretservice", "ecr-login", "gcloud", "osxkeychain", "desktop"):
+        check(shutil.which(f"docker-credential-{name}", path=path) is None, f"{name} on PATH")
+    found = shutil.which(EXE_NAME, path=path)
+    check(found is not None and os.path.realpath(found) != found, "ours must be the test's link")
+    for tool in ("skopeo", "tar", "sh"):  # the clients the tests run are all still there
+        check(shutil.which(tool, path=path) is not None, f"{tool} must stay on PATH")
+
+
+def test_tool_path_leaves_out_credential_helpers_only(tmp_path: Path) -> None:
+    host_bin = tmp_path / "host-bin"
+    host_bin.mkdir()
+    for name in ("pass", "docker-credential-pass", "docker-credential-secretservice", "tool"):
+        (host_bin / name).write_text("#!/bin/sh\n")
+        (host_bin / name).chmod(0o755)
+    (host_bin / "not-executable").write_text("")
+    tools = tool_path(f"{host_bin}{os.pathsep}/usr/bin")
+    names = set(os.listdir(tools))
+    check({"pass", "tool"} <= names, "ordinary programs are kept")
+    check(not any(n.startswith("docker-credential-") for n in names), "helpers are left out")
+    check("not-executable" not in names, "only programs are linked")
+    check(os.path.realpath(os.path.join(tools, "tool")) == str(host_bin / "tool"), "first wins")
 
 
 def test_registry_demands_the_right_password(registry: RegistryUnderTest) -> None:
