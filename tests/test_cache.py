@@ -198,3 +198,20 @@ def test_a_failed_mint_is_remembered_only_for_waiters_that_started_before_it(tmp
     # A later call tries afresh rather than repeat the old failure.
     token = cache.fetch("reg", "id", lambda: Token("AWS", "pw", NOW + 3600), lambda: NOW + 1)
     assert token.secret == "pw"
+
+
+def test_entries_show_registry_and_times_but_no_secret(tmp_path):
+    cache = TokenCache(str(tmp_path / "tokens"))
+    assert cache.entries() == []  # no directory yet
+    cache.put("b.example.com", "id", Token("AWS", "secret-b", NOW + 7200), NOW)
+    cache.put("a.example.com", "id", Token("AWS", "secret-a", NOW + 3600), NOW + 5)
+    for junk_name, junk in ((".hidden.json", b"{}"), ("notes.txt", b"x"), ("bad.json", b"[")):
+        (tmp_path / "tokens" / junk_name).write_bytes(junk)
+    entries = cache.entries()
+    assert sorted(entries, key=lambda e: e["registry"]) == [
+        {"registry": "a.example.com", "expires_at": NOW + 3600, "minted_at": NOW + 5},
+        {"registry": "b.example.com", "expires_at": NOW + 7200, "minted_at": NOW},
+    ]
+    # in file-name order (the hash's), so stable from one call to the next
+    files_in_order = [os.path.basename(cache.path(e["registry"], "id")) for e in entries]
+    assert files_in_order == sorted(files_in_order)

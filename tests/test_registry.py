@@ -205,3 +205,13 @@ def test_a_label_cannot_start_or_end_with_a_hyphen(host):
 
 def test_inner_hyphens_are_fine():
     assert parse("my-registry.ex-ample.test").key == "my-registry.ex-ample.test"
+
+
+def test_registries_are_equal_and_hash_by_key():
+    assert parse("docker.io") == parse("https://index.docker.io/v1/")
+    assert parse("ghcr.io") != parse("ghcr.io:443")
+    assert parse("ghcr.io") != "ghcr.io"
+    assert len({parse("docker.io"), parse("registry-1.docker.io"), parse("GHCR.io")}) == 2
+    assert hash(parse("Docker.io")) == hash(DOCKER_HUB)
+    assert repr(parse("ghcr.io:5000")) == "Registry('ghcr.io:5000')"
+    assert parse("docker.io").host == "docker.io" and parse("[::1]:80").port == 80

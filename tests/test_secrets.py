@@ -192,3 +192,139 @@ def test_an_empty_secret_file_is_no_secret(env, paths, secrets_dir, content):
 
     (secrets_dir / "token").write_text(content)
     assert Secrets({**env, "TRUSS_SECRETS_DIR": str(secrets_dir)}, paths).find("token") is None
+
+
+# -- the Secrets object itself ------------------------------------------------------------
+
+
+def make_secrets(env, paths, **extra):
+    from docker_credential_truss.secrets import Secrets
+
+    return Secrets({**env, **extra}, paths)
+
+
+def test_file_names_round_trip_and_never_collide():
+    from docker_credential_truss.secrets import file_name, name_from_file
+
+    names = ["DOCKER_REGISTRY_https://index.docker.io/v1/", "a%2Fb", "a/b", "100%", "%25/%"]
+    files = [file_name(n) for n in names]
+    assert files[0] == "DOCKER_REGISTRY_https:%2F%2Findex.docker.io%2Fv1%2F"
+    assert files[1] == "a%252Fb" and files[2] == "a%2Fb"
+    assert len(set(files)) == len(names) and not any("/" in f for f in files)
+    assert [name_from_file(f) for f in files] == names
+
+
+def test_names_from_every_source_first_source_wins(env, paths, secrets_dir, truss_secrets):
+    from docker_credential_truss.secrets import file_name
+
+    truss_secrets({"DOCKER_REGISTRY_a": b64("t:1"), "DOCKER_REGISTRY_t": b64("t:2"), "x": "y"})
+    for name, content in {
+        "DOCKER_REGISTRY_a": "d\n",
+        "DOCKER_REGISTRY_https://index.docker.io/v1/": "d\n",
+        "DOCKER_REGISTRY_empty": "\n",
+        ".DOCKER_REGISTRY_hidden": "d",
+        "other": "d",
+    }.items():
+        (secrets_dir / file_name(name)).write_text(content)
+    secrets = make_secrets(
+        env,
+        paths,
+        TRUSS_SECRETS_DIR=str(secrets_dir),
+        TRUSS_SECRET_DOCKER_REGISTRY_a="e",
+        TRUSS_SECRET_DOCKER_REGISTRY_unset="",
+    )
+    secrets.store("DOCKER_REGISTRY_s", b64("s:1"))
+    secrets.store("DOCKER_REGISTRY_t", b64("s:2"))
+    assert secrets.names("DOCKER_REGISTRY_") == {
+        "DOCKER_REGISTRY_a": "environment variable TRUSS_SECRET_DOCKER_REGISTRY_a",
+        "DOCKER_REGISTRY_https://index.docker.io/v1/": str(
+            secrets_dir / "DOCKER_REGISTRY_https:%2F%2Findex.docker.io%2Fv1%2F"
+        ),
+        "DOCKER_REGISTRY_t": paths.truss_config,
+        "DOCKER_REGISTRY_s": f"the helper's store {paths.store}",
+    }
+
+
+def test_names_lists_an_unreadable_secret_file_and_skips_a_missing_directory(
+    env, paths, secrets_dir
+):
+    (secrets_dir / "DOCKER_REGISTRY_bad").write_bytes(b"\xff\xfe")
+    secrets = make_secrets(env, paths, TRUSS_SECRETS_DIR=str(secrets_dir))
+    assert list(secrets.names("DOCKER_REGISTRY_")) == ["DOCKER_REGISTRY_bad"]
+    missing = make_secrets(env, paths, TRUSS_SECRETS_DIR=str(secrets_dir / "missing"))
+    assert missing.names("DOCKER_REGISTRY_") == {}
+
+
+def test_places_name_every_source_in_order(env, paths, secrets_dir):
+    unset = make_secrets(env, paths).places("n/x")
+    assert unset == (
+        f"$TRUSS_SECRET_n/x, $TRUSS_SECRETS_DIR (unset), {paths.truss_config} (secrets:),"
+        f" {paths.store}"
+    )
+    with_dir = make_secrets(env, paths, TRUSS_SECRETS_DIR=str(secrets_dir)).places("n/x")
+    assert with_dir.split(", ")[1] == str(secrets_dir / "n%2Fx")
+
+
+def test_store_keeps_the_other_secrets_and_marks_the_version(env, paths):
+    secrets = make_secrets(env, paths)
+    secrets.store("one", "1")
+    secrets.store("two", "2")
+    secrets.store("one", "1b")
+    with open(paths.store) as handle:
+        assert json.load(handle) == {"version": 1, "secrets": {"one": "1b", "two": "2"}}
+    assert secrets.find("one").value == "1b"
+    assert make_secrets(env, paths).stored() == {"one": "1b", "two": "2"}
+
+
+def test_erase_removes_only_that_secret_from_the_store(env, paths):
+    secrets = make_secrets(env, paths)
+    secrets.store("one", "1")
+    secrets.store("two", "2")
+    secrets.erase("one")
+    assert secrets.find("one") is None
+    assert make_secrets(env, paths).stored() == {"two": "2"}
+
+
+def test_erase_of_a_secret_kept_elsewhere_says_where_and_of_none_is_not_found(env, paths):
+    from docker_credential_truss.errors import NotFound, SecretError
+
+    secrets = make_secrets(env, paths, TRUSS_SECRET_one="1")
+    with pytest.raises(SecretError) as caught:
+        secrets.erase("one")
+    assert caught.value.message == (
+        "one comes from environment variable TRUSS_SECRET_one, which"
+        " docker-credential-truss does not edit; remove it there"
+    )
+    with pytest.raises(NotFound):
+        secrets.erase("nothing")
+    assert not os.path.exists(paths.store)  # nothing to erase: nothing written
+
+
+def test_erase_of_a_stored_secret_also_set_elsewhere_removes_the_stored_copy(env, paths):
+    make_secrets(env, paths).store("one", "stored")
+    secrets = make_secrets(env, paths, TRUSS_SECRET_one="env")
+    secrets.erase("one")  # the store's copy goes; no error, though the variable remains
+    assert make_secrets(env, paths).stored() == {}
+    assert secrets.find("one").value == "env"
+
+
+def test_a_store_that_is_not_ours_is_refused(env, paths):
+    from docker_credential_truss import files
+    from docker_credential_truss.errors import StoreError
+
+    files.private_dir(os.path.dirname(paths.store))
+    for data in ({"secrets": ["a"]}, {"secrets": {"a": 1}}, {"secrets": {"a": None}}):
+        files.write_json(paths.store, data)
+        with pytest.raises(StoreError, match="is not a docker-credential-truss store"):
+            make_secrets(env, paths).find("a")
+        with pytest.raises(StoreError):
+            make_secrets(env, paths).store("b", "2")
+    files.write_json(paths.store, {"version": 1})
+    assert make_secrets(env, paths).stored() == {}
+
+
+def test_found_never_shows_its_value():
+    from docker_credential_truss.secrets import Found
+
+    found = Found("SENTINEL-found-value", "somewhere")
+    assert repr(found) == "Found(source='somewhere')"
