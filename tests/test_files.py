@@ -251,8 +251,17 @@ def test_sweep_of_dead_writers_only_keeps_live_writers_files(tmp_path):
 
 
 def test_writer_alive(monkeypatch):
-    assert files._writer_alive(f"{os.getpid()}.ab12")
-    assert not files._writer_alive(f"{dead_pid()}.ab12")
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert files._writer_alive(f"{child.pid}.ab12")
+        with pytest.raises(subprocess.TimeoutExpired):  # asked, not signalled
+            child.wait(timeout=0.3)
+    finally:
+        child.kill()
+        child.wait()
+    dead = dead_pid()
+    assert not files._writer_alive(f"{dead}.ab12")
+    assert not files._writer_alive(f"{dead}.ab.12")  # the pid is what comes before the first dot
     assert files._writer_alive("notapid.ab12")
 
     def denied(pid, signal):

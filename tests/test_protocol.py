@@ -6,6 +6,11 @@ import os
 
 import pytest
 
+from docker_credential_truss import debuglog
+from docker_credential_truss.errors import InputError, NotFound
+from docker_credential_truss.helper import TrussHelper
+from docker_credential_truss.resolver import Resolver
+
 REG = "127.0.0.1:5000"
 
 
@@ -175,3 +180,186 @@ def test_a_huge_server_url_is_not_echoed_whole(cli):
     run = store(cli, server="bad host " + "x" * 100_000)
     assert run.code == 1
     assert len(run.out) < 300
+
+
+# -- protocol.handle on its own: the exact error for each malformed input -------------------
+
+
+class Recorder:
+    """A Helper that records what the protocol hands it."""
+
+    def __init__(self):
+        self.calls = []
+
+    def add(self, server, username, secret):
+        self.calls.append(("add", server, username, secret))
+
+    def delete(self, server):
+        self.calls.append(("delete", server))
+
+    def get(self, server):
+        self.calls.append(("get", server))
+        return "user", "secret"
+
+    def list(self):
+        return {"reg": "user"}
+
+
+def handle(action, stdin: bytes):
+    import io
+
+    from docker_credential_truss import protocol
+
+    helper, out = Recorder(), io.BytesIO()
+    protocol.handle(helper, action, io.BytesIO(stdin), out)
+    return helper.calls, out.getvalue()
+
+
+NOT_AN_OBJECT = 'store expects a JSON object {"ServerURL", "Username", "Secret"}'
+NOT_STRINGS = "ServerURL, Username and Secret must be JSON strings"
+
+
+@pytest.mark.parametrize(
+    ("stdin", "message"),
+    [
+        (b"", 'store expects JSON {"ServerURL", "Username", "Secret"}; got nothing'),
+        (b" \n", 'store expects JSON {"ServerURL", "Username", "Secret"}; got nothing'),
+        (b"[" * 100000, "store input is nested too deeply"),
+        (b'{"ServerURL": ', "store input is not valid JSON (at character 14)"),
+        (b"{x}", "store input is not valid JSON (at character 1)"),
+        (b"[]", NOT_AN_OBJECT),
+        (b'"text"', NOT_AN_OBJECT),
+        (b'{"ServerURL": 1, "Username": "u", "Secret": "s"}', NOT_STRINGS),
+        (b'{"ServerURL": "r", "Username": ["u"], "Secret": "s"}', NOT_STRINGS),
+        (b'{"ServerURL": "r", "Username": "u", "Secret": 5}', NOT_STRINGS),
+        (
+            b'{"ServerURL": "r", "Username": "u", "Secret": "\\ud800"}',
+            "ServerURL, Username and Secret must be valid Unicode text",
+        ),
+        (b'{"ServerURL": "  ", "Username": "u"}', "no credentials server URL"),
+        (b'{"ServerURL": "r", "Username": ""}', "no credentials username"),
+        (b'{"ServerURL": "r"}', "no credentials username"),
+        (b"\xff", "input is not UTF-8 text"),
+    ],
+)
+def test_malformed_store_input_is_one_exact_line(stdin, message):
+    from docker_credential_truss.errors import HelperError
+
+    with pytest.raises(HelperError) as caught:
+        handle("store", stdin)
+    assert caught.value.message == message
+
+
+def test_a_json_error_without_a_position_says_so_without_one(monkeypatch):
+    from docker_credential_truss import protocol
+    from docker_credential_truss.errors import InputError
+
+    def loads(text):
+        raise ValueError("no position")
+
+    monkeypatch.setattr(protocol.json, "loads", loads)
+    with pytest.raises(InputError) as caught:
+        handle("store", b"{}")
+    assert caught.value.message == "store input is not valid JSON"
+
+
+def test_store_hands_the_helper_trimmed_server_and_exact_credentials():
+    calls, out = handle(
+        "store", b'{"ServerURL": " https://r/ \\n", "Username": " u ", "Secret": null}'
+    )
+    assert (calls, out) == ([("add", "https://r/", " u ", "")], b"")
+    calls, _ = handle("store", b'{"ServerURL": "r", "Username": "u"}')
+    assert calls == [("add", "r", "u", "")]
+
+
+def test_get_erase_list_through_handle():
+    calls, out = handle("get", b"  reg.example \n")
+    assert calls == [("get", "reg.example")]
+    assert out == b'{"ServerURL": "reg.example", "Username": "user", "Secret": "secret"}\n'
+    calls, out = handle("erase", b"reg.example\n")
+    assert (calls, out) == ([("delete", "reg.example")], b"")
+    calls, out = handle("list", b"unused")
+    assert (calls, out) == ([], b'{"reg": "user"}\n')
+
+
+def test_an_unknown_action_is_refused_by_name():
+    from docker_credential_truss.errors import InputError
+
+    with pytest.raises(InputError) as caught:
+        handle("remove", b"")
+    assert caught.value.message == "unknown credential action 'remove'"
+
+
+def test_input_up_to_the_limit_is_read_and_beyond_it_refused():
+    from docker_credential_truss.errors import InputError
+    from docker_credential_truss.protocol import MAX_INPUT
+
+    calls, _ = handle("get", b"r" + b" " * (MAX_INPUT - 1))
+    assert calls == [("get", "r")]
+    with pytest.raises(InputError) as caught:
+        handle("get", b"r" + b" " * MAX_INPUT)
+    assert caught.value.message == f"input is larger than {MAX_INPUT} bytes"
+
+
+# -- TrussHelper, the Helper behind the protocol: what store refuses, and how it says so ----
+
+
+@pytest.fixture
+def helper(env, paths):
+    return TrussHelper(Resolver(env, paths), lambda line: None)
+
+
+@pytest.mark.parametrize(
+    ("server", "shown"),
+    [
+        ("user@ghcr.io", "'user@ghcr.io'"),
+        ("x" * 99 + "@", "'" + "x" * 99 + "@'"),  # 100 characters: shown whole
+        ("@" + "x" * 100, "'@" + "x" * 99 + "...'"),  # 101: cut at 100
+    ],
+)
+def test_store_for_a_server_no_registry_can_have_names_it_cut_short(helper, server, shown):
+    with pytest.raises(InputError) as caught:
+        helper.add(server, "u", "p")
+    message = caught.value.message
+    assert (
+        message == f"cannot store credentials for {shown}: a registry host cannot carry a user name"
+    )
+
+
+def test_store_refuses_a_user_name_with_a_colon(helper, paths):
+    with pytest.raises(InputError) as caught:
+        helper.add("ghcr.io", "a:b", "p")
+    assert caught.value.message == "a user name containing ':' cannot be used with basic auth"
+    assert not os.path.exists(paths.store)
+
+
+def test_store_logs_the_registry_and_the_secret_name(helper, env, paths):
+    env["DOCKER_CREDENTIAL_TRUSS_DEBUG"] = "1"
+    try:
+        debuglog.setup(env, paths)
+        helper.add("https://GHCR.io/v2/", "u", "SENTINEL-helper-pw-11")
+    finally:
+        debuglog.close()
+    with open(os.path.join(paths.log_dir, debuglog.FILE_NAME)) as handle:
+        log = handle.read()
+    assert "store ghcr.io: into the helper's store as DOCKER_REGISTRY_ghcr.io" in log
+    assert "SENTINEL-helper-pw-11" not in log
+
+
+def test_get_and_erase_of_a_server_no_registry_can_have_is_not_found(helper):
+    with pytest.raises(NotFound):
+        helper.get("user@ghcr.io")
+    with pytest.raises(NotFound):
+        helper.delete("ftp://ghcr.io")
+
+
+def test_list_warns_about_what_it_leaves_out(env, paths):
+    warnings = []
+    env["TRUSS_SECRET_DOCKER_REGISTRY_ghcr.io"] = "@@not-base64"
+    env["TRUSS_SECRET_DOCKER_REGISTRY_ok.example"] = "dTpw"  # u:p
+    answers = TrussHelper(Resolver(env, paths), warnings.append).list()
+    assert answers == {"ok.example": "u"}
+    assert warnings == [
+        "left out of list: ghcr.io: secret 'DOCKER_REGISTRY_ghcr.io' is not valid base64"
+        " (expected base64 of user:password)"
+    ]
