@@ -202,11 +202,8 @@ def _read_secret_file(path: str) -> str | None:
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or "not UTF-8 text"
         raise SecretError(f"cannot read secret file {path}: {reason}") from None
-    if value.endswith("\n"):
-        value = value[:-1]
-        if value.endswith("\r"):
-            value = value[:-1]
-    return value
+    # Text mode reads "\r\n" and "\r" as "\n", so one check covers every line end.
+    return value[:-1] if value.endswith("\n") else value
 
 
 def _store_secrets(data: dict | None, path: str) -> dict[str, str]:
