@@ -215,3 +215,8 @@ def test_entries_show_registry_and_times_but_no_secret(tmp_path):
     # in file-name order (the hash's), so stable from one call to the next
     files_in_order = [os.path.basename(cache.path(e["registry"], "id")) for e in entries]
     assert files_in_order == sorted(files_in_order)
+
+
+def test_a_token_living_under_a_second_keeps_half_its_life_too():
+    assert is_fresh(NOW + 0.8, NOW, NOW + 0.3)
+    assert not is_fresh(NOW + 0.8, NOW, NOW + 0.4)

@@ -164,3 +164,131 @@ def test_masking_covers_each_long_line_of_a_multi_line_secret():
     finally:
         debuglog.close()
     assert text == "a line [redacted] quoted, and short"
+
+
+# -- debuglog on its own -------------------------------------------------------------------
+
+
+def read_log(paths) -> list[str]:
+    with open(os.path.join(paths.log_dir, debuglog.FILE_NAME), encoding="utf-8") as handle:
+        return handle.read().splitlines()
+
+
+def test_setup_is_once_per_run_and_only_when_asked(env, paths):
+    try:
+        assert debuglog.setup(env, paths) is None  # not asked
+        assert not os.path.exists(paths.log_dir)
+        on = {**env, **ON}
+        path = debuglog.setup(on, paths)
+        assert path == os.path.join(paths.log_dir, debuglog.FILE_NAME)
+        assert debuglog.setup(on, paths) is None  # already on: no second handler
+        debuglog.debug("one line %s", "only")
+    finally:
+        debuglog.close()
+    assert [line.split(" ", 2)[2] for line in read_log(paths)] == ["DEBUG one line only"]
+
+
+def test_a_line_says_when_which_process_and_how_bad(env, paths):
+    import re
+
+    try:
+        debuglog.setup({**env, **ON}, paths)
+        debuglog.error("failed: %s", "why")
+    finally:
+        debuglog.close()
+    (line,) = read_log(paths)
+    pattern = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3} pid=(\d+) ERROR failed: why"
+    match = re.fullmatch(pattern, line)
+    assert match is not None, line
+    assert int(match.group(1)) == os.getpid()
+
+
+def test_error_keeps_a_traceback_only_when_asked(env, paths):
+    try:
+        debuglog.setup({**env, **ON}, paths)
+        try:
+            raise RuntimeError("inner")
+        except RuntimeError:
+            debuglog.error("plain")
+            debuglog.error("traced", trace=True)
+    finally:
+        debuglog.close()
+    log = read_log(paths)
+    assert log[0].endswith("ERROR plain")
+    assert log[1].endswith("ERROR traced")
+    assert log[-1] == "RuntimeError: inner"
+    assert sum("Traceback" in line for line in log) == 1
+
+
+def test_log_lines_stay_out_of_other_loggers(env, paths):
+    import logging
+
+    seen = []
+
+    class Catch(logging.Handler):
+        def emit(self, record):
+            seen.append(record.getMessage())
+
+    root = logging.getLogger()
+    catcher = Catch(level=logging.DEBUG)
+    root.addHandler(catcher)
+    try:
+        debuglog.setup({**env, **ON}, paths)
+        debuglog.debug("ours")
+        logging.getLogger("urllib3").warning("theirs")
+    finally:
+        debuglog.close()
+        root.removeHandler(catcher)
+    assert seen == ["theirs"]  # ours went to the file only, theirs never to the file
+    assert [line.split(" ", 2)[2] for line in read_log(paths)] == ["DEBUG ours"]
+
+
+def test_a_secret_containing_another_is_masked_whole():
+    try:
+        debuglog.redact("zz")  # sorts after "azzb": only length decides the order
+        debuglog.redact("azzb")
+        text = debuglog.masked("azzb and zz")
+    finally:
+        debuglog.close()
+    assert text == "[redacted] and [redacted]"
+
+
+@pytest.mark.parametrize(
+    ("value", "password"),
+    [
+        pytest.param(base64.b64encode(b"user:pa:ss").decode(), "pa:ss", id="colon-in-password"),
+        pytest.param(" " + base64.b64encode(b"u:p1").decode() + "\n", "p1", id="padded"),
+        pytest.param(base64.b64encode(b":nouser").decode(), None, id="no-user"),
+        pytest.param(base64.b64encode(b"nocolon").decode(), None, id="no-colon"),
+        pytest.param(base64.b64encode(b"u:").decode(), None, id="empty-password"),
+        pytest.param(base64.b64encode(b"\xff:\xfe").decode(), None, id="not-utf8"),
+        pytest.param("not base64!", None, id="not-base64"),
+    ],
+)
+def test_the_password_inside_a_registry_secret_is_masked_on_its_own(value, password):
+    try:
+        debuglog.redact(value)
+        registered = set(debuglog._secrets)
+    finally:
+        debuglog.close()
+    assert registered == {value} | ({password} if password else set())
+
+
+def test_empty_values_are_not_registered():
+    try:
+        debuglog.redact("")
+        assert debuglog._secrets == set()
+        assert debuglog.masked("nothing to hide") == "nothing to hide"
+    finally:
+        debuglog.close()
+
+
+@pytest.mark.parametrize("value", ["1", "true", "YES", " on ", "True"])
+def test_debug_is_on_for_the_usual_yes_words(value):
+    assert debuglog.enabled({debuglog.VARIABLE: value})
+
+
+@pytest.mark.parametrize("value", ["", "0", "false", "no", "off", "2"])
+def test_debug_is_off_otherwise(value):
+    assert not debuglog.enabled({debuglog.VARIABLE: value})
+    assert not debuglog.enabled({})

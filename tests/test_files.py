@@ -273,3 +273,16 @@ def test_writer_alive(monkeypatch):
 
 def test_sweep_of_a_missing_directory_is_quiet(tmp_path):
     files.sweep_temporaries(str(tmp_path / "missing" / "s.json"))
+
+
+def test_update_json_of_a_shared_file_keeps_its_mode_and_reads_it_as_shared(tmp_path):
+    """docker's config.json is 0644, in a directory others may write: no private checks."""
+    directory = tmp_path / "docker"
+    directory.mkdir()
+    os.chmod(directory, 0o700)
+    path = directory / "config.json"
+    path.write_text('{"auths": {}}')
+    os.chmod(path, 0o664)  # group-writable: refused as a private file, fine as this one
+    result = files.update_json(str(path), lambda data: data.update(credHelpers={}), mode=0o644)
+    assert result == {"auths": {}, "credHelpers": {}}
+    assert mode(path) == 0o644

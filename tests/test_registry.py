@@ -215,3 +215,41 @@ def test_registries_are_equal_and_hash_by_key():
     assert hash(parse("Docker.io")) == hash(DOCKER_HUB)
     assert repr(parse("ghcr.io:5000")) == "Registry('ghcr.io:5000')"
     assert parse("docker.io").host == "docker.io" and parse("[::1]:80").port == 80
+
+
+@pytest.mark.parametrize("port", [1, 9, 10000, 65535])
+def test_ports_up_to_65535_are_kept(port):
+    assert parse(f"ghcr.io:{port}").port == port
+
+
+@pytest.mark.parametrize(
+    ("server", "reason"),
+    [
+        ("ghcr.io:65536", "bad port"),
+        ("ghcr.io:05000", "bad port"),
+        ("ghcr.io:\uff15000", "bad port"),  # fullwidth digit: isdigit(), not ASCII
+        ("ghcr.io:" + "9" * 5000, "bad port"),  # refused before int() could choke on it
+        ("", "empty registry"),
+        ("ftp://ghcr.io", "only http and https registry URLs are understood"),
+        ("user@ghcr.io", "a registry host cannot carry a user name"),
+        ("[::1", "unclosed IPv6 address"),
+        ("[::1]x", "junk after IPv6 address"),
+        ("[zz::1]", "bad IPv6 address"),
+        ("[]", "bad IPv6 address"),
+        ("[1.2]", "bad IPv6 address"),
+        ("gh\u0441r.io", "registry hosts must be ASCII"),
+        ("a" * 64 + ".io", "bad host"),
+        (("a" * 63 + ".") * 4 + "io", "bad host"),  # 258 characters
+        (":5000", "bad host"),
+    ],
+)
+def test_each_refusal_says_why(server, reason):
+    with pytest.raises(InvalidRegistry) as caught:
+        parse(server)
+    assert str(caught.value) == reason
+
+
+def test_longest_names_are_accepted():
+    label = "a" * 63
+    host = f"{label}.{label}.{label}.{'b' * 61}"  # 253 characters
+    assert len(host) == 253 and parse(host).key == host

@@ -165,14 +165,16 @@ def test_corrupt_store_is_reported_and_left_alone(cli, paths):
 @pytest.mark.parametrize(
     ("content", "value"),
     [
-        ("pw\n", "pw"),
-        ("pw\r\n", "pw"),
-        ("pw", "pw"),
-        ("pw\n\n", "pw\n"),  # only one newline goes: the rest is the value's
-        ("pw \n", "pw "),
-        ("pw\t", "pw\t"),
-        (" pw\n", " pw"),
-        ("BEGIN\nabc\nEND\n", "BEGIN\nabc\nEND"),
+        pytest.param("pw\n", "pw", id="newline"),
+        pytest.param("pw\r\n", "pw", id="crlf"),
+        pytest.param("pw\r", "pw", id="cr"),  # text mode reads \r\n and \r as \n
+        pytest.param("pw\r\r\n", "pw\n", id="one-line-end-only"),
+        pytest.param("pw", "pw", id="none"),
+        pytest.param("pw\n\n", "pw\n", id="two-newlines"),  # one goes: the rest is the value's
+        pytest.param("pw \n", "pw ", id="space"),
+        pytest.param("pw\t", "pw\t", id="tab"),
+        pytest.param(" pw\n", " pw", id="leading-space"),
+        pytest.param("BEGIN\nabc\nEND\n", "BEGIN\nabc\nEND", id="pem"),
     ],
 )
 def test_a_secret_file_loses_one_trailing_newline_only(env, paths, secrets_dir, content, value):
@@ -186,7 +188,7 @@ def test_a_secret_file_loses_one_trailing_newline_only(env, paths, secrets_dir, 
     assert found.source == str(secrets_dir / "aws_secret_access_key")
 
 
-@pytest.mark.parametrize("content", ["", "\n"])
+@pytest.mark.parametrize("content", ["", "\n"], ids=["empty", "newline"])
 def test_an_empty_secret_file_is_no_secret(env, paths, secrets_dir, content):
     from docker_credential_truss.secrets import Secrets
 
@@ -328,3 +330,126 @@ def test_found_never_shows_its_value():
 
     found = Found("SENTINEL-found-value", "somewhere")
     assert repr(found) == "Found(source='somewhere')"
+
+
+# -- secret files and truss's config that cannot be read: named, with the reason ------------
+
+
+def test_an_unreadable_secret_file_names_the_file_and_the_reason(env, paths, secrets_dir):
+    from docker_credential_truss.errors import SecretError
+
+    os.mkfifo(secrets_dir / "fifo")
+    (secrets_dir / "binary").write_bytes(b"\xff\xfe")
+    secrets = make_secrets(env, paths, TRUSS_SECRETS_DIR=str(secrets_dir))
+    for name, reason in (("fifo", "not a regular file"), ("binary", "not UTF-8 text")):
+        with pytest.raises(SecretError) as caught:
+            secrets.find(name)
+        assert caught.value.message == f"cannot read secret file {secrets_dir / name}: {reason}"
+
+
+def write_truss_config(paths, content: bytes) -> None:
+    os.makedirs(os.path.dirname(paths.truss_config), exist_ok=True)
+    with open(paths.truss_config, "wb") as handle:
+        handle.write(content)
+
+
+def test_an_unreadable_truss_config_names_the_reason(env, paths):
+    from docker_credential_truss.errors import ConfigError
+    from docker_credential_truss.secrets import read_truss_secrets
+
+    write_truss_config(paths, b"secrets:\n  a: \xff\n")
+    with pytest.raises(ConfigError) as caught:
+        read_truss_secrets(paths.truss_config)
+    assert caught.value.message == f"cannot read {paths.truss_config}: not UTF-8 text"
+    os.unlink(paths.truss_config)
+    os.mkfifo(paths.truss_config)
+    with pytest.raises(ConfigError) as caught:
+        read_truss_secrets(paths.truss_config)
+    assert caught.value.message == f"cannot read {paths.truss_config}: not a regular file"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("secrets: {a: '1', b: 2}\n", {"a": "1", "b": "2"}, id="flow-map"),
+        pytest.param("secrets:\n  n: null\n  a: x\n", {"a": "x"}, id="null-first"),
+        pytest.param("secrets:\n  a: 123\n  b: true\n", {"a": "123", "b": "True"}, id="scalars"),
+        pytest.param("other: 1\n", {}, id="no-secrets"),
+        pytest.param("", {}, id="empty"),
+        pytest.param("# only a comment\n", {}, id="comment"),
+    ],
+)
+def test_truss_config_secrets_are_strings_and_nulls_are_skipped(paths, text, expected):
+    from docker_credential_truss.secrets import read_truss_secrets
+
+    write_truss_config(paths, text.encode())
+    found = read_truss_secrets(paths.truss_config)
+    assert found == expected
+    assert all(type(value) is str for value in found.values())
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param("- a\n", "should be a YAML mapping with a 'secrets:' map", id="list"),
+        pytest.param("secrets: [a]\n", "'secrets' in {path} should be a map", id="secrets-list"),
+        pytest.param(
+            "secrets:\n  k: {x: 1}\n", "secret 'k' in {path} should be a string", id="map"
+        ),
+        pytest.param("secrets:\n  k: [1]\n", "secret 'k' in {path} should be a string", id="seq"),
+    ],
+)
+def test_truss_config_of_the_wrong_shape_says_what_is_wrong(paths, text, message):
+    from docker_credential_truss.errors import ConfigError
+    from docker_credential_truss.secrets import read_truss_secrets
+
+    write_truss_config(paths, text.encode())
+    with pytest.raises(ConfigError) as caught:
+        read_truss_secrets(paths.truss_config)
+    assert message.format(path=paths.truss_config) in caught.value.message
+
+
+def test_yaml_errors_name_the_position_but_not_the_text():
+    import yaml
+
+    from docker_credential_truss.errors import ConfigError
+    from docker_credential_truss.secrets import load_yaml
+
+    unclosed = (  # libyaml's words when PyYAML has it (the wheels do), else PyYAML's own
+        "did not find expected node content"
+        if hasattr(yaml, "CSafeLoader")
+        else "expected the node content, but found"
+    )
+    for text, message in (
+        ("secrets:\n  a: [1,\n", f"at line 3, column 1: {unclosed}"),
+        (
+            "secrets:\n  a: !!python/object:os.system x\n",
+            "at line 2, column 6: could not determine a constructor for the tag",
+        ),
+        ("secrets:\n  a: *nothing\n", "at line 2, column 6: found undefined alias"),
+    ):
+        with pytest.raises(ConfigError) as caught:
+            load_yaml(text, "/cfg.yaml")
+        assert caught.value.message == f"/cfg.yaml is not valid YAML {message}"
+
+
+def test_yaml_errors_without_a_position_or_problem_still_make_one_line(monkeypatch):
+    import yaml
+
+    from docker_credential_truss.errors import ConfigError
+    from docker_credential_truss.secrets import load_yaml
+
+    def raise_(error):
+        def load(text, Loader):
+            raise error
+
+        return load
+
+    for error, message in (
+        (yaml.YAMLError("bare"), "/c.yaml is not valid YAML: syntax error"),
+        (ValueError("odd value"), "/c.yaml is not valid YAML: a value in it cannot be read"),
+    ):
+        monkeypatch.setattr(yaml, "load", raise_(error))
+        with pytest.raises(ConfigError) as caught:
+            load_yaml("x", "/c.yaml")
+        assert caught.value.message == message
