@@ -45,6 +45,15 @@ def test_unknown_registry_is_the_standard_not_found(cli):
     assert (run.code, run.out) == (1, "credentials not found in native keychain\n")
 
 
+def test_hub_refresh_token_is_not_the_hub_credential(cli):
+    hub = "https://index.docker.io/v1/"
+    assert store(cli, server=hub).code == 0
+    assert cli("get", stdin="https://index.docker.io/v1").json["Secret"] == "s3cr3t:with:colons"
+    for other in ("refresh-token", "access-token"):
+        run = cli("get", stdin=hub + other)
+        assert (run.code, run.out, run.err) == (1, "credentials not found in native keychain\n", "")
+
+
 def test_unparseable_server_is_not_found(cli):
     run = cli("get", stdin="user@ghcr.io")
     assert (run.code, run.out) == (1, "credentials not found in native keychain\n")
