@@ -29,7 +29,7 @@ ON = {"DOCKER_CREDENTIAL_TRUSS_DEBUG": "1"}
 KEY_ID = "AKIASENTINEL0000KEY1"
 SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSENTINEL01"  # an AWS secret key's shape
 TOKEN = "SENTINEL-minted-token-4e7a9c"
-INTERNAL = "internal error (RuntimeError); please report it"
+INTERNAL = "internal error (RuntimeError); please report it"  # on stderr, for get and store
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,7 @@ def test_an_aws_secret_key_from_the_lookup_is_masked_in_a_traceback(cli, paths, 
 
     monkeypatch.setattr(_aws_calls, "mint", echoing_sdk)
     run = cli("get", stdin=ECR, extra=aws_env())
-    assert run.out.strip() == INTERNAL
+    assert INTERNAL in run.err
     assert masked_in_log(paths, [SECRET_KEY]), "the AWS secret key reached the log"
 
 
@@ -90,7 +90,7 @@ def test_a_service_account_key_from_the_lookup_is_masked_in_a_traceback(
 
     monkeypatch.setattr(gcp, "_refresh", echoing_sdk)
     run = cli("get", stdin=AR, extra=gcp_env(paths, sa_key))
-    assert run.out.strip() == INTERNAL
+    assert INTERNAL in run.err
     assert masked_in_log(paths, quoted), "a piece of the service-account key reached the log"
 
 
@@ -109,7 +109,7 @@ def test_a_registry_secrets_password_from_the_lookup_is_masked(cli, paths, monke
         stdin="reg.example.test",
         extra={**ON, "TRUSS_SECRET_DOCKER_REGISTRY_reg.example.test": value},
     )
-    assert run.out.strip() == INTERNAL
+    assert INTERNAL in run.err
     assert masked_in_log(paths, [password, value]), "the password reached the log"
 
 
@@ -126,7 +126,7 @@ def test_a_stored_password_is_masked_in_a_traceback(cli, paths, monkeypatch):
     monkeypatch.setattr(files, "update_json", failing_write)
     creds = {"ServerURL": "reg.example.test", "Username": "builder", "Secret": password}
     run = cli("store", stdin=json.dumps(creds), extra=ON)
-    assert run.out.strip() == INTERNAL
+    assert INTERNAL in run.err
     value = base64.b64encode(f"builder:{password}".encode()).decode()
     assert masked_in_log(paths, [password, value]), "the stored password reached the log"
 
@@ -142,7 +142,7 @@ def test_an_ecr_token_minted_from_an_aws_key_is_masked_in_a_traceback(cli, paths
     monkeypatch.setattr(_aws_calls, "mint", lambda provider, ecr: Token("AWS", TOKEN, 4e9))
     monkeypatch.setattr(TokenCache, "put", failing_put)
     run = cli("get", stdin=ECR, extra=aws_env())
-    assert run.out.strip() == INTERNAL
+    assert INTERNAL in run.err
     assert masked_in_log(paths, [TOKEN]), "the minted ECR token reached the log"
 
 
@@ -152,7 +152,7 @@ def test_a_token_minted_from_a_service_account_key_is_masked_in_a_traceback(
     monkeypatch.setattr(gcp, "_refresh", lambda *args: Token("oauth2accesstoken", TOKEN, 4e9))
     monkeypatch.setattr(TokenCache, "put", failing_put)
     run = cli("get", stdin=AR, extra=gcp_env(paths, sa_key))
-    assert run.out.strip() == INTERNAL
+    assert INTERNAL in run.err
     assert masked_in_log(paths, [TOKEN]), "the minted Google token reached the log"
 
 
@@ -173,6 +173,6 @@ def test_a_token_served_from_the_cache_is_masked_in_a_traceback(cli, paths, monk
     monkeypatch.setattr(_aws_calls, "mint", None)  # a second mint would be a bug here
     monkeypatch.setattr(gcp, "_refresh", None)
     run = cli("get", stdin=server, extra=env)
-    assert run.out.strip() == INTERNAL
+    assert INTERNAL in run.err
     assert "cache hit" in log_text(paths)
     assert masked_in_log(paths, [TOKEN]), "the cached token reached the log"
