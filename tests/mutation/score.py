@@ -1,10 +1,12 @@
 """The mutation score per module, from the results ``mutmut run`` left in ./mutants.
 
-Usage: ``python tests/mutation/score.py GLOB...`` (the mutant-name globs the run was
-given; tests/mutation/run passes them). A mutant counts as killed when a test failed
-or timed out under it. Survivors listed in equivalent.txt (name, then the reason) are
-shown apart: they are mutants no test can tell from the original. Exit status 1 when
-the score is below TARGET or a survivor is not listed.
+Usage: ``python tests/mutation/score.py [--names] GLOB...`` with the mutant-name globs
+the run was given (tests/mutation/run passes them). ``--names`` prints instead the
+mutants that are not dead (survived or never run), one a line, for ``run --again``.
+
+A mutant counts as killed when a test failed or timed out under it. Survivors listed
+in equivalent.txt (name, then the reason) are shown apart: no test can tell them from
+the original. Exit status 1 when the score is below TARGET or a survivor is not listed.
 """
 
 from __future__ import annotations
@@ -47,11 +49,16 @@ def module_of(name: str) -> str:
 
 
 def main(globs: list[str]) -> int:
+    names_only = globs[:1] == ["--names"]
+    globs = globs[1:] if names_only else globs
     results = {
         name: status
         for name, status in statuses().items()
         if any(fnmatch.fnmatch(name, glob) for glob in globs)
     }
+    if names_only:
+        print("\n".join(name for name, status in sorted(results.items()) if status not in KILLED))
+        return 0
     if not results:
         print("no mutation results: run tests/mutation/run first")
         return 1
@@ -74,7 +81,7 @@ def main(globs: list[str]) -> int:
         print(_line(module, row))
     print(_line("all", total))
     for line in unexplained:
-        print("survived, not listed as equivalent:", line)
+        print("not killed, not listed as equivalent:", line)
     score = 100.0 * total[1] / total[0]
     if score < TARGET or unexplained:
         print(f"FAILED: score {score:.1f}% (target {TARGET:.0f}%), {len(unexplained)} unexplained")
