@@ -388,3 +388,39 @@ def test_list_warns_about_what_it_leaves_out(env, paths):
         "left out of list: ghcr.io: secret 'DOCKER_REGISTRY_ghcr.io' is not valid base64"
         " (expected base64 of user:password)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("raised", "reason"),
+    [
+        (NotFound(), None),
+        (NotFound("no secret for it"), "no secret for it"),
+        (InputError("bad   secret\n value"), "bad secret value"),
+        (
+            RuntimeError("SENTINEL-foreign-text"),
+            "internal error (RuntimeError); please report it (with"
+            " DOCKER_CREDENTIAL_TRUSS_DEBUG=1 the traceback goes to the debug log)",
+        ),
+    ],
+)
+def test_get_turns_every_failure_into_not_found_with_its_reason(raised, reason, env, paths):
+    import io
+
+    from docker_credential_truss import protocol
+
+    class Failing(Recorder):
+        def get(self, server):
+            raise raised
+
+    try:
+        debuglog.setup({**env, "DOCKER_CREDENTIAL_TRUSS_DEBUG": "1"}, paths)
+        with pytest.raises(NotFound) as caught:
+            protocol.handle(Failing(), "get", io.BytesIO(b"reg"), io.BytesIO())
+    finally:
+        debuglog.close()
+    assert caught.value.message == "credentials not found in native keychain"
+    assert caught.value.reason == reason
+    with open(os.path.join(paths.log_dir, debuglog.FILE_NAME)) as handle:
+        log = handle.read()
+    traced = "Traceback" in log and "ERROR internal error (RuntimeError)" in log
+    assert traced == isinstance(raised, RuntimeError)
