@@ -88,3 +88,15 @@ def truss_secrets(env) -> Callable[[dict], None]:
             yaml.safe_dump({"secrets": secrets}, handle)
 
     return write
+
+
+@pytest.fixture(autouse=True)
+def _no_secrets_left_registered():
+    """debuglog keeps the secrets registered in a process-wide set until ``close()``, as
+    one run of the CLI does; tests that look values up directly must not leak them into
+    the next test's masking."""
+    from docker_credential_truss import debuglog
+
+    debuglog.close()
+    yield
+    debuglog.close()
