@@ -220,3 +220,56 @@ def test_entries_show_registry_and_times_but_no_secret(tmp_path):
 def test_a_token_living_under_a_second_keeps_half_its_life_too():
     assert is_fresh(NOW + 0.8, NOW, NOW + 0.3)
     assert not is_fresh(NOW + 0.8, NOW, NOW + 0.4)
+
+
+def test_a_cached_token_keeps_its_expiry(tmp_path):
+    cache = TokenCache(str(tmp_path / "tokens"))
+    cache.put("reg", "id", Token("AWS", "pw", NOW + 3600), NOW)
+    assert cache.get("reg", "id", NOW).expires_at == NOW + 3600
+
+
+def test_a_valid_entry_under_a_hidden_name_is_not_listed(tmp_path):
+    import shutil
+
+    cache = TokenCache(str(tmp_path / "tokens"))
+    cache.put("reg", "id", Token("AWS", "pw", NOW + 3600), NOW)
+    shutil.copy(cache.path("reg", "id"), os.path.join(cache.directory, ".copy.json"))
+    shutil.copy(cache.path("reg", "id"), os.path.join(cache.directory, "copy.json.bak"))
+    assert [e["registry"] for e in cache.entries()] == ["reg"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"username": 5},
+        {"secret": None},
+        {"registry": ["reg"]},
+        {"expires_at": "soon"},
+        {"expires_at": True},
+        {"minted_at": None},
+        {"format": 2},
+    ],
+)
+def test_an_entry_with_a_wrong_field_is_a_miss(tmp_path, change):
+    import json
+
+    cache = TokenCache(str(tmp_path / "tokens"))
+    cache.put("reg", "id", Token("AWS", "pw", NOW + 3600), NOW)
+    path = cache.path("reg", "id")
+    with open(path) as handle:
+        entry = json.load(handle)
+    entry.update(change)
+    with open(path, "w") as handle:
+        json.dump(entry, handle)
+    assert cache.get("reg", "id", NOW) is None
+
+
+def test_an_insecure_cache_file_is_refused_by_name(tmp_path):
+    from docker_credential_truss.errors import StoreError
+
+    cache = TokenCache(str(tmp_path / "tokens"))
+    cache.put("reg", "id", Token("AWS", "pw", NOW + 3600), NOW)
+    os.chmod(cache.path("reg", "id"), 0o622)
+    with pytest.raises(StoreError) as caught:
+        cache.get("reg", "id", NOW)
+    assert caught.value.message.startswith(cache.path("reg", "id") + " is writable by other")

@@ -292,3 +292,34 @@ def test_debug_is_on_for_the_usual_yes_words(value):
 def test_debug_is_off_otherwise(value):
     assert not debuglog.enabled({debuglog.VARIABLE: value})
     assert not debuglog.enabled({})
+
+
+def test_pieces_of_exactly_the_minimum_length_are_masked_and_keys_after_space_too():
+    piece = "p" * debuglog.MIN_PIECE
+    debuglog.redact(f"-----BEGIN-----\n{piece}\nshort\n")
+    debuglog.redact(' {"private_key_id": "0123456789abcdef0123"}')
+    assert debuglog.masked(f"{piece} 0123456789abcdef0123") == "[redacted] [redacted]"
+
+
+def test_a_value_that_is_base64_only_after_junk_is_dropped_is_not_decoded():
+    debuglog.redact("dTpwd2Q=!!")  # "u:pwd" once the "!!" is thrown away: not strict base64
+    assert debuglog._secrets == {"dTpwd2Q=!!"}
+
+
+def test_a_second_run_in_one_process_logs_each_line_once(env, paths):
+    on = {**env, **ON}
+    for text in ("first", "second"):
+        debuglog.setup(on, paths)
+        debuglog.debug(text)
+        debuglog.close()
+    assert [line.split(" ", 2)[2] for line in read_log(paths)] == ["DEBUG first", "DEBUG second"]
+
+
+def test_where_a_secret_was_found_is_one_exact_line(env, paths):
+    from docker_credential_truss.secrets import Secrets
+
+    debuglog.setup({**env, **ON}, paths)
+    Secrets({**env, "TRUSS_SECRET_n": "SENTINEL-v"}, paths).find("n")
+    debuglog.close()
+    (line,) = read_log(paths)
+    assert line.endswith(" DEBUG secret n: found in environment variable TRUSS_SECRET_n")

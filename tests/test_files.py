@@ -286,3 +286,27 @@ def test_update_json_of_a_shared_file_keeps_its_mode_and_reads_it_as_shared(tmp_
     result = files.update_json(str(path), lambda data: data.update(credHelpers={}), mode=0o644)
     assert result == {"auths": {}, "credHelpers": {}}
     assert mode(path) == 0o644
+
+
+def test_read_json_names_the_insecure_file_or_directory(tmp_path):
+    directory = tmp_path / "d"
+    directory.mkdir()
+    path = directory / "s.json"
+    path.write_text("{}")
+    os.chmod(path, 0o622)
+    with pytest.raises(StoreError) as caught:
+        files.read_json(str(path))
+    assert caught.value.message.startswith(f"{path} is writable by other users")
+    os.chmod(path, 0o600)
+    os.chmod(directory, 0o770)
+    with pytest.raises(StoreError) as caught:
+        files.read_json(str(path))
+    assert caught.value.message.startswith(f"{directory} is writable by other users")
+
+
+def test_read_json_of_a_bare_file_name_checks_the_current_directory(tmp_path, monkeypatch):
+    os.chmod(tmp_path, 0o700)
+    (tmp_path / "s.json").write_text('{"a": 1}')
+    os.chmod(tmp_path / "s.json", 0o600)
+    monkeypatch.chdir(tmp_path)
+    assert files.read_json("s.json") == {"a": 1}

@@ -367,7 +367,9 @@ def test_store_logs_the_registry_and_the_secret_name(helper, env, paths):
         debuglog.close()
     with open(os.path.join(paths.log_dir, debuglog.FILE_NAME)) as handle:
         log = handle.read()
-    assert "store ghcr.io: into the helper's store as DOCKER_REGISTRY_ghcr.io" in log
+    assert log.rstrip().endswith(
+        " DEBUG store ghcr.io: into the helper's store as DOCKER_REGISTRY_ghcr.io"
+    )
     assert "SENTINEL-helper-pw-11" not in log
 
 

@@ -276,3 +276,37 @@ def test_longest_names_are_accepted():
     label = "a" * 63
     host = f"{label}.{label}.{label}.{'b' * 61}"  # 253 characters
     assert len(host) == 253 and parse(host).key == host
+
+
+@pytest.mark.parametrize(
+    ("server", "reason"),
+    [
+        ("[::1]x]", "junk after IPv6 address"),
+        ("[g::1]", "bad IPv6 address"),
+        ("[::g]", "bad IPv6 address"),
+        ("a" * 62 + "." + ("b" * 63 + ".") * 2 + "c" * 63, "bad host"),  # 254 characters
+    ],
+)
+def test_more_refusals(server, reason):
+    with pytest.raises(InvalidRegistry) as caught:
+        parse(server)
+    assert str(caught.value) == reason
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["[0123:4567:89ab:cdef::1.2.3.4]", "a-bcdefghijklmnopqrstuvwxyz0123456789.io"],
+)
+def test_every_allowed_character_at_once_is_allowed(host):
+    assert parse(host).key == host
+
+
+def test_an_ecr_host_says_which_partition_it_is_in():
+    from docker_credential_truss.providers import aws
+
+    assert aws.parse_host("123456789012.dkr.ecr.us-east-1.amazonaws.com").suffix == (
+        "amazonaws.com"
+    )
+    assert aws.parse_host("123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn").suffix == (
+        "amazonaws.com.cn"
+    )

@@ -448,3 +448,39 @@ def test_yaml_errors_without_a_position_or_problem_still_make_one_line(monkeypat
         with pytest.raises(ConfigError) as caught:
             load_yaml("x", "/c.yaml")
         assert caught.value.message == message
+
+
+def test_a_stored_secret_says_it_comes_from_the_store(env, paths):
+    make_secrets(env, paths).store("one", "1")
+    assert make_secrets(env, paths).find("one").source == f"the helper's store {paths.store}"
+
+
+def test_a_missing_secret_says_where_it_looked_and_what_to_do(env, paths):
+    from docker_credential_truss.errors import SecretError
+
+    secrets = make_secrets(env, paths)
+    with pytest.raises(SecretError) as caught:
+        secrets.require("n", "the credential for r")
+    assert caught.value.message == (
+        f"secret 'n' (the credential for r) not found; looked in {secrets.places('n')};"
+        " set it in one of them"
+    )
+
+
+def test_names_never_lists_hidden_files(env, paths, secrets_dir):
+    (secrets_dir / ".hidden").write_text("v")
+    (secrets_dir / "shown").write_text("v")
+    secrets = make_secrets(env, paths, TRUSS_SECRETS_DIR=str(secrets_dir))
+    assert list(secrets.names("")) == ["shown"]
+
+
+def test_a_foreign_store_is_named_when_storing_into_it(env, paths):
+    from docker_credential_truss import files
+    from docker_credential_truss.errors import StoreError
+
+    files.private_dir(os.path.dirname(paths.store))
+    files.write_json(paths.store, {"secrets": ["a"]})
+    for action in (lambda s: s.find("a"), lambda s: s.store("b", "2")):
+        with pytest.raises(StoreError) as caught:
+            action(make_secrets(env, paths))
+        assert caught.value.message.startswith(f"{paths.store} is not a docker-credential")
