@@ -310,3 +310,41 @@ def test_read_json_of_a_bare_file_name_checks_the_current_directory(tmp_path, mo
     os.chmod(tmp_path / "s.json", 0o600)
     monkeypatch.chdir(tmp_path)
     assert files.read_json("s.json") == {"a": 1}
+
+
+def test_open_regular_errors_carry_errno_and_file_name(tmp_path):
+    import errno
+
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "dir").mkdir()
+    for name, number in (("fifo", errno.EINVAL), ("dir", errno.EISDIR)):
+        with pytest.raises(OSError) as caught:
+            files.open_regular(str(tmp_path / name))
+        assert (caught.value.errno, caught.value.filename) == (number, str(tmp_path / name))
+
+
+def test_private_dir_refusal_names_the_directory_exactly(tmp_path):
+    target = tmp_path / "d"
+    target.mkdir()
+    os.chmod(target, 0o777)
+    with pytest.raises(StoreError) as caught:
+        files.private_dir(str(target))
+    assert caught.value.message == (
+        f"{target} is writable by other users; fix with: chmod go-w {target}"
+    )
+
+
+def test_written_json_is_indented_for_people(tmp_path):
+    path = tmp_path / "s.json"
+    files.write_json(str(path), {"a": {"b": 1}})
+    assert path.read_text() == '{\n  "a": {\n    "b": 1\n  }\n}\n'
+
+
+def test_bare_file_names_work_in_the_current_directory(tmp_path, monkeypatch):
+    os.chmod(tmp_path, 0o700)
+    monkeypatch.chdir(tmp_path)
+    files.private_dir("sub")
+    files.write_json("s.json", {"a": 1})
+    stale = temporary("s.json", dead_pid())
+    files.sweep_temporaries("s.json")
+    assert sorted(os.listdir(".")) == ["s.json", "sub"] and stale not in os.listdir(".")

@@ -310,3 +310,20 @@ def test_an_ecr_host_says_which_partition_it_is_in():
     assert aws.parse_host("123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn").suffix == (
         "amazonaws.com.cn"
     )
+
+
+@pytest.mark.parametrize(
+    "server", ["https://index.docker.io/v1/#a#b", "https://index.docker.io/v1/?a?b", "docker.io?x"]
+)
+def test_docker_hubs_own_url_with_a_query_or_fragment_is_docker_hub(server):
+    assert parse(server).key == DOCKER_HUB
+
+
+def test_a_path_under_docker_hubs_v1_is_refused_with_its_reason():
+    with pytest.raises(InvalidRegistry) as caught:
+        parse("https://index.docker.io/v1/refresh-token")
+    assert str(caught.value) == "a path under Docker Hub's /v1/ is not the Hub credential"
+
+
+def test_only_the_first_scheme_counts():
+    assert parse("https://evil.com/https://index.docker.io/v1/").key == "evil.com"
