@@ -348,3 +348,20 @@ def test_bare_file_names_work_in_the_current_directory(tmp_path, monkeypatch):
     stale = temporary("s.json", dead_pid())
     files.sweep_temporaries("s.json")
     assert sorted(os.listdir(".")) == ["s.json", "sub"] and stale not in os.listdir(".")
+
+
+def test_the_temporary_copy_is_written_beside_the_file(tmp_path, monkeypatch):
+    """A rename is atomic only within one file system: the temporary file must be in the
+    target's own directory, not the current one."""
+    renamed = []
+    real_replace = os.replace
+
+    def replace(src, dst):
+        renamed.append((os.path.dirname(src), os.path.dirname(dst)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "d").mkdir()
+    files.write_json(str(tmp_path / "d" / "s.json"), {})
+    assert renamed == [(str(tmp_path / "d"), str(tmp_path / "d"))]
