@@ -14,7 +14,8 @@ the client does and what it shows:
   and docker-py build included, though they ask the helper about every registry;
 - after ``docker login`` then ``docker logout``: public pulls, private fails cleanly
   (the registry's refusal, not a helper error, and no stale credential sent);
-- the token-auth registry (as Docker Hub and GHCR behave) with the helper's credential.
+- the token-auth registry (as Docker Hub and GHCR behave) with the helper's credential;
+- a wrong password: the registry's refusal reaches the user, not a helper error.
 
 What each client showed is recorded and printed at the end of the run (the
 "client matrix" section), with the client versions, so README's table is measured.
@@ -22,6 +23,7 @@ What each client showed is recorded and printed at the end of the run (the
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 from pathlib import Path
 
@@ -151,7 +153,7 @@ def expect_helper_line(
 
 def last_line(result: subprocess.CompletedProcess[str]) -> str:
     lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
-    return (lines or [line.strip() for line in result.stdout.splitlines()] or [""])[-1][:160]
+    return (lines or [line.strip() for line in result.stdout.splitlines()] or [""])[-1][:400]
 
 
 # --------------------------------------------------------------------------- scenarios
@@ -246,3 +248,24 @@ def test_token_registry(
         )
         assert_no_secret(output(fetched), f"{client.name} output")
     record.append("private and public ok")
+
+
+def test_wrong_secret(
+    client: Client, ws: Workspace, registry: RegistryUnderTest, record: list[str]
+) -> None:
+    """A wrong password: the registry's refusal reaches the user, not a helper error."""
+    wrong = "wrong:" + secrets.token_urlsafe(12)
+    route(ws, {registry.netloc: b64_credential(registry.user, wrong)})
+    mark = registry.server.log_mark()
+    fetched = client.fetch(ws, registry.image)
+    record.append(f"refused: {last_line(fetched)}")
+    check(
+        fetched.returncode != 0,
+        f"{client.name} with a wrong password must fail\n{describe(fetched)}",
+    )
+    check(
+        registry.server.saw_failed_login(registry.user, mark),
+        f"{client.name}: the registry never saw the helper's (wrong) credential",
+    )
+    expect_not_in_output(fetched, client.name, HELPER_FAILED)
+    assert_no_secret(output(fetched), f"{client.name} output", [wrong])
