@@ -189,9 +189,11 @@ def test_build_while_others_broken(
     record: list[str],
 ) -> None:
     route(ws, credential(registry), missing=(token_registry.netloc,), broken_ecr=True)
-    for broken in (token_registry.netloc, ECR_HOST):
-        got = ws.sandbox.run_helper("get", broken)
-        check(got.returncode == 1, f"the route to {broken} must be broken\n{describe(got)}")
+    routed = ws.sandbox.read_docker_config().get("credHelpers", {})
+    for key in (registry.netloc, token_registry.netloc, ECR_HOST):
+        check(routed.get(key) == "truss", f"configure must have routed {key} to the helper")
+    got = ws.sandbox.run_helper("get", token_registry.netloc)
+    check(got.returncode == 1, f"the route with no secret must give nothing\n{describe(got)}")
     fetched = client.fetch(ws, registry.image)
     record.append("ok" if fetched.returncode == 0 else f"fails: {last_line(fetched)}")
     expect_ok(fetched, f"{client.name} FROM a good registry while two others are broken")
