@@ -107,7 +107,9 @@ class Resolver:
     def registries(self) -> tuple[dict[str, str], list[str]]:
         """Every registry ``get`` can answer -> its user name, and why others were left out.
 
-        Nothing is minted: cloud providers know their user name in advance.
+        Nothing is minted: cloud providers know their user name in advance. A registry
+        is named only when every input its ``get`` needs is there: ``identity()`` reads
+        the secrets a cloud method needs (without touching the network).
         """
         answers: dict[str, str] = {}
         problems: list[str] = []
@@ -121,7 +123,9 @@ class Resolver:
                 keys.append(registry.key)
         for key in keys:
             try:
-                answers[key] = self.provider(parse(key)).username
+                provider = self.provider(parse(key))
+                provider.identity()
+                answers[key] = provider.username
             except (HelperError, InvalidRegistry) as exc:
                 problems.append(f"{key}: {exc}")
         return answers, problems

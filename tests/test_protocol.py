@@ -200,3 +200,26 @@ def test_a_huge_server_url_is_not_echoed_whole(cli):
     run = store(cli, server="bad host " + "x" * 100_000)
     assert run.code == 1
     assert len(run.out) < 300
+
+
+def test_list_names_only_registries_whose_get_has_its_inputs(cli, paths):
+    from docker_credential_truss import config
+
+    ecr = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+    config.merge(
+        paths,
+        {
+            ecr: {"auth_method": "AWS_IAM"},
+            "ghcr.io": {"auth_method": "REGISTRY_SECRET", "secret_name": "ghcr_pw"},
+        },
+    )
+    store(cli)
+    run = cli("list")
+    assert run.json == {REG: "alice"}
+    assert ecr in run.err and "aws_access_key_id" in run.err
+    assert "ghcr_pw" in run.err
+    keys = {
+        "TRUSS_SECRET_aws_access_key_id": "AKIAEXAMPLE",
+        "TRUSS_SECRET_aws_secret_access_key": "x",
+    }
+    assert cli("list", extra=keys).json == {REG: "alice", ecr: "AWS"}  # nothing minted
