@@ -22,7 +22,7 @@ from docker_credential_truss.errors import ConfigError, SecretError, StoreError
 
 TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from docker_credential_truss.paths import Paths
 
@@ -175,7 +175,18 @@ class Secrets:
             data.setdefault("secrets", {})[name] = value
 
         self._store = None
-        files.update_json(self.paths.store, change)
+        self._update_store(change, f"cannot save {name} in the helper's store")
+
+    def _update_store(self, change: Callable[[dict], None], doing: str) -> None:
+        """Edit the store; a store that cannot be written (read-only, full, another
+        owner) fails in one line, and what it held stays as it was (atomic writes)."""
+        try:
+            files.update_json(self.paths.store, change)
+        except StoreError as exc:
+            raise StoreError(
+                f"{doing}: {exc.message}; what it held is unchanged (its directory"
+                f" {self.paths.data_dir} must be writable; XDG_DATA_HOME moves it)"
+            ) from None
 
     def erase(self, name: str) -> bool:
         """Remove ``name`` from the helper's store; whether it was there."""
@@ -190,7 +201,7 @@ class Secrets:
 
         if name in self.stored():
             self._store = None
-            files.update_json(self.paths.store, change)
+            self._update_store(change, f"cannot remove {name} from the helper's store")
         self._store = None
         return removed
 

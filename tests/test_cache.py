@@ -212,3 +212,16 @@ def test_an_unusable_cache_mints_without_caching_and_warns_once(tmp_path):
         token = cache.fetch("r", "i", lambda: Token("AWS", "pw", NOW + 3600), Clock())
         assert token.secret == "pw"
     assert len(said) == 1 and "minting without it" in said[0] and "XDG_CACHE_HOME" in said[0]
+
+
+def test_a_cache_directory_of_another_owner_is_not_used_but_not_fatal(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("needs root to give a directory away")
+    directory = tmp_path / "tokens"
+    directory.mkdir(mode=0o700)
+    os.chown(directory, 65534, 65534)
+    said: list[str] = []
+    cache = TokenCache(str(directory), warn=said.append)
+    token = cache.fetch("r", "i", lambda: Token("AWS", "pw", NOW + 3600), Clock())
+    assert token.secret == "pw" and os.listdir(directory) == []
+    assert len(said) == 1 and "belongs to another user" in said[0]
