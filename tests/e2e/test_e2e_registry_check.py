@@ -1,0 +1,106 @@
+"""``doctor`` logs in to the real docker-registry with the credential ``get`` answers.
+
+Basic auth (htpasswd): a right and a wrong password, an existing and a missing image.
+The truss is imported with ``configure``, which records ``base_image.image``, and the
+secret is put where truss keeps it; then the installed ``doctor`` runs with the debug
+log on, and neither its report nor the log may show the password.
+"""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+from e2e_checks import assert_no_secret, check, describe, expect_ok, remember
+from e2e_harness import RegistryUnderTest, Sandbox, b64_credential
+
+DIGEST = re.compile(r"found, sha256:[0-9a-f]{64} \(application/vnd\.docker[^)]*\)")
+
+
+def configured(sandbox: Sandbox, netloc: str, image: str) -> None:
+    """A truss whose base image is ``image`` on ``netloc``, pulled with its REGISTRY_SECRET."""
+    truss = sandbox.root / "my-truss"
+    truss.mkdir(exist_ok=True)
+    config = {
+        "base_image": {
+            "image": image,
+            "docker_auth": {
+                "auth_method": "REGISTRY_SECRET",
+                "registry": netloc,
+                "secret_name": "registry_pw",
+            },
+        },
+        "secrets": {"registry_pw": None},
+    }
+    (truss / "config.yaml").write_text(yaml.safe_dump(config))
+    expect_ok(sandbox.run_helper("configure", args=[str(truss)]), "configure")
+
+
+def doctor(sandbox: Sandbox, netloc: str, password: str, user: str = "alice"):  # type: ignore[no-untyped-def]
+    remember(password, b64_credential(user, password))
+    sandbox.put_secret("env", "registry_pw", b64_credential(user, password))
+    env = dict(sandbox.env, DOCKER_CREDENTIAL_TRUSS_DEBUG="1")
+    result = sandbox.run_helper("doctor", args=[netloc], env=env)
+    log = sandbox.state_home / "docker-credential-truss" / "log" / "debug.log"
+    text = log.read_text() if log.exists() else ""
+    assert_no_secret(result.stdout + result.stderr + text, "doctor's report or debug log")
+    check("doctor (docker-credential-truss" in text, "the debug log must record the run")
+    return result
+
+
+def test_right_credential_and_existing_image(sandbox: Sandbox, registry: RegistryUnderTest) -> None:
+    configured(sandbox, registry.netloc, registry.image)
+    result = doctor(sandbox, registry.netloc, registry.password)
+    expect_ok(result, "doctor with the right password")
+    out = result.stdout
+    check(
+        f"registry accepted the credential: GET http://{registry.netloc}/v2/ -> 200 (Basic)" in out,
+        f"doctor must log in\n{describe(result)}",
+    )
+    check(
+        f"image {registry.image}: " in out and DIGEST.search(out) is not None,
+        f"doctor must find the image with its digest\n{describe(result)}",
+    )
+    check("plain http (a loopback registry)" in out, "doctor must say why it used http")
+
+
+def test_wrong_password_is_refused_with_the_registry_code(
+    sandbox: Sandbox, registry: RegistryUnderTest
+) -> None:
+    configured(sandbox, registry.netloc, registry.image)
+    result = doctor(sandbox, registry.netloc, "SENTINEL-wrong-pw-6b1f")
+    check(result.returncode == 1, f"doctor must fail\n{describe(result)}")
+    check(
+        f"FAIL  registry refused the credential: GET http://{registry.netloc}/v2/ answered"
+        " HTTP 401 UNAUTHORIZED" in result.stdout,
+        f"doctor must report the refusal\n{describe(result)}",
+    )
+    check(": found, sha256:" not in result.stdout, "no image check after a refused login")
+
+
+def test_missing_image_and_missing_tag(sandbox: Sandbox, registry: RegistryUnderTest) -> None:
+    for image, code in (
+        (f"{registry.netloc}/no-such-repo:1", "MANIFEST_UNKNOWN"),  # distribution 2.8
+        (f"{registry.netloc}/tiny:no-such-tag", "MANIFEST_UNKNOWN"),
+    ):
+        configured(sandbox, registry.netloc, image)
+        result = doctor(sandbox, registry.netloc, registry.password)
+        check(result.returncode == 1, f"doctor must fail for {image}\n{describe(result)}")
+        check(
+            "registry accepted the credential" in result.stdout
+            and f"FAIL  image {image}: not found (HTTP 404 {code})" in result.stdout,
+            f"doctor must report {image} missing with {code}\n{describe(result)}",
+        )
+
+
+def test_offline_and_no_registry_never_contact_it(
+    sandbox: Sandbox, registry: RegistryUnderTest
+) -> None:
+    configured(sandbox, registry.netloc, registry.image)
+    sandbox.put_secret("env", "registry_pw", b64_credential("alice", "SENTINEL-wrong-pw-6b1f"))
+    mark = registry.server.log_mark()
+    for flag in ("--offline", "--no-registry"):
+        result = sandbox.run_helper("doctor", args=[flag, registry.netloc])
+        expect_ok(result, f"doctor {flag} (the wrong password is not tried)")
+        check(f"registry: not contacted ({flag})" in result.stdout, describe(result))
+    check("/v2/" not in registry.server.log_since(mark), "the registry must see no request")
