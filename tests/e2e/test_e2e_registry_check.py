@@ -1,6 +1,7 @@
 """``doctor`` logs in to the real docker-registry with the credential ``get`` answers.
 
-Basic auth (htpasswd): a right and a wrong password, an existing and a missing image.
+Basic auth (htpasswd) and token auth (Bearer, the shared token server of token_auth.py):
+a right and a wrong password, an existing and a missing image, an identity token.
 The truss is imported with ``configure``, which records ``base_image.image``, and the
 secret is put where truss keeps it; then the installed ``doctor`` runs with the debug
 log on, and neither its report nor the log may show the password.
@@ -12,7 +13,7 @@ import re
 
 import yaml
 from e2e_checks import assert_no_secret, check, describe, expect_ok, remember
-from e2e_harness import RegistryUnderTest, Sandbox, b64_credential
+from e2e_harness import RegistryUnderTest, Sandbox, TokenRegistryUnderTest, b64_credential
 
 DIGEST = re.compile(r"found, sha256:[0-9a-f]{64} \(application/vnd\.docker[^)]*\)")
 
@@ -104,3 +105,77 @@ def test_offline_and_no_registry_never_contact_it(
         expect_ok(result, f"doctor {flag} (the wrong password is not tried)")
         check(f"registry: not contacted ({flag})" in result.stdout, describe(result))
     check("/v2/" not in registry.server.log_since(mark), "the registry must see no request")
+
+
+# --- token auth (Bearer), as Docker Hub and GHCR do it ---------------------------------
+
+
+def test_bearer_right_credential_and_existing_private_image(
+    sandbox: Sandbox, token_registry: TokenRegistryUnderTest
+) -> None:
+    reg = token_registry
+    configured(sandbox, reg.netloc, reg.private_image)
+    mark = reg.token_server.mark()
+    result = doctor(sandbox, reg.netloc, reg.password, user=reg.user)
+    expect_ok(result, "doctor against the token-auth registry")
+    realm = reg.token_server.realm
+    check(
+        f"registry accepted the credential: GET http://{reg.netloc}/v2/ -> 200"
+        f" (Bearer, token from {realm})" in result.stdout,
+        f"doctor must log in with a token\n{describe(result)}",
+    )
+    check(
+        f"image {reg.private_image}: " in result.stdout and DIGEST.search(result.stdout),
+        f"doctor must find the private image\n{describe(result)}",
+    )
+    events = reg.token_server.events_since(mark)
+    check(
+        all(e["method"] == "GET" and e["user"] == reg.user and e["ok"] for e in events),
+        f"every token request must carry the right password: {events}",
+    )
+    check(
+        any(e["scopes"] == ["repository:private/tiny:pull"] for e in events),
+        f"the image's token must be asked with pull scope only: {events}",
+    )
+
+
+def test_bearer_wrong_password_is_refused_by_the_token_realm(
+    sandbox: Sandbox, token_registry: TokenRegistryUnderTest
+) -> None:
+    reg = token_registry
+    configured(sandbox, reg.netloc, reg.private_image)
+    result = doctor(sandbox, reg.netloc, "SENTINEL-wrong-token-pw-0c7d", user=reg.user)
+    check(result.returncode == 1, f"doctor must fail\n{describe(result)}")
+    check(
+        f"FAIL  registry refused the credential: token realm {reg.token_server.realm}"
+        " answered HTTP 401 UNAUTHORIZED" in result.stdout,
+        f"doctor must report the realm's refusal\n{describe(result)}",
+    )
+
+
+def test_bearer_missing_image(sandbox: Sandbox, token_registry: TokenRegistryUnderTest) -> None:
+    reg = token_registry
+    image = f"{reg.netloc}/private/absent:1"
+    configured(sandbox, reg.netloc, image)
+    result = doctor(sandbox, reg.netloc, reg.password, user=reg.user)
+    check(
+        result.returncode == 1
+        and f"FAIL  image {image}: not found (HTTP 404 MANIFEST_UNKNOWN)" in result.stdout,
+        f"doctor must report the missing image\n{describe(result)}",
+    )
+
+
+def test_an_identity_token_is_posted_as_a_refresh_token(
+    sandbox: Sandbox, token_registry: TokenRegistryUnderTest
+) -> None:
+    # docker sends an identity token (user <token>) to the realm as an OAuth2 refresh
+    # token; this token server issues none, so it refuses the grant by its name.
+    reg = token_registry
+    configured(sandbox, reg.netloc, reg.private_image)
+    result = doctor(sandbox, reg.netloc, "SENTINEL-identity-token-5e2a", user="<token>")
+    check(
+        result.returncode == 1
+        and f"token realm {reg.token_server.realm} answered HTTP 400 unsupported_grant_type"
+        in result.stdout,
+        f"doctor must post the refresh-token grant\n{describe(result)}",
+    )
