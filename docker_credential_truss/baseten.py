@@ -210,7 +210,10 @@ def _check(
     out.line("")
     if missing:
         s = "s" if missing > 1 else ""
-        out.line(f"{missing} secret{s} missing; the hosted build would fail. Each FAIL says how")
+        out.line(
+            f"{missing} secret{s} missing; the hosted build would fail;"
+            " each FAIL says how to fix it"
+        )
         return 1
     out.line(f"all good: {where} has every secret these registries need")
     return 0
@@ -312,6 +315,7 @@ def _push(
         if answer not in ("y", "yes"):
             out.line("nothing written")
             return 1
+    out.line("")
     for name, value, _ in plan:
         client.upsert(name, value)
         out.line(f"  wrote  {name}")

@@ -353,6 +353,8 @@ def _handshake(
         auth = _login(session, registry, findings)
         if auth is not None and image:
             _check_image(session, registry, image, auth, findings)
+        elif image:
+            findings.append(Finding("note", f"image {image}: not looked for, the login failed"))
     except _Unreachable as exc:
         findings.append(
             Finding(

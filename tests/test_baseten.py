@@ -136,7 +136,7 @@ def test_check_names_each_missing_secret_with_its_fix(env, world, fake):
     )
     assert f"fix: docker-credential-truss baseten push (its local value is in {env['HOME']}" in out
     assert out.rstrip().endswith(
-        "3 secrets missing; the hosted build would fail. Each FAIL says how"
+        "3 secrets missing; the hosted build would fail; each FAIL says how to fix it"
     )
     assert [r["scheme"] for r in fake.requests] == ["Api-Key"]
     assert fake.upserts == []
