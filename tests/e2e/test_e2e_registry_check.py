@@ -10,10 +10,17 @@ log on, and neither its report nor the log may show the password.
 from __future__ import annotations
 
 import re
+import secrets
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
 
+import pytest
 import yaml
 from e2e_checks import assert_no_secret, check, describe, expect_ok, remember
 from e2e_harness import RegistryUnderTest, Sandbox, TokenRegistryUnderTest, b64_credential
+from e2e_servers import free_port
+from token_auth import TokenRegistry, TokenServer
 
 DIGEST = re.compile(r"found, sha256:[0-9a-f]{64} \(application/vnd\.docker[^)]*\)")
 
@@ -178,4 +185,45 @@ def test_an_identity_token_is_posted_as_a_refresh_token(
         and f"token realm {reg.token_server.realm} answered HTTP 400 unsupported_grant_type"
         in result.stdout,
         f"doctor must post the refresh-token grant\n{describe(result)}",
+    )
+
+
+class _PublicOnly(TokenServer):
+    """A token server that lets its users pull ``public/*`` and nothing else."""
+
+    def grant(self, user: str | None, scopes: Iterable[str]) -> list[dict[str, Any]]:
+        return super().grant(None, scopes)
+
+
+@pytest.fixture(scope="module")
+def public_only(e2e_base: Path) -> Iterator[tuple[TokenRegistry, str, str]]:
+    user, password = "carol", "SENTINEL-carol-pw-" + secrets.token_hex(6)
+    remember(password, b64_credential(user, password))
+    tokens = _PublicOnly(e2e_base / "public-only-token", [(user, password)])
+    tokens.start()
+    server = TokenRegistry(e2e_base / "public-only", "127.0.0.1", free_port(), tokens)
+    try:
+        server.start()
+        yield server, user, password
+    finally:
+        server.stop()
+        tokens.stop()
+
+
+def test_bearer_image_this_identity_may_not_pull_is_denied(
+    sandbox: Sandbox, public_only: tuple[TokenRegistry, str, str]
+) -> None:
+    # The login succeeds (any valid token opens /v2/), but the token for the image
+    # carries no pull access: the registry answers 401 insufficient_scope.
+    server, user, password = public_only
+    image = f"{server.netloc}/private/tiny:1"
+    configured(sandbox, server.netloc, image)
+    result = doctor(sandbox, server.netloc, password, user=user)
+    check(
+        result.returncode == 1
+        and "registry accepted the credential" in result.stdout
+        and f"FAIL  image {image}: denied (HTTP 401 insufficient_scope);"
+        " this identity may not pull private/tiny"
+        in result.stdout,
+        f"doctor must report the image denied\n{describe(result)}",
     )
