@@ -23,6 +23,7 @@ name where it came from instead.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
@@ -242,7 +243,7 @@ class Client:
                     f" {self.key.remote_url.rstrip('/')}/settings/api_keys"
                 ) from None
             raise BasetenError(f"Baseten answered {method} {self.path} with {status}") from None
-        except (urllib.error.URLError, OSError, ValueError) as exc:
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
             reason = getattr(exc, "reason", exc)
             text = getattr(reason, "strerror", None) or type(reason).__name__
             if isinstance(reason, TimeoutError) or "timed out" in str(reason):

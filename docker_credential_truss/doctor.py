@@ -385,9 +385,16 @@ def check_registry_access(
     from docker_credential_truss import registrycheck
 
     image = settings.get("image")
-    for finding in registrycheck.check(
-        registry, token.username, token.secret, image, resolver.env, insecure
-    ):
+    try:
+        findings = registrycheck.check(
+            registry, token.username, token.secret, image, resolver.env, insecure
+        )
+    except Exception as exc:  # a foreign error's text may hold a secret: name its type only
+        report.fail(
+            f"internal error ({type(exc).__name__}) checking the registry", "please report it"
+        )
+        return
+    for finding in findings:
         if finding.kind == "ok":
             report.ok(finding.text)
         elif finding.kind == "fail":

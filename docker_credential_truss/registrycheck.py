@@ -27,6 +27,7 @@ the same deadline as a mint.
 from __future__ import annotations
 
 import base64
+import http.client
 import ipaddress
 import json
 import re
@@ -288,7 +289,7 @@ class _Session:
         except urllib.error.HTTPError as exc:
             body = exc.read(MAX_BODY) if exc.fp is not None else b""
             return _Answer(exc.code, exc.headers, body)
-        except (urllib.error.URLError, OSError, ValueError) as exc:
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
             reason = getattr(exc, "reason", exc)
             text = getattr(reason, "strerror", None) or type(reason).__name__
             if isinstance(reason, TimeoutError) or "timed out" in str(reason):

@@ -349,3 +349,58 @@ def test_installed_doctor_ecr_healthy_then_refused(ecr_env, healthy):
     assert "access denied" in done.stdout and "(AccessDeniedException)" in done.stdout
     leaked = AWS_SECRET in done.stdout or ecr_env.password in done.stdout
     assert not leaked, "doctor printed a secret"
+
+
+# --- the registry check when the registry is not one -----------------------------------
+
+
+def _garbage_server(reply: bytes):
+    """A TCP server on loopback that answers every connection with ``reply`` (or nothing)."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            conn.recv(4096)
+            if reply:
+                conn.sendall(reply)
+                conn.close()
+            # else: keep it open and silent; the client must give up on its own
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        (None, "Connection refused"),
+        (b"SSH-2.0-OpenSSH\r\n", "BadStatusLine"),
+        (b"", "no answer within 1s"),
+    ],
+)
+def test_registry_check_against_something_that_is_no_registry(
+    cli, healthy, paths, truss_secrets, reply, expected
+):
+    if reply is None:
+        server, key = None, f"127.0.0.1:{free_port()}"
+    else:
+        server = _garbage_server(reply)
+        key = f"127.0.0.1:{server.getsockname()[1]}"
+    truss_secrets({f"DOCKER_REGISTRY_{key}": VALUE})
+    route(paths, key)
+    try:
+        run = cli("doctor", key, extra={"DOCKER_CREDENTIAL_TRUSS_TIMEOUT": "1"})
+    finally:
+        if server is not None:
+            server.close()
+    fails_with(run, f"FAIL  registry check: http://{key}/v2/: {expected}")
+    assert run.out.count("  FAIL  ") == 1, run.out
