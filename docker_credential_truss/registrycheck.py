@@ -285,16 +285,19 @@ class _Session:
         request.add_header("User-Agent", CLIENT_ID)
         try:
             with self.opener.open(request, timeout=self.timeout) as response:
-                return _Answer(response.status, response.headers, response.read(MAX_BODY))
+                answer = _Answer(response.status, response.headers, response.read(MAX_BODY))
         except urllib.error.HTTPError as exc:
             body = exc.read(MAX_BODY) if exc.fp is not None else b""
-            return _Answer(exc.code, exc.headers, body)
+            answer = _Answer(exc.code, exc.headers, body)
         except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
             reason = getattr(exc, "reason", exc)
             text = getattr(reason, "strerror", None) or type(reason).__name__
             if isinstance(reason, TimeoutError) or "timed out" in str(reason):
                 text = f"no answer within {self.timeout:g}s"
+            debuglog.debug("registry check: %s %s: %s", method, _origin(url), text)
             raise _Unreachable(f"{_origin(url)}: {text}") from None
+        debuglog.debug("registry check: %s %s -> %s", method, _origin(url), answer.describe())
+        return answer
 
     def token(self, params: Mapping[str, str], scope: str | None) -> tuple[str | None, _Answer]:
         """A Bearer token from the challenge's realm, or (None, the refusal)."""

@@ -52,7 +52,10 @@ def doctor(sandbox: Sandbox, netloc: str, password: str, user: str = "alice"):  
     log = sandbox.state_home / "docker-credential-truss" / "log" / "debug.log"
     text = log.read_text() if log.exists() else ""
     assert_no_secret(result.stdout + result.stderr + text, "doctor's report or debug log")
-    check("doctor (docker-credential-truss" in text, "the debug log must record the run")
+    check(
+        "doctor (docker-credential-truss" in text and "registry check: GET http" in text,
+        "the debug log must record the run and its requests to the registry",
+    )
     return result
 
 
