@@ -76,8 +76,12 @@ get answers a credential or "credentials not found in native keychain" (exit
 status 1), so public images still pull anonymously. When a registry this helper
 serves has no credential now (a missing or malformed secret, a cloud endpoint that
 refuses or is down), one line on stderr says what failed, where it looked and how
-to fix it; an unknown registry stays silent. Other verbs' errors are one line on
-stdout (and stderr) with exit status 1.
+to fix it; an unknown registry stays silent. A failed mint is remembered for 30 s
+(DOCKER_CREDENTIAL_TRUSS_FAILURE_TTL=seconds, 0 to turn off), so builders that ask
+every registry do not wait for a dead endpoint each time. store refuses a login
+that get would not answer (a cloud auth method, or another value in a source read
+first); erase fails naming what would still answer. Other verbs' errors are one
+line on stdout (and stderr) with exit status 1.
 
 DOCKER_CREDENTIAL_TRUSS_DEBUG=1 logs what each run does (verb, registry, auth method
 and why, cache hits, minting time, errors; never a secret) to debug.log in
