@@ -15,9 +15,10 @@ Fixtures (session scope unless noted):
   ``.write_docker_config(obj)``, ``.read_docker_config()``, ``.cred_helpers(*keys)``.
 - ``e2e_env`` (function) -> dict and ``run_helper`` (function) -> callable: the same as
   ``sandbox.env`` and ``sandbox.run_helper``.
-- ``dockerd`` -> Dockerd: one real dockerd (vfs) for the session, running in a private
-  mount namespace whose /etc/hosts maps every name in ``CLOUD_HOSTS`` to the cloud
-  registry's loopback address; started with ``--insecure-registry`` for each name.
+- ``dockerd`` -> Dockerd: one real dockerd (overlay2 where it works, else vfs) for the
+  session, running in a private mount namespace whose /etc/hosts maps every name in
+  ``CLOUD_HOSTS`` to the cloud registry's loopback address; started with
+  ``--insecure-registry`` for each name.
 - ``docker`` (function) -> DockerCLI: ``/usr/bin/docker`` bound to ``dockerd`` and the
   test's environment: ``docker.run(*args, input=None, buildkit=False)``, ``docker.rmi(*refs)``.
 - ``tiny_image`` -> str: a two-file image imported into dockerd (local ref ``dct-tiny:1``).
@@ -90,6 +91,7 @@ from e2e_servers import (
     namespace_argv,
     pick_loopback_for_port_80,
     require_programs,
+    storage_driver_for,
     tiny_rootfs_tar,
     write_hosts_file,
 )
@@ -176,7 +178,13 @@ def cloud_hosts_file(e2e_base: Path, cloud_ip: str) -> Path:
 def dockerd(e2e_base: Path, cloud_hosts_file: Path) -> Iterator[Dockerd]:
     require_programs("dockerd", "unshare", "mount")
     docker_cli_path()
-    daemon = Dockerd(e2e_base / "d", cloud_hosts_file, CLOUD_HOSTS, clean_environ(os.environ))
+    daemon = Dockerd(
+        e2e_base / "d",
+        cloud_hosts_file,
+        CLOUD_HOSTS,
+        clean_environ(os.environ),
+        storage_driver_for(e2e_base),
+    )
     daemon.base.mkdir()
     try:
         daemon.start()
