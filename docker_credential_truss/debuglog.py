@@ -38,7 +38,14 @@ MIN_PIECE = 16
 #: Fields of a JSON secret (a Google service-account key) that are secrets on their own.
 JSON_SECRET_FIELDS = ("private_key", "private_key_id", "client_secret", "refresh_token")
 
+#: Secrets are indexed by their first HEAD characters (shorter ones by their length), so
+#: masking a line costs time linear in its length, however many secrets are registered
+#: (``list`` registers one or two per registry, and logs a line or two for each).
+HEAD = 8
+
 _secrets: set[str] = set()
+_heads: dict[str, list[str]] = {}  # first HEAD characters -> the secrets starting so
+_short: dict[int, set[str]] = {}  # length (< HEAD) -> the secrets that long
 _logger = None  # a logging.Logger while debug logging is on
 
 
@@ -48,11 +55,17 @@ def enabled(env: Mapping[str, str]) -> bool:
 
 def redact(value: str) -> None:
     """Remember a secret value so that no log line can show it, nor a telling piece of it."""
-    if not value:
+    if not value or value in _secrets:
         return
     _secrets.add(value)
+    if len(value) >= HEAD:
+        _heads.setdefault(value[:HEAD], []).append(value)
+    else:
+        _short.setdefault(len(value), set()).add(value)
     if "\n" in value:
-        _secrets.update(p for p in value.splitlines() if len(p.strip()) >= MIN_PIECE)
+        for piece in value.splitlines():
+            if len(piece.strip()) >= MIN_PIECE:
+                redact(piece)
     if value.lstrip().startswith("{"):  # a service-account key: its fields are secrets too
         import json
 
@@ -67,12 +80,46 @@ def redact(value: str) -> None:
 
 
 def masked(text: str) -> str:
-    """``text`` with every registered secret replaced, longest first (a secret that
-    contains another is masked whole)."""
-    for value in sorted(_secrets, key=len, reverse=True):
-        if value in text:
-            text = text.replace(value, MASK)
-    return text
+    """``text`` with every registered secret replaced; overlapping or nested occurrences
+    are masked as one stretch, so no part of any of them shows.
+
+    Only the line's own substrings are looked up (its HEAD-grams, and its n-grams for
+    the few lengths of short secrets), each in a dict or set: no loop over the secrets.
+    """
+    if not _secrets:
+        return text
+    spans: list[tuple[int, int]] = []
+    if _heads:
+        grams = {text[i : i + HEAD] for i in range(len(text) - HEAD + 1)}
+        for gram in _heads.keys() & grams:
+            for value in _heads[gram]:
+                _find_all(text, value, spans)
+    for length, values in _short.items():
+        grams = {text[i : i + length] for i in range(len(text) - length + 1)}
+        for value in values & grams:
+            _find_all(text, value, spans)
+    if not spans:
+        return text
+    spans.sort()
+    out, done = [], 0
+    for start, end in spans:
+        if start >= done:
+            out.append(text[done:start])
+            out.append(MASK)
+        elif end > done:
+            pass  # overlaps the stretch just masked: extend it
+        else:
+            continue
+        done = max(done, end)
+    out.append(text[done:])
+    return "".join(out)
+
+
+def _find_all(text: str, value: str, spans: list[tuple[int, int]]) -> None:
+    start = text.find(value)
+    while start >= 0:
+        spans.append((start, start + len(value)))
+        start = text.find(value, start + 1)
 
 
 def debug(message: str, *args: object) -> None:
@@ -95,6 +142,8 @@ def close() -> None:
             handler.close()
         _logger = None
     _secrets.clear()
+    _heads.clear()
+    _short.clear()
 
 
 def setup(env: Mapping[str, str], paths: Paths) -> str | None:
@@ -118,6 +167,20 @@ def setup(env: Mapping[str, str], paths: Paths) -> str | None:
             fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             os.fchmod(fd, 0o600)
             return open(fd, "a", encoding=self.encoding, errors=self.errors)
+
+        def emit(self, record: logging.LogRecord) -> None:
+            """Format (and so mask) each record once: the stock handler formats it a
+            second time just to decide whether to rotate."""
+            try:
+                line = self.format(record) + self.terminator
+                if self.stream is None:
+                    self.stream = self._open()
+                if self.stream.tell() + len(line) >= self.maxBytes > 0:
+                    self.doRollover()
+                self.stream.write(line)
+                self.flush()
+            except Exception:
+                self.handleError(record)
 
     class RedactingFormatter(logging.Formatter):
         def format(self, record: logging.LogRecord) -> str:

@@ -61,6 +61,7 @@ class Secrets:
         self.paths = paths
         self._truss: dict[str, str] | None = None
         self._store: dict[str, str] | None = None
+        self._files: dict[str, str | SecretError | None] = {}
 
     # -- lookups ----------------------------------------------------------------------
 
@@ -78,7 +79,7 @@ class Secrets:
         directory = self.env.get(DIR_VARIABLE)
         if directory:
             path = os.path.join(directory, file_name(name))
-            value = _read_secret_file(path)
+            value = self._secret_file(path)
             if value:
                 return Found(value, path)
         value = self.truss_secrets().get(name)
@@ -129,7 +130,7 @@ class Secrets:
                 if entry.startswith(".") or not name.startswith(prefix):
                     continue
                 try:
-                    if not _read_secret_file(path):
+                    if not self._secret_file(path):
                         continue
                 except SecretError:
                     pass  # listed all the same: using it reports the problem for this name only
@@ -140,6 +141,18 @@ class Secrets:
         for name, value in self.stored().items():
             if value:
                 add(name, f"the helper's store {self.paths.store}")
+        return found
+
+    def _secret_file(self, path: str) -> str | None:
+        """A secrets-directory file's value, read once per run (``list`` looks twice)."""
+        if path not in self._files:
+            try:
+                self._files[path] = _read_secret_file(path)
+            except SecretError as exc:
+                self._files[path] = exc
+        found = self._files[path]
+        if isinstance(found, SecretError):
+            raise SecretError(found.message)
         return found
 
     # -- ~/.truss/config.yaml ------------------------------------------------------------
