@@ -15,6 +15,15 @@ waited too long mints on its own rather than fail the pull. A mint that fails le
 one-line error beside the entry, and processes that were already waiting answer with it
 instead of each trying again in turn (32 waiters on a dead endpoint would otherwise take
 32 timeouts); a process that starts later tries afresh.
+
+Every write also removes expired entries, each with its lock and failure files, so
+the directory holds about one entry per identity in use rather than one per identity
+ever seen (rotated keys, temporary credentials, switched roles). The work is bounded:
+a write looks at no more than SWEEP_SCAN directory entries and reads no more than
+SWEEP_READS of them (those not written for SWEEP_AGE), so a directory left large by an
+older version shrinks a little with each write. An entry is removed under its own
+lock, taken without waiting (one in use is left for later), and re-read under it;
+``files.FileLock`` checks after locking that its lock file was not removed meanwhile.
 """
 
 from __future__ import annotations
@@ -42,6 +51,9 @@ if TYPE_CHECKING:
 MARGIN = 600.0
 LOCK_WAIT = 45.0  # below BuildKit's 60 s session budget
 FORMAT = 1
+SWEEP_SCAN = 2000
+SWEEP_READS = 32
+SWEEP_AGE = 900.0
 
 
 def is_fresh(expires_at: float, minted_at: float, now: float) -> bool:
@@ -50,9 +62,12 @@ def is_fresh(expires_at: float, minted_at: float, now: float) -> bool:
 
 
 class TokenCache:
-    def __init__(self, directory: str, lock_wait: float = LOCK_WAIT) -> None:
+    def __init__(
+        self, directory: str, lock_wait: float = LOCK_WAIT, sweep_age: float = SWEEP_AGE
+    ) -> None:
         self.directory = directory
         self.lock_wait = lock_wait
+        self.sweep_age = sweep_age
 
     def path(self, registry: str, identity: str) -> str:
         digest = sha256(f"{registry}\0{identity}".encode()).hexdigest()
@@ -80,6 +95,38 @@ class TokenCache:
         path = self.path(registry, identity)
         files.write_json(path, entry)
         files.sweep_temporaries(path, dead_writers_only=True)
+        self.sweep(now)
+
+    def sweep(self, now: float) -> int:
+        """Remove expired entries (bounded work; see the module docstring); how many."""
+        removed = reads = 0
+        try:
+            scan = os.scandir(self.directory)
+        except OSError:
+            return 0
+        with scan:
+            for looked, item in enumerate(scan):
+                if looked >= SWEEP_SCAN or reads >= SWEEP_READS:
+                    break
+                name = item.name
+                if name.startswith("."):
+                    continue  # a temporary file: sweep_temporaries' job
+                if name.endswith(".json.lock"):
+                    entry = item.path[: -len(".lock")]
+                    if os.path.exists(entry):
+                        continue  # the entry's own turn decides
+                elif name.endswith(".json"):
+                    entry = item.path
+                else:
+                    continue
+                try:
+                    if item.stat().st_mtime > now - self.sweep_age:
+                        continue
+                except OSError:
+                    continue
+                reads += 1
+                removed += _remove_if_expired(entry, now)
+        return removed
 
     def fetch(
         self,
@@ -132,6 +179,33 @@ class TokenCache:
                 if entry is not None:
                     found.append({k: entry[k] for k in ("registry", "expires_at", "minted_at")})
         return found
+
+
+def _remove_if_expired(path: str, now: float) -> int:
+    """Remove an expired (or vanished) entry with its lock and failure files: 1, else 0."""
+    lock = files.FileLock(path, timeout=0)
+    try:
+        lock.acquire()
+    except StoreError:
+        return 0  # in use: left for a later write
+    try:
+        try:
+            entry = _read(path, None)
+        except StoreError:
+            return 0  # an insecure file: doctor reports it
+        if entry is None and os.path.exists(path):
+            return 0  # damaged or foreign: replaced when its identity mints again
+        if entry is not None and now < entry["expires_at"]:
+            return 0
+        for name in (path, path + ".failed"):
+            try:
+                os.unlink(name)
+            except OSError:
+                pass
+        lock.remove()
+        return 1
+    finally:
+        lock.release()
 
 
 def _read_failure(path: str, since: float) -> str | None:
