@@ -116,11 +116,17 @@ def read_json(path: str, *, private: bool = True) -> dict | None:
     return data
 
 
-def write_json(path: str, data: dict, *, mode: int = 0o600) -> None:
-    """Atomically replace ``path`` with ``data`` as JSON (0600 unless told otherwise)."""
+def write_json(path: str, data: dict, *, mode: int = 0o600, pretty: bool = False) -> None:
+    """Atomically replace ``path`` with ``data`` as JSON (0600 unless told otherwise).
+
+    Indented only when ``pretty`` (a file people edit, docker's config.json): ``indent``
+    makes json use its pure-Python encoder, about 4x slower than the C one on a large
+    store or helper config.
+    """
     directory = os.path.dirname(path) or "."
     tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.{os.urandom(4).hex()}")
-    body = json.dumps(data, indent=2).encode() + b"\n"
+    text = json.dumps(data, indent=2) if pretty else json.dumps(data, separators=(",", ":"))
+    body = text.encode() + b"\n"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
         try:
