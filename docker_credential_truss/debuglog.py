@@ -12,17 +12,25 @@ resolver's tokens) is registered with :func:`redact`; the formatter masks each o
 in the finished line, tracebacks included, so a value that slipped into a foreign
 exception's message is masked too.
 
-Off, this module costs one import and a function call per log point: ``logging`` is
-imported only by :func:`setup`, when the variable is set, and nothing is written.
+Costs stay linear when ``list`` runs over thousands of registries, registering a
+secret or two and logging a line or two for each: a line is masked in time linear in
+its length whatever the number of secrets (see :func:`masked`), formatted once, and
+written by a few lines of code here rather than the ``logging`` package, whose
+records, handlers and locks cost more than the rest of the line's work.
+
+Off, this module costs one import and a function call per log point, and nothing is
+written.
 """
 
 from __future__ import annotations
 
 import os
+import time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from typing import TextIO
 
     from docker_credential_truss.paths import Paths
 
@@ -38,15 +46,18 @@ MIN_PIECE = 16
 #: Fields of a JSON secret (a Google service-account key) that are secrets on their own.
 JSON_SECRET_FIELDS = ("private_key", "private_key_id", "client_secret", "refresh_token")
 
-#: Secrets are indexed by their first HEAD characters (shorter ones by their length), so
-#: masking a line costs time linear in its length, however many secrets are registered
-#: (``list`` registers one or two per registry, and logs a line or two for each).
+#: Secrets of at least LONG characters are indexed by each of their first STEP
+#: substrings of HEAD characters, so a line is looked up only at every STEP-th position:
+#: any occurrence covers one of those with a whole indexed substring. Shorter secrets
+#: are indexed by their length, and the line's substrings of each such length looked up.
 HEAD = 8
+STEP = 8
+LONG = HEAD + STEP - 1
 
 _secrets: set[str] = set()
-_heads: dict[str, list[str]] = {}  # first HEAD characters -> the secrets starting so
-_short: dict[int, set[str]] = {}  # length (< HEAD) -> the secrets that long
-_logger = None  # a logging.Logger while debug logging is on
+_heads: dict[str, list[tuple[int, str]]] = {}  # substring -> (its offset, the secret)
+_short: dict[int, set[str]] = {}  # length (< LONG) -> the secrets that long
+_log: _Log | None = None  # while debug logging is on
 
 
 def enabled(env: Mapping[str, str]) -> bool:
@@ -58,8 +69,9 @@ def redact(value: str) -> None:
     if not value or value in _secrets:
         return
     _secrets.add(value)
-    if len(value) >= HEAD:
-        _heads.setdefault(value[:HEAD], []).append(value)
+    if len(value) >= LONG:
+        for offset in range(STEP):
+            _heads.setdefault(value[offset : offset + HEAD], []).append((offset, value))
     else:
         _short.setdefault(len(value), set()).add(value)
     if "\n" in value:
@@ -83,64 +95,61 @@ def masked(text: str) -> str:
     """``text`` with every registered secret replaced; overlapping or nested occurrences
     are masked as one stretch, so no part of any of them shows.
 
-    Only the line's own substrings are looked up (its HEAD-grams, and its n-grams for
-    the few lengths of short secrets), each in a dict or set: no loop over the secrets.
+    Only the line's own substrings are looked up, each in a dict or set: no loop over
+    the secrets, so the cost is linear in the line's length however many there are.
     """
     if not _secrets:
         return text
     spans: list[tuple[int, int]] = []
     if _heads:
-        grams = {text[i : i + HEAD] for i in range(len(text) - HEAD + 1)}
-        for gram in _heads.keys() & grams:
-            for value in _heads[gram]:
-                _find_all(text, value, spans)
+        for i in range(0, len(text) - HEAD + 1, STEP):
+            for offset, value in _heads.get(text[i : i + HEAD], ()):
+                start = i - offset
+                if start >= 0 and text.startswith(value, start):
+                    spans.append((start, start + len(value)))
     for length, values in _short.items():
         grams = {text[i : i + length] for i in range(len(text) - length + 1)}
         for value in values & grams:
-            _find_all(text, value, spans)
+            start = text.find(value)
+            while start >= 0:
+                spans.append((start, start + length))
+                start = text.find(value, start + 1)
     if not spans:
         return text
     spans.sort()
     out, done = [], 0
     for start, end in spans:
+        if end <= done:
+            continue  # inside the stretch already masked
         if start >= done:
-            out.append(text[done:start])
-            out.append(MASK)
-        elif end > done:
-            pass  # overlaps the stretch just masked: extend it
-        else:
-            continue
-        done = max(done, end)
+            out += (text[done:start], MASK)
+        done = end  # a new stretch, or one overlapping the last: extend it
     out.append(text[done:])
     return "".join(out)
 
 
-def _find_all(text: str, value: str, spans: list[tuple[int, int]]) -> None:
-    start = text.find(value)
-    while start >= 0:
-        spans.append((start, start + len(value)))
-        start = text.find(value, start + 1)
-
-
 def debug(message: str, *args: object) -> None:
     """Log a line (``%``-style args) when logging is on; otherwise do nothing."""
-    if _logger is not None:
-        _logger.debug(message, *args)
+    if _log is not None:
+        _log.write("DEBUG", message % args if args else message)
 
 
 def error(message: str, *args: object, trace: bool = False) -> None:
-    if _logger is not None:
-        _logger.error(message, *args, exc_info=trace)
+    if _log is not None:
+        text = message % args if args else message
+        if trace:
+            import traceback
+
+            text += "\n" + traceback.format_exc().rstrip("\n")
+        _log.write("ERROR", text)
 
 
 def close() -> None:
     """Stop logging and forget the secrets (the end of one run of ``cli.main``)."""
-    global _logger
-    if _logger is not None:
-        for handler in list(_logger.handlers):
-            _logger.removeHandler(handler)
-            handler.close()
-        _logger = None
+    global _log
+    if _log is not None:
+        _log.close()
+        _log = None
     _secrets.clear()
     _heads.clear()
     _short.clear()
@@ -151,57 +160,56 @@ def setup(env: Mapping[str, str], paths: Paths) -> str | None:
 
     A log that cannot be opened is not a reason to fail a pull: it is skipped.
     """
-    global _logger
-    if not enabled(env) or _logger is not None:
+    global _log
+    if not enabled(env) or _log is not None:
         return None
-    import logging
-    import logging.handlers
-
     from docker_credential_truss import files
     from docker_credential_truss.errors import StoreError
-
-    class PrivateRotatingHandler(logging.handlers.RotatingFileHandler):
-        """Every file it opens, the first and each after a rotation, is 0600."""
-
-        def _open(self):  # type: ignore[override]
-            fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            os.fchmod(fd, 0o600)
-            return open(fd, "a", encoding=self.encoding, errors=self.errors)
-
-        def emit(self, record: logging.LogRecord) -> None:
-            """Format (and so mask) each record once: the stock handler formats it a
-            second time just to decide whether to rotate."""
-            try:
-                line = self.format(record) + self.terminator
-                if self.stream is None:
-                    self.stream = self._open()
-                if self.stream.tell() + len(line) >= self.maxBytes > 0:
-                    self.doRollover()
-                self.stream.write(line)
-                self.flush()
-            except Exception:
-                self.handleError(record)
-
-    class RedactingFormatter(logging.Formatter):
-        def format(self, record: logging.LogRecord) -> str:
-            return masked(super().format(record))
 
     path = os.path.join(paths.log_dir, FILE_NAME)
     try:
         files.private_dir(paths.log_dir)
-        handler = PrivateRotatingHandler(
-            path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8"
-        )
+        _log = _Log(path)
     except (StoreError, OSError):
         return None
-    handler.setFormatter(
-        RedactingFormatter(
-            "%(asctime)s.%(msecs)03d pid=%(process)d %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S"
-        )
-    )
-    logger = logging.getLogger("docker_credential_truss")
-    logger.setLevel(logging.DEBUG)
-    logger.propagate = False
-    logger.addHandler(handler)
-    _logger = logger
     return path
+
+
+class _Log:
+    """Appends masked lines to the file, rotated as logging's RotatingFileHandler does
+    (at MAX_BYTES, BACKUPS old files), every file 0600 whatever the umask."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.pid = os.getpid()
+        self.stream = self._open()
+
+    def _open(self) -> TextIO:
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.fchmod(fd, 0o600)
+        return open(fd, "a", encoding="utf-8", errors="backslashreplace")
+
+    def write(self, level: str, text: str) -> None:
+        now = time.time()
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(now))
+        millis = int((now - int(now)) * 1000)
+        line = masked(f"{stamp}.{millis:03d} pid={self.pid} {level} {text}") + "\n"
+        try:
+            # the end of the file, which other processes may have appended to
+            if self.stream.seek(0, 2) + len(line) >= MAX_BYTES:
+                self._rotate()
+            self.stream.write(line)
+            self.stream.flush()
+        except (OSError, ValueError):
+            pass  # a full disk or a vanished directory must not fail a pull
+
+    def _rotate(self) -> None:
+        self.stream.close()
+        for i in range(BACKUPS - 1, 0, -1):
+            if os.path.exists(f"{self.path}.{i}"):
+                os.replace(f"{self.path}.{i}", f"{self.path}.{i + 1}")
+        os.replace(self.path, f"{self.path}.1")
+        self.stream = self._open()
+
+    def close(self) -> None:
+        self.stream.close()

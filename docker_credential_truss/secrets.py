@@ -62,11 +62,15 @@ class Secrets:
         self._truss: dict[str, str] | None = None
         self._store: dict[str, str] | None = None
         self._files: dict[str, str | SecretError | None] = {}
+        self._found: dict[str, Found | None] = {}
 
     # -- lookups ----------------------------------------------------------------------
 
     def find(self, name: str) -> Found | None:
-        found = self._find(name)
+        """The secret, looked up once per run (``list`` asks twice for each registry)."""
+        if name in self._found:
+            return self._found[name]
+        found = self._found[name] = self._find(name)
         if found is not None:
             debuglog.redact(found.value)  # whatever happens next, the log cannot show it
             debuglog.debug("secret %s: found in %s", name, found.source)
@@ -178,6 +182,7 @@ class Secrets:
             data.setdefault("secrets", {})[name] = value
 
         self._store = None
+        self._found.clear()
         files.update_json(self.paths.store, change)
 
     def erase(self, name: str) -> None:
@@ -193,6 +198,7 @@ class Secrets:
 
         if name in self.stored():
             self._store = None
+            self._found.clear()
             files.update_json(self.paths.store, change)
         if removed:
             return
