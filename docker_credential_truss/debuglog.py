@@ -30,7 +30,6 @@ import time
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
-    from typing import TextIO
 
     from docker_credential_truss.paths import Paths
 
@@ -71,7 +70,12 @@ def redact(value: str) -> None:
     _secrets.add(value)
     if len(value) >= LONG:
         for offset in range(STEP):
-            _heads.setdefault(value[offset : offset + HEAD], []).append((offset, value))
+            gram = value[offset : offset + HEAD]
+            found = _heads.get(gram)
+            if found is None:
+                _heads[gram] = [(offset, value)]
+            else:
+                found.append((offset, value))
     else:
         _short.setdefault(len(value), set()).add(value)
     if "\n" in value:
@@ -177,39 +181,53 @@ def setup(env: Mapping[str, str], paths: Paths) -> str | None:
 
 class _Log:
     """Appends masked lines to the file, rotated as logging's RotatingFileHandler does
-    (at MAX_BYTES, BACKUPS old files), every file 0600 whatever the umask."""
+    (at MAX_BYTES, BACKUPS old files), every file 0600 whatever the umask. Each line is
+    one ``write`` to an O_APPEND descriptor: written at once (a run that hangs is the
+    one to read) and whole, between other processes' lines."""
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.pid = os.getpid()
-        self.stream = self._open()
+        self.fd = self._open()
+        # The size is the file's at open plus this process's lines: others' lines
+        # written meanwhile are not counted, so a file may pass MAX_BYTES by what
+        # concurrent processes wrote during this one's (short) run.
+        self.size = os.lseek(self.fd, 0, os.SEEK_END)
+        self.second = -1
+        self.stamp = ""
 
-    def _open(self) -> TextIO:
+    def _open(self) -> int:
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         os.fchmod(fd, 0o600)
-        return open(fd, "a", encoding="utf-8", errors="backslashreplace")
+        return fd
 
     def write(self, level: str, text: str) -> None:
         now = time.time()
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(now))
+        if int(now) != self.second:
+            self.second = int(now)
+            self.stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(now))
         millis = int((now - int(now)) * 1000)
-        line = masked(f"{stamp}.{millis:03d} pid={self.pid} {level} {text}") + "\n"
+        line = masked(f"{self.stamp}.{millis:03d} pid={self.pid} {level} {text}\n")
+        data = line.encode("utf-8", "backslashreplace")
+        if self.fd < 0:
+            return  # a rotation failed: the log is off for this run
         try:
-            # the end of the file, which other processes may have appended to
-            if self.stream.seek(0, 2) + len(line) >= MAX_BYTES:
+            if self.size + len(data) >= MAX_BYTES:
                 self._rotate()
-            self.stream.write(line)
-            self.stream.flush()
-        except (OSError, ValueError):
+            self.size += os.write(self.fd, data)
+        except OSError:
             pass  # a full disk or a vanished directory must not fail a pull
 
     def _rotate(self) -> None:
-        self.stream.close()
+        os.close(self.fd)
+        self.fd = -1  # never write to a number the process may reuse for another file
         for i in range(BACKUPS - 1, 0, -1):
             if os.path.exists(f"{self.path}.{i}"):
                 os.replace(f"{self.path}.{i}", f"{self.path}.{i + 1}")
         os.replace(self.path, f"{self.path}.1")
-        self.stream = self._open()
+        self.fd = self._open()
+        self.size = os.lseek(self.fd, 0, os.SEEK_END)
 
     def close(self) -> None:
-        self.stream.close()
+        if self.fd >= 0:
+            os.close(self.fd)
