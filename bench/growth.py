@@ -7,8 +7,9 @@ thousands of ``docker login``s in the helper's store or registries in its config
 docker runs ``list`` over all of them. For each size it lays out the files, checks the
 answer once, then times each row interleaved with the floor (``python -c "import
 json"`` of the same interpreter), and prints the median, the ratio to the floor and the
-growth factor per tenfold (the median at 10N over the median at N; 1.0 is flat,
-10 is linear in the excess over start-up, 100 quadratic).
+growth factor per tenfold: the ratio to the floor at 10N over the ratio at N (ratios,
+not raw medians, so a machine that gets busier between sizes does not show as
+growth); 1.0 is flat, up to 10 linear, 100 quadratic.
 
 Rows, each with N registries or secrets:
 
@@ -213,13 +214,14 @@ def report(kinds, sizes, medians, floors, runs) -> None:
             cells.append(f"{'skipped':>18}" if m is None else f"{m:10.1f} ({m / floors[n]:5.2f})")
         print(f"{LABELS[kind]:24}" + "".join(cells))
     print()
-    print("growth per tenfold (median at 10N / median at N):")
+    print("growth per tenfold (ratio to the floor at 10N / ratio at N):")
     for kind in kinds:
         steps = []
         for a, b in itertools.pairwise(sizes):
             ma, mb = medians[kind].get(a), medians[kind].get(b)
             if ma and mb:
-                per_ten = (mb / ma) ** (1 / max(1e-9, _log10(b / a)))
+                ratio = (mb / floors[b]) / (ma / floors[a])
+                per_ten = ratio ** (1 / max(1e-9, _log10(b / a)))
                 steps.append(f"{a:,}->{b:,}: {per_ten:.2f}x")
         print(f"  {LABELS[kind]:24}" + "   ".join(steps))
 
