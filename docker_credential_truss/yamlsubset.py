@@ -45,6 +45,13 @@ _UNSAFE_TEXT = re.compile(
     "[^\r\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
     "|\r(?!\n)"
 )
+# The common line, matched whole at C speed: a key and an optional value made only of
+# characters that need no further thought (names, base64, tokens), apart from the
+# checks _plain makes when their first character calls for them.
+_COMMON = re.compile(
+    r"( *)([A-Za-z_][\w.@/+=-]*(?::[\w.@/+=-]+)*):(?: +([\w.@/+=-]+))? *", re.ASCII
+)
+_CHECK_FIRST = frozenset("-+.0123456789<=@yYnNtTfFoO")
 # A ':' that ends a plain key: followed by a space or the end of the line.
 _KEY_END = re.compile(r":(?: |$)")
 # Plain scalars that YAML 1.1's implicit resolvers (as PyYAML has them) give a type
@@ -89,13 +96,23 @@ def _load(text: str) -> dict | None:
     opener: str | None = None  # the top-level key whose value was left empty
     indent = 0
     for line in text.split("\n"):
-        content = line.lstrip(" ")
-        if not content or content[0] == "#":
-            continue
-        spaces = len(line) - len(content)
-        if spaces == 0 and line.startswith(("---", "...")) and line[3:4] in ("", " "):
-            raise _NotSimple  # a document marker
-        key, value = _entry(content)
+        common = _COMMON.fullmatch(line)
+        if common is not None:
+            spaces, key, value = len(common[1]), common[2], common[3]
+            if key[0] in _CHECK_FIRST:
+                key = _plain(key, key=True)
+            if value is not None and value[0] in _CHECK_FIRST:
+                value = _plain(value, key=False)
+        else:
+            content = line.lstrip(" ")
+            if not content or content[0] == "#":
+                continue
+            spaces = len(line) - len(content)
+            if spaces == 0 and line.startswith(("---", "...")) and line[3:4] in ("", " "):
+                raise _NotSimple  # a document marker
+            key, value = _entry(content)
+        if not isinstance(key, str):
+            raise _NotSimple  # a null key
         if spaces == 0:
             if key in data:
                 raise _NotSimple  # a repeated key: leave the rule to PyYAML
