@@ -185,7 +185,10 @@ def has_aws(python: str) -> bool:
     probe = (
         "import importlib.util as u; print(u.find_spec('docker_credential_truss.providers.aws'))"
     )
-    out = subprocess.run([python, "-c", probe], capture_output=True, text=True, check=False)
+    where = tempfile.gettempdir()  # not a checkout, whose package would be found first
+    out = subprocess.run(
+        [python, "-c", probe], capture_output=True, text=True, check=False, cwd=where
+    )
     return out.returncode == 0 and out.stdout.strip() != "None"
 
 
@@ -236,7 +239,9 @@ def scenarios(tmp: str, pip: str, python: str) -> list[tuple[str, str, dict, str
             AWS_ENDPOINT_URL_ECR="http://127.0.0.1:9",  # closed: a miss fails, stays local
             AWS_ENDPOINT_URL_STS="http://127.0.0.1:9",
         )
-        subprocess.run([python, "-c", SEED_CACHE, ECR_HOST, BENCH_TOKEN], env=env, check=True)
+        subprocess.run(
+            [python, "-c", SEED_CACHE, ECR_HOST, BENCH_TOKEN], env=env, check=True, cwd=env["HOME"]
+        )
         found.append(("(c) ECR (AWS_IAM), cached token", ECR_HOST, env, BENCH_TOKEN))
     else:
         print("(c) skipped: docker_credential_truss.providers.aws is not installed yet")
@@ -248,7 +253,12 @@ def scenarios(tmp: str, pip: str, python: str) -> list[tuple[str, str, dict, str
 
 def count_modules(python: str, server: str, env: dict) -> tuple[int, bool]:
     out = subprocess.run(
-        [python, "-c", COUNT_MODULES, server], env=env, capture_output=True, text=True, check=True
+        [python, "-c", COUNT_MODULES, server],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=env["HOME"],  # not a checkout, whose package `python -c` would import instead
     ).stdout.split()
     editable = bool(out) and out[0] == "editable"
     names = out[1:] if editable else out
