@@ -45,7 +45,7 @@ MIN_PIECE = 16
 #: Fields of a JSON secret (a Google service-account key) that are secrets on their own.
 JSON_SECRET_FIELDS = ("private_key", "private_key_id", "client_secret", "refresh_token")
 
-#: Secrets of at least LONG characters are indexed by each of their first STEP
+#: Secrets of at least LONG characters are indexed by each of their last STEP
 #: substrings of HEAD characters, so a line is looked up only at every STEP-th position:
 #: any occurrence covers one of those with a whole indexed substring. Shorter secrets
 #: are indexed by their length, and the line's substrings of each such length looked up.
@@ -54,7 +54,8 @@ STEP = 8
 LONG = HEAD + STEP - 1
 
 _secrets: set[str] = set()
-_heads: dict[str, list[tuple[int, str]]] = {}  # substring -> (its offset, the secret)
+_pending: list[str] = []  # registered, not yet indexed
+_heads: dict[str, tuple[tuple[int, str], ...]] = {}  # substring -> (its offset, the secret)
 _short: dict[int, set[str]] = {}  # length (< LONG) -> the secrets that long
 _log: _Log | None = None  # while debug logging is on
 
@@ -64,24 +65,34 @@ def enabled(env: Mapping[str, str]) -> bool:
 
 
 def redact(value: str) -> None:
-    """Remember a secret value so that no log line can show it, nor a telling piece of it."""
-    if not value or value in _secrets:
+    """Remember a secret value so that no log line can show it, nor a telling piece of it.
+
+    Only noted here, and indexed when a line is next masked: with the log off (the
+    usual case) nothing is ever masked, and ``list`` registers one or two per registry.
+    """
+    if value:
+        _pending.append(value)
+
+
+def _index(value: str) -> None:
+    if value in _secrets:
         return
     _secrets.add(value)
     if len(value) >= LONG:
-        for offset in range(STEP):
+        # the last STEP substrings: secrets often share a start (a user name's base64,
+        # a token's fixed prefix), rarely an end, so the dict's buckets stay small
+        for offset in range(len(value) - LONG, len(value) - HEAD + 1):
             gram = value[offset : offset + HEAD]
+            entry = (offset, value)
             found = _heads.get(gram)
-            if found is None:
-                _heads[gram] = [(offset, value)]
-            else:
-                found.append((offset, value))
+            # tuples of strings and ints, unlike lists, are left alone by the cyclic GC
+            _heads[gram] = (entry,) if found is None else (*found, entry)
     else:
         _short.setdefault(len(value), set()).add(value)
     if "\n" in value:
         for piece in value.splitlines():
             if len(piece.strip()) >= MIN_PIECE:
-                redact(piece)
+                _index(piece)
     if value.lstrip().startswith("{"):  # a service-account key: its fields are secrets too
         import json
 
@@ -91,8 +102,8 @@ def redact(value: str) -> None:
             return
         if isinstance(data, dict):
             for field in JSON_SECRET_FIELDS:
-                if isinstance(data.get(field), str):
-                    redact(data[field])
+                if isinstance(data.get(field), str) and data[field]:
+                    _index(data[field])
 
 
 def masked(text: str) -> str:
@@ -102,6 +113,8 @@ def masked(text: str) -> str:
     Only the line's own substrings are looked up, each in a dict or set: no loop over
     the secrets, so the cost is linear in the line's length however many there are.
     """
+    while _pending:
+        _index(_pending.pop())
     if not _secrets:
         return text
     spans: list[tuple[int, int]] = []
@@ -154,6 +167,7 @@ def close() -> None:
     if _log is not None:
         _log.close()
         _log = None
+    _pending.clear()
     _secrets.clear()
     _heads.clear()
     _short.clear()
