@@ -64,7 +64,7 @@ def pyyaml(text: str, loader) -> object:
         return "error"
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=1500, deadline=None)
 @given(documents())
 def test_whatever_it_accepts_pyyaml_reads_the_same(text):
     ours = load(text)
@@ -175,7 +175,7 @@ def dumped(secrets: dict) -> str:
     return yaml.dump({"secrets": secrets})
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(st.dictionaries(SECRET_NAMES, st.one_of(ORDINARY, st.none()), max_size=6))
 def test_every_file_truss_writes_for_ordinary_secrets_is_read_without_pyyaml(secrets):
     text = dumped(secrets)
@@ -184,7 +184,7 @@ def test_every_file_truss_writes_for_ordinary_secrets_is_read_without_pyyaml(sec
     assert ours == yaml.safe_load(text) == {"secrets": secrets}
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     st.dictionaries(st.text(max_size=12), st.one_of(st.text(max_size=30), st.none()), max_size=5),
     st.sampled_from(["", " # note", "  #caf\u00e9", " #"]),
@@ -226,7 +226,7 @@ def test_get_with_the_usual_file_does_not_import_yaml(env):
     assert done.stdout.split() == ["True", "False"]
 
 
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(
     st.one_of(
         st.text(
