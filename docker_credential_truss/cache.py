@@ -25,6 +25,15 @@ never a value, so a corrected secret or another identity is tried at once.
 The cache only ever speeds things up. A cache that cannot be created, read or written
 (a read-only HOME, a full disk, another owner) costs a mint, never the answer: the
 token is minted without caching, and ``warn`` says so once.
+
+Every write also removes expired entries, each with its lock and failure files, so
+the directory holds about one entry per identity in use rather than one per identity
+ever seen (rotated keys, temporary credentials, switched roles). The work is bounded:
+a write looks at no more than SWEEP_SCAN directory entries and reads no more than
+SWEEP_READS of them (those not written for SWEEP_AGE), so a directory left large by an
+older version shrinks a little with each write. An entry is removed under its own
+lock, taken without waiting (one in use is left for later), and re-read under it;
+``files.FileLock`` checks after locking that its lock file was not removed meanwhile.
 """
 
 from __future__ import annotations
@@ -52,6 +61,9 @@ if TYPE_CHECKING:
 MARGIN = 600.0
 LOCK_WAIT = 45.0  # below BuildKit's 60 s session budget
 FORMAT = 1
+SWEEP_SCAN = 2000
+SWEEP_READS = 32
+SWEEP_AGE = 900.0
 FAILURE_TTL_VARIABLE = "DOCKER_CREDENTIAL_TRUSS_FAILURE_TTL"
 FAILURE_TTL = 30.0
 
@@ -81,11 +93,13 @@ class TokenCache:
         directory: str,
         lock_wait: float = LOCK_WAIT,
         failure_ttl: float = FAILURE_TTL,
+        sweep_age: float = SWEEP_AGE,
         warn: Callable[[str], None] | None = None,
     ) -> None:
         self.directory = directory
         self.lock_wait = lock_wait
         self.failure_ttl = failure_ttl
+        self.sweep_age = sweep_age
         self.warn = warn
         self._warned = False
 
@@ -115,6 +129,38 @@ class TokenCache:
         path = self.path(registry, identity)
         files.write_json(path, entry)
         files.sweep_temporaries(path, dead_writers_only=True)
+        self.sweep(now)
+
+    def sweep(self, now: float) -> int:
+        """Remove expired entries (bounded work; see the module docstring); how many."""
+        removed = reads = 0
+        try:
+            scan = os.scandir(self.directory)
+        except OSError:
+            return 0
+        with scan:
+            for looked, item in enumerate(scan):
+                if looked >= SWEEP_SCAN or reads >= SWEEP_READS:
+                    break
+                name = item.name
+                if name.startswith("."):
+                    continue  # a temporary file: sweep_temporaries' job
+                if name.endswith(".json.lock"):
+                    entry = item.path[: -len(".lock")]
+                    if os.path.exists(entry):
+                        continue  # the entry's own turn decides
+                elif name.endswith(".json"):
+                    entry = item.path
+                else:
+                    continue
+                try:
+                    if item.stat().st_mtime > now - self.sweep_age:
+                        continue
+                except OSError:
+                    continue
+                reads += 1
+                removed += _remove_if_expired(entry, now, now - self.failure_ttl)
+        return removed
 
     def fetch(
         self,
@@ -207,6 +253,41 @@ class TokenCache:
                 if entry is not None:
                     found.append({k: entry[k] for k in ("registry", "expires_at", "minted_at")})
         return found
+
+
+def _remove_if_expired(path: str, now: float, remembered_since: float) -> int:
+    """Remove an expired (or vanished) entry with its lock and failure files: 1, else 0.
+
+    A failure recorded after ``remembered_since`` is still remembered: kept, with its lock.
+    """
+    try:
+        if os.stat(path + ".failed").st_mtime > remembered_since:
+            return 0
+    except OSError:
+        pass
+    lock = files.FileLock(path, timeout=0)
+    try:
+        lock.acquire()
+    except StoreError:
+        return 0  # in use: left for a later write
+    try:
+        try:
+            entry = _read(path, None)
+        except StoreError:
+            return 0  # an insecure file: doctor reports it
+        if entry is None and os.path.exists(path):
+            return 0  # damaged or foreign: replaced when its identity mints again
+        if entry is not None and now < entry["expires_at"]:
+            return 0
+        for name in (path, path + ".failed"):
+            try:
+                os.unlink(name)
+            except OSError:
+                pass
+        lock.remove()
+        return 1
+    finally:
+        lock.release()
 
 
 def _digest(salt: str, inputs: str) -> str:

@@ -406,20 +406,33 @@ def check_registry_access(
 
 
 def check_cache(report: Report, registry: Registry, entries: list[dict]) -> None:
+    """The freshest token, and a count of the rest: one per old identity (a rotated key,
+    a switched role) can pile up, and a line each would bury the report."""
     mine = [e for e in entries if e["registry"] == registry.key]
     if not mine:
         report.note("token cache: nothing cached")
         return
     now = time.time()
-    for entry in mine:
-        expires, minted = entry["expires_at"], entry["minted_at"]
-        if is_fresh(expires, minted, now):
-            state = f"fresh, {_span(expires - now)} left"
-        elif now < expires:
-            state = "nearly expired: the next get mints a new one"
-        else:
-            state = "expired: the next get mints a new one"
-        report.note(f"token cache: a token valid until {_when(expires)} ({state})")
+    best = max(mine, key=lambda e: e["expires_at"])
+    expires, minted = best["expires_at"], best["minted_at"]
+    if is_fresh(expires, minted, now):
+        state = f"fresh, {_span(expires - now)} left"
+    elif now < expires:
+        state = "nearly expired: the next get mints a new one"
+    else:
+        state = "expired: the next get mints a new one"
+    report.note(f"token cache: a token valid until {_when(expires)} ({state})")
+    fresh = sum(1 for e in mine if e is not best and is_fresh(e["expires_at"], e["minted_at"], now))
+    stale = len(mine) - 1 - fresh
+    if fresh:
+        s = "s" if fresh > 1 else ""
+        report.note(f"token cache: {fresh} more fresh token{s} for other identities")
+    if stale:
+        s, are = ("s", "are") if stale > 1 else ("", "is")
+        report.note(
+            f"token cache: {stale} stale token{s} of other or earlier identities"
+            f" (expired or nearly); expired ones {are} removed as the cache is written"
+        )
 
 
 def _insecure_registries(args: list[str]) -> tuple[list[str], list[str]]:

@@ -125,14 +125,14 @@ class Resolver:
         """
         answers: dict[str, str] = {}
         problems: list[str] = []
-        keys = list(self.config)
+        keys = dict.fromkeys(self.config)  # ordered, with O(1) membership: list stays linear
         for name in self.secrets.names(SECRET_PREFIX):
             try:
                 registry = parse(name[len(SECRET_PREFIX) :])
             except InvalidRegistry:
                 continue
-            if registry.secret_name == name and registry.key not in keys:
-                keys.append(registry.key)
+            if registry.secret_name == name:
+                keys.setdefault(registry.key)
         for key in keys:
             try:
                 provider = self.provider(parse(key))

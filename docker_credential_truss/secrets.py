@@ -61,13 +61,18 @@ class Secrets:
         self.paths = paths
         self._truss: dict[str, str] | None = None
         self._store: dict[str, str] | None = None
+        self._files: dict[str, str | SecretError | None] = {}
+        self._found: dict[str, Found | None] = {}
         #: Every value handed out this run, in order: what a mint was made from.
         self.read: list[str] = []
 
     # -- lookups ----------------------------------------------------------------------
 
     def find(self, name: str) -> Found | None:
-        found = self._find(name)
+        """The secret, looked up once per run (``list`` asks twice for each registry)."""
+        if name in self._found:
+            return self._found[name]
+        found = self._found[name] = self._find(name)
         if found is not None:
             debuglog.redact(found.value)  # whatever happens next, the log cannot show it
             self.read.append(found.value)
@@ -91,7 +96,7 @@ class Secrets:
         directory = self.env.get(DIR_VARIABLE)
         if directory:
             path = os.path.join(directory, file_name(name))
-            value = _read_secret_file(path)
+            value = self._secret_file(path)
             if value:
                 return Found(value, path)
         value = self.truss_secrets().get(name)
@@ -139,7 +144,7 @@ class Secrets:
                 if entry.startswith(".") or not name.startswith(prefix):
                     continue
                 try:
-                    if not _read_secret_file(path):
+                    if not self._secret_file(path):
                         continue
                 except SecretError:
                     pass  # listed all the same: using it reports the problem for this name only
@@ -150,6 +155,18 @@ class Secrets:
         for name, value in self.stored().items():
             if value:
                 add(name, f"the helper's store {self.paths.store}")
+        return found
+
+    def _secret_file(self, path: str) -> str | None:
+        """A secrets-directory file's value, read once per run (``list`` looks twice)."""
+        if path not in self._files:
+            try:
+                self._files[path] = _read_secret_file(path)
+            except SecretError as exc:
+                self._files[path] = exc
+        found = self._files[path]
+        if isinstance(found, SecretError):
+            raise SecretError(found.message)
         return found
 
     # -- ~/.truss/config.yaml ------------------------------------------------------------
@@ -175,6 +192,7 @@ class Secrets:
             data.setdefault("secrets", {})[name] = value
 
         self._store = None
+        self._found.clear()
         self._update_store(change, f"cannot save {name} in the helper's store")
 
     def _update_store(self, change: Callable[[dict], None], doing: str) -> None:
@@ -201,8 +219,10 @@ class Secrets:
 
         if name in self.stored():
             self._store = None
+            self._found.clear()
             self._update_store(change, f"cannot remove {name} from the helper's store")
         self._store = None
+        self._found.clear()
         return removed
 
 

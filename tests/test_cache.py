@@ -2,10 +2,12 @@
 
 import os
 import threading
+import time
 
 import pytest
 
 from docker_credential_truss.cache import MARGIN, TokenCache, is_fresh
+from docker_credential_truss.files import FileLock
 from docker_credential_truss.providers import Token
 
 NOW = 1_800_000_000.0
@@ -126,6 +128,93 @@ def test_file_name_is_the_sha256_hashlib_gives(tmp_path):
     cache = TokenCache(str(tmp_path / "tokens"))
     expected = hashlib.sha256(b"reg.example.com\0AKIAEXAMPLE").hexdigest() + ".json"
     assert os.path.basename(cache.path("reg.example.com", "AKIAEXAMPLE")) == expected
+
+
+def _age(directory, seconds):
+    """Make every file in ``directory`` look last written ``seconds`` ago."""
+    then = time.time() - seconds
+    for name in os.listdir(directory):
+        os.utime(os.path.join(directory, name), (then, then))
+
+
+def test_a_write_removes_expired_entries_with_their_lock_and_failure_files(tmp_path):
+    directory = str(tmp_path / "tokens")
+    cache = TokenCache(directory)
+    now = time.time()
+    cache.put("reg.test", "old-key", Token("u", "s", now - 60), now - 3600)
+    old = cache.path("reg.test", "old-key")
+    with FileLock(old):
+        pass  # leaves old.json.lock, as fetch does
+    with open(old + ".failed", "w") as handle:
+        handle.write("{}")
+    cache.put("reg.test", "live-key", Token("u", "s", now + 3600), now)
+    live = cache.path("reg.test", "live-key")
+    with FileLock(live):
+        pass
+    _age(directory, 3600)
+    cache.put("reg.test", "new-key", Token("u", "s", now + 3600), now)
+    left = sorted(os.listdir(directory))
+    assert not any(n.startswith(os.path.basename(old)) for n in left), left
+    assert os.path.basename(live) in left and os.path.basename(live) + ".lock" in left
+    assert cache.get("reg.test", "live-key", now) is not None
+    assert cache.get("reg.test", "new-key", now) is not None
+
+
+def test_recently_written_entries_are_not_even_read(tmp_path):
+    directory = str(tmp_path / "tokens")
+    cache = TokenCache(directory)
+    now = time.time()
+    cache.put("reg.test", "old-key", Token("u", "s", now - 60), now - 3600)
+    cache.put("reg.test", "new-key", Token("u", "s", now + 3600), now)
+    assert os.path.exists(cache.path("reg.test", "old-key"))  # written just now: kept
+
+
+def test_each_write_removes_a_bounded_number_and_the_next_writes_go_on(tmp_path):
+    from docker_credential_truss import cache as module
+
+    directory = str(tmp_path / "tokens")
+    cache = TokenCache(directory)
+    now = time.time()
+    for i in range(3 * module.SWEEP_READS):
+        cache.put("reg.test", f"key{i}", Token("u", "s", now - 60), now - 3600)
+    _age(directory, 3600)
+    assert cache.sweep(now) == module.SWEEP_READS
+    assert cache.sweep(now) == module.SWEEP_READS
+    assert cache.sweep(now) == module.SWEEP_READS
+    assert os.listdir(directory) == []
+
+
+def test_an_entry_whose_lock_is_held_is_left_alone(tmp_path):
+    directory = str(tmp_path / "tokens")
+    cache = TokenCache(directory, sweep_age=0)
+    now = time.time()
+    cache.put("reg.test", "busy", Token("u", "s", now - 60), now - 3600)
+    busy = cache.path("reg.test", "busy")
+    later = time.time() + 1  # after the file was written
+    with FileLock(busy):
+        assert cache.sweep(later) == 0
+        assert os.path.exists(busy)
+    assert cache.sweep(later) == 1
+    assert not os.path.exists(busy) and not os.path.exists(busy + ".lock")
+
+
+def test_a_lock_removed_while_waited_for_is_taken_afresh(tmp_path):
+    path = str(tmp_path / "entry.json")
+    holder = FileLock(path)
+    holder.acquire()
+    second = FileLock(path, timeout=10)
+    waiter = threading.Thread(target=second.acquire)
+    waiter.start()
+    time.sleep(0.2)  # the waiter has opened the old lock file and polls it
+    holder.remove()
+    holder.release()
+    waiter.join(10)
+    try:
+        held = os.fstat(second._fd)
+        # it holds the file that is at the name now, not the removed one (no links left)
+        assert held.st_nlink == 1 and held.st_ino == os.stat(path + ".lock").st_ino
+    finally:
+        second.release()
 
 
 class Clock:

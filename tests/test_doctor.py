@@ -249,6 +249,24 @@ def test_a_minted_token_is_reported_by_expiry_and_never_shown(cli, gcp_env, goog
     assert not shown, "doctor printed a token"
 
 
+def test_an_expired_token_alone_is_shown_as_expired(cli, healthy, paths):
+    now = time.time()
+    TokenCache(paths.token_cache).put(REG, "old", Token("u", "SENTINEL-t", now - 60), now - 3600)
+    run = cli("doctor", REG)
+    assert "(expired: the next get mints a new one)" in run.out
+
+
+def test_many_stale_tokens_are_one_line(cli, healthy, paths):
+    now = time.time()
+    cache = TokenCache(paths.token_cache)
+    for i in range(50):
+        cache.put(REG, f"rotated-{i}", Token("u", f"SENTINEL-{i}", now - 60), now - 3600)
+    cache.put(REG, "current", Token("u", "SENTINEL-now", now + 7200), now)
+    run = cli("doctor", REG)
+    assert run.out.count("token cache:") == 2, run.out
+    assert "token cache: 50 stale tokens of other or earlier identities" in run.out
+
+
 def test_cache_entries_show_expiry_state(cli, healthy, paths):
     now = time.time()
     cache = TokenCache(paths.token_cache)
@@ -256,7 +274,7 @@ def test_cache_entries_show_expiry_state(cli, healthy, paths):
     cache.put(REG, "old-identity", Token("u", "SENTINEL-t2", now - 60), now - 3600)
     run = cli("doctor", REG)
     assert "(fresh, 1h59m left)" in run.out or "(fresh, 2h00m left)" in run.out
-    assert "(expired: the next get mints a new one)" in run.out
+    assert "token cache: 1 stale token of other or earlier identities" in run.out
     leaked = "SENTINEL-t" in run.out
     assert not leaked, "doctor printed a cached token"
 
