@@ -14,6 +14,8 @@ import sys
 
 import pytest
 from fakes.gcp import FakeGoogle
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from docker_credential_truss import config, debuglog
 
@@ -245,12 +247,18 @@ def test_log_lines_stay_out_of_other_loggers(env, paths):
 
 def test_a_secret_containing_another_is_masked_whole():
     try:
-        debuglog.redact("zz")  # sorts after "azzb": only length decides the order
+        debuglog.redact("zz")  # inside "azzb": its stretch is masked as one
         debuglog.redact("azzb")
         text = debuglog.masked("azzb and zz")
     finally:
         debuglog.close()
     assert text == "[redacted] and [redacted]"
+
+
+def indexed() -> set[str]:
+    """The values registered so far (``redact`` only notes them; masking indexes them)."""
+    debuglog.masked("")
+    return set(debuglog._secrets)
 
 
 @pytest.mark.parametrize(
@@ -268,7 +276,7 @@ def test_a_secret_containing_another_is_masked_whole():
 def test_the_password_inside_a_registry_secret_is_masked_on_its_own(value, password):
     try:
         debuglog.redact(value)
-        registered = set(debuglog._secrets)
+        registered = indexed()
     finally:
         debuglog.close()
     assert registered == {value} | ({password} if password else set())
@@ -277,7 +285,7 @@ def test_the_password_inside_a_registry_secret_is_masked_on_its_own(value, passw
 def test_empty_values_are_not_registered():
     try:
         debuglog.redact("")
-        assert debuglog._secrets == set()
+        assert indexed() == set()
         assert debuglog.masked("nothing to hide") == "nothing to hide"
     finally:
         debuglog.close()
@@ -303,7 +311,7 @@ def test_pieces_of_exactly_the_minimum_length_are_masked_and_keys_after_space_to
 
 def test_a_value_that_is_base64_only_after_junk_is_dropped_is_not_decoded():
     debuglog.redact("dTpwd2Q=!!")  # "u:pwd" once the "!!" is thrown away: not strict base64
-    assert debuglog._secrets == {"dTpwd2Q=!!"}
+    assert indexed() == {"dTpwd2Q=!!"}
 
 
 def test_a_second_run_in_one_process_logs_each_line_once(env, paths):
@@ -323,3 +331,35 @@ def test_where_a_secret_was_found_is_one_exact_line(env, paths):
     debuglog.close()
     (line,) = read_log(paths)
     assert line.endswith(" DEBUG secret n: found in environment variable TRUSS_SECRET_n")
+
+
+def _masked_by_brute_force(text: str, secrets: list[str]) -> str:
+    """Every occurrence of every secret, found the slow way, overlapping ones as one."""
+    spans = sorted(
+        (i, i + len(s)) for s in set(secrets) for i in range(len(text)) if text.startswith(s, i)
+    )
+    out, done = [], 0
+    for start, end in spans:
+        if end <= done:
+            continue
+        if start >= done:
+            out += (text[done:start], debuglog.MASK)
+        done = end
+    return "".join(out) + text[done:]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.text(alphabet="ab01+/", min_size=1, max_size=24), min_size=1, max_size=6),
+    st.lists(st.text(alphabet="ab01+/ ", max_size=12), max_size=8),
+)
+def test_the_index_finds_every_occurrence_the_slow_way_does(secrets, fillers):
+    """Short and long secrets, repeated, overlapping, nested, at every offset."""
+    text = "".join(f + secrets[i % len(secrets)] for i, f in enumerate(fillers)) + "ab"
+    try:
+        for secret in secrets:
+            debuglog.redact(secret)
+        ours = debuglog.masked(text)
+    finally:
+        debuglog.close()
+    assert ours == _masked_by_brute_force(text, secrets)

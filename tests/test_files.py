@@ -334,9 +334,11 @@ def test_private_dir_refusal_names_the_directory_exactly(tmp_path):
     )
 
 
-def test_written_json_is_indented_for_people(tmp_path):
+def test_written_json_is_compact_unless_people_edit_it(tmp_path):
     path = tmp_path / "s.json"
     files.write_json(str(path), {"a": {"b": 1}})
+    assert path.read_text() == '{"a":{"b":1}}\n'
+    files.write_json(str(path), {"a": {"b": 1}}, pretty=True)
     assert path.read_text() == '{\n  "a": {\n    "b": 1\n  }\n}\n'
 
 

@@ -277,24 +277,18 @@ def test_erase_removes_only_that_secret_from_the_store(env, paths):
     secrets = make_secrets(env, paths)
     secrets.store("one", "1")
     secrets.store("two", "2")
-    secrets.erase("one")
+    assert secrets.erase("one") is True
     assert secrets.find("one") is None
     assert make_secrets(env, paths).stored() == {"two": "2"}
 
 
-def test_erase_of_a_secret_kept_elsewhere_says_where_and_of_none_is_not_found(env, paths):
-    from docker_credential_truss.errors import NotFound, SecretError
-
+def test_erase_of_a_secret_not_in_the_store_says_so_and_writes_nothing(env, paths):
+    """Only the store is edited; what else still answers is the helper's to refuse."""
     secrets = make_secrets(env, paths, TRUSS_SECRET_one="1")
-    with pytest.raises(SecretError) as caught:
-        secrets.erase("one")
-    assert caught.value.message == (
-        "one comes from environment variable TRUSS_SECRET_one, which"
-        " docker-credential-truss does not edit; remove it there"
-    )
-    with pytest.raises(NotFound):
-        secrets.erase("nothing")
+    assert secrets.erase("one") is False  # kept elsewhere: not the store's to remove
+    assert secrets.erase("nothing") is False
     assert not os.path.exists(paths.store)  # nothing to erase: nothing written
+    assert secrets.find("one").value == "1"
 
 
 def test_erase_of_a_stored_secret_also_set_elsewhere_removes_the_stored_copy(env, paths):
@@ -480,7 +474,24 @@ def test_a_foreign_store_is_named_when_storing_into_it(env, paths):
 
     files.private_dir(os.path.dirname(paths.store))
     files.write_json(paths.store, {"secrets": ["a"]})
-    for action in (lambda s: s.find("a"), lambda s: s.store("b", "2")):
+    for action, prefix in (
+        (lambda s: s.find("a"), ""),
+        (lambda s: s.store("b", "2"), "cannot save b in the helper's store: "),
+    ):
         with pytest.raises(StoreError) as caught:
             action(make_secrets(env, paths))
-        assert caught.value.message.startswith(f"{paths.store} is not a docker-credential")
+        assert caught.value.message.startswith(f"{prefix}{paths.store} is not a docker-credential")
+
+
+def test_list_reads_each_secret_file_once(cli, secrets_dir, monkeypatch):
+    from docker_credential_truss import secrets as module
+
+    for i in range(5):
+        (secrets_dir / f"DOCKER_REGISTRY_r{i}.example.test").write_text(b64(f"u{i}:p") + "\n")
+    opened = []
+    real = module._read_secret_file
+    monkeypatch.setattr(module, "_read_secret_file", lambda p: opened.append(p) or real(p))
+    run = cli("list", extra={"TRUSS_SECRETS_DIR": str(secrets_dir)})
+    assert run.code == 0, run.out
+    assert sorted(run.json) == [f"r{i}.example.test" for i in range(5)]
+    assert len(opened) == len(set(opened)) == 5, opened

@@ -212,3 +212,31 @@ def test_simultaneous_gets_against_a_dead_endpoint_share_one_failure(box):
     assert len({err for _, err, _ in results}) == 1, "every waiter answers the one failure"
     # One process's attempts (botocore tries 3 times), not one mint per process.
     assert 1 <= box.fake.count("hang") <= 3
+
+
+def test_a_failure_is_remembered_briefly_and_a_corrected_secret_is_tried_at_once(box):
+    """The classic builder asks every routed registry before each build: a failure is
+    remembered (keyed by registry and identity), but fixing the secret takes effect now."""
+    box.env["TRUSS_SECRET_aws_secret_access_key"] = "sk-wrong-" + pysecrets.token_hex(8)
+    assert "InvalidSignatureException" in not_found(box.get())
+    assert box.fake.count(ECR) == 1
+    again = not_found(box.get())
+    assert "InvalidSignatureException" in again and "remembered from" in again
+    assert box.fake.count(ECR) == 1, "a remembered failure must not call AWS again"
+    box.env["TRUSS_SECRET_aws_secret_access_key"] = box.secret  # same key id, fixed secret
+    box.expect_password(box.get())
+    assert box.fake.count(ECR) == 2
+
+
+def test_a_zero_failure_ttl_tries_again_every_time(box):
+    box.fake.deny(ECR)
+    box.env["DOCKER_CREDENTIAL_TRUSS_FAILURE_TTL"] = "0"
+    for _ in range(2):
+        assert "AccessDeniedException" in not_found(box.get())
+    assert box.fake.count(ECR) == 2
+
+
+def test_throttling_is_still_retried_by_the_installed_command(box):
+    box.fake.throttle(ECR, 2)
+    box.expect_password(box.get())
+    assert box.fake.count(ECR) == 3
