@@ -47,6 +47,10 @@ REQUIRED_SECRETS: dict[str, tuple[tuple[str, str | None], ...]] = {
         ("aws_secret_access_key_secret_name", "aws_secret_access_key"),
     ),
     "AWS_OIDC": (),
+    "AWS_ASSUME_ROLE": (
+        ("aws_access_key_id_secret_name", "aws_access_key_id"),
+        ("aws_secret_access_key_secret_name", "aws_secret_access_key"),
+    ),
     "GCP_SERVICE_ACCOUNT_JSON": (("secret_name", None),),
     "GCP_OIDC": (),
 }
@@ -55,6 +59,8 @@ REQUIRED_SECRETS: dict[str, tuple[tuple[str, str | None], ...]] = {
 SHOWN_SETTINGS = (
     "aws_oidc_role_arn",
     "aws_oidc_region",
+    "aws_assume_role_arn",
+    "aws_assume_role_region",
     "gcp_oidc_service_account",
     "gcp_oidc_workload_id_provider",
 )

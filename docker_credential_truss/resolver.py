@@ -37,6 +37,7 @@ MODULES = {
     "REGISTRY_SECRET": "static",
     "AWS_IAM": "aws",
     "AWS_OIDC": "aws",
+    "AWS_ASSUME_ROLE": "aws",
     "GCP_SERVICE_ACCOUNT_JSON": "gcp",
     "GCP_OIDC": "gcp",
 }
