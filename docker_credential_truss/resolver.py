@@ -128,6 +128,15 @@ class Resolver:
         return answers, problems
 
 
+def config_problem(registry: Registry, method: str, settings: Mapping[str, str]) -> str | None:
+    """Why ``method`` with ``settings`` cannot serve ``registry``, judged from config alone.
+
+    The same checks ``get`` makes before it reads a secret or touches the network, so
+    ``configure`` can warn and ``doctor --offline`` can fail where ``get`` would refuse.
+    """
+    return _provider_module(method).check(registry, method, settings)
+
+
 def _provider_module(method: str) -> ModuleType:
     """Imported on first use, so a registry pays only for its own provider."""
     return importlib.import_module(f"docker_credential_truss.providers.{MODULES[method]}")

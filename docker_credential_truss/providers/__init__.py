@@ -1,6 +1,9 @@
 """One module per auth method; each makes a credential for one registry.
 
-A provider module exposes ``make(registry, method, settings, secrets, env) -> Provider``:
+A provider module exposes ``check(registry, method, settings) -> str | None`` (why the
+settings cannot serve the registry, from config alone: ``configure`` warns with it,
+``doctor --offline`` fails with it, ``make`` refuses with it) and
+``make(registry, method, settings, secrets, env) -> Provider``:
 
 - ``registry``: the normalised :class:`~docker_credential_truss.registry.Registry`;
 - ``method``: the truss auth method name, upper case (``AWS_IAM``, ``GCP_OIDC``...);

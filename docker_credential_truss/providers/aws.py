@@ -98,6 +98,7 @@ _ECR_HOST = re.compile(
     r"\.(?P<suffix>amazonaws\.com(?:\.cn)?|amazonaws\.eu|on\.aws|on\.amazonwebservices\.com\.cn"
     r"|sc2s\.sgov\.gov|c2s\.ic\.gov|cloud\.adc-e\.uk|csp\.hci\.ic\.gov)"
 )
+_ACCOUNT_LIKE = re.compile(r"([0-9]+)\.dkr[.-]ecr")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 
 
@@ -175,6 +176,24 @@ def by_convention(registry: Registry, secrets: Secrets, env: Mapping[str, str]) 
     return secrets.find(DEFAULT_KEY_ID_SECRET) is not None
 
 
+def check(registry: Registry, method: str, settings: Mapping[str, str]) -> str | None:
+    """Why ``method`` cannot serve ``registry`` with ``settings``, or None (config alone).
+
+    The same checks, with the same messages, that :meth:`AwsProvider.identity` makes
+    before it reads a secret.
+    """
+    if method.upper() not in METHODS:
+        return f"{registry.key}: {method} is not an AWS auth method"
+    provider = AwsProvider(registry, method.upper(), settings, None, {})  # type: ignore[arg-type]
+    try:
+        provider._require_ecr()
+        if provider.method in ROLE_FIELDS:
+            provider._role()
+    except ConfigError as exc:
+        return exc.message
+    return None
+
+
 def make(
     registry: Registry,
     method: str,
@@ -242,10 +261,16 @@ class AwsProvider:
 
     def _require_ecr(self) -> EcrHost:
         if self.ecr is None:
+            account = _ACCOUNT_LIKE.match(self.registry.host)
+            hint = ""
+            if account is not None and len(account[1]) != 12:
+                hint = f"; the account id {account[1]} is not 12 digits"
+            elif self.registry.port is not None:
+                hint = "; ECR hosts take no port"
             raise ConfigError(
                 f"{self._where()}: {self.method} works only with Amazon ECR hosts"
                 " (<account>.dkr.ecr.<region>.amazonaws.com and the other ECR forms,"
-                " or public.ecr.aws)"
+                f" or public.ecr.aws){hint}"
             )
         return self.ecr
 
@@ -441,6 +466,7 @@ __all__ = [
     "AwsProvider",
     "EcrHost",
     "by_convention",
+    "check",
     "make",
     "parse_host",
 ]

@@ -75,6 +75,34 @@ def is_google_registry(host: str, port: int | None = None) -> bool:
     return host in CONTAINER_REGISTRY_HOSTS or _ARTIFACT_REGISTRY.match(host) is not None
 
 
+def check(registry: Registry, method: str, settings: Mapping[str, str]) -> str | None:
+    """Why ``method`` cannot serve ``registry`` with ``settings``, or None (config alone)."""
+    if method not in METHODS:
+        return f"{registry.key}: the gcp provider does not handle auth_method {method}"
+    if not is_google_registry(registry.host, registry.port):
+        return (
+            f"{registry.key}: {method} is only for Google Artifact Registry "
+            "(<location>-docker.pkg.dev) and Container Registry (gcr.io, us.gcr.io, "
+            "eu.gcr.io, asia.gcr.io); refusing to send a Google token to another host"
+        )
+    try:
+        if method == SERVICE_ACCOUNT_JSON:
+            _setting(registry, method, settings, "secret_name")
+            return None
+        provider = _setting(registry, method, settings, "gcp_oidc_workload_id_provider")
+        account = _setting(registry, method, settings, "gcp_oidc_service_account")
+    except ConfigError as exc:
+        return exc.message
+    if _WORKLOAD_PROVIDER.match(provider) is None:
+        return (
+            f"{registry.key}: gcp_oidc_workload_id_provider must look like "
+            "projects/<number>/locations/global/workloadIdentityPools/<pool>/providers/<id>"
+        )
+    if _SERVICE_ACCOUNT.match(account) is None:
+        return f"{registry.key}: gcp_oidc_service_account must be a service-account email"
+    return None
+
+
 def make(
     registry: Registry,
     method: str,
@@ -83,12 +111,9 @@ def make(
     env: Mapping[str, str],
 ) -> ServiceAccountKey | WorkloadIdentity:
     """Check the registry and the method's settings and return its provider (no network)."""
-    if not is_google_registry(registry.host, registry.port):
-        raise ConfigError(
-            f"{registry.key}: {method} is only for Google Artifact Registry "
-            "(<location>-docker.pkg.dev) and Container Registry (gcr.io, us.gcr.io, "
-            "eu.gcr.io, asia.gcr.io); refusing to send a Google token to another host"
-        )
+    problem = check(registry, method, settings)
+    if problem is not None:
+        raise ConfigError(problem)
     timeout = _timeout(env)
     if method == SERVICE_ACCOUNT_JSON:
         name = _setting(registry, method, settings, "secret_name")
@@ -98,15 +123,7 @@ def make(
         provider = _setting(registry, method, settings, "gcp_oidc_workload_id_provider")
         account = _setting(registry, method, settings, "gcp_oidc_service_account")
         match = _WORKLOAD_PROVIDER.match(provider)
-        if match is None:
-            raise ConfigError(
-                f"{registry.key}: gcp_oidc_workload_id_provider must look like "
-                "projects/<number>/locations/global/workloadIdentityPools/<pool>/providers/<id>"
-            )
-        if _SERVICE_ACCOUNT.match(account) is None:
-            raise ConfigError(
-                f"{registry.key}: gcp_oidc_service_account must be a service-account email"
-            )
+        assert match is not None  # check() said so
         return WorkloadIdentity(
             registry,
             audience="//iam.googleapis.com/" + match.group(1),
