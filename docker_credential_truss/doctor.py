@@ -391,6 +391,9 @@ def check_credential(report: Report, resolver: Resolver, registry: Registry, off
         if provider.cacheable:
             provider.identity()  # get does this before it looks in the cache
         network_timeout(resolver.env)  # and this before it mints
+        preflight = getattr(provider, "preflight", None)
+        if preflight is not None:
+            preflight()  # and the rest of what mint checks before the network
         if offline:
             report.note(
                 f"credential: inputs read and well-formed (user {provider.username});"

@@ -7,7 +7,9 @@ object, id -> ``{"ok": bool, "error": str}``:
 - ``kind: "yaml"``: ``text`` is a config.yaml; it is loaded as ``truss push`` loads it,
   ``TrussConfig.from_yaml`` and then ``validate_forbid_extra``;
 - ``kind: "python"``: ``text`` is a Chains or truss_train source file (our own test
-  data); it is executed, as truss executes such a file, and must build its objects.
+  data); it is executed, as truss executes such a file, and must build its objects;
+  a ``DockerAuthSettings`` found there then gets ``validate_forbid_extra``, which
+  ``truss push`` applies to the config Chains generates from it.
 """
 
 import json
@@ -27,7 +29,12 @@ def verdict(kind: str, text: str) -> dict:
                 TrussConfig.from_yaml(path).validate_forbid_extra()
         else:
             # our own test data, run as truss would run a Chains or truss_train file
-            exec(compile(text, "<variant>", "exec"), {"__name__": "variant"})  # noqa: S102
+            space: dict = {"__name__": "variant"}
+            exec(compile(text, "<variant>", "exec"), space)  # noqa: S102
+            for value in space.values():  # push checks a chainlet's config as truss push does
+                auth = getattr(value, "docker_auth", None)
+                if hasattr(auth, "validate_forbid_extra"):
+                    auth.validate_forbid_extra()
     except Exception as exc:
         return {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:400]}
     return {"ok": True, "error": ""}

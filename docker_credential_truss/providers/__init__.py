@@ -40,6 +40,13 @@ if TYPE_CHECKING:
         def mint(self) -> Token:
             """Make a credential now; may import an SDK and use the network."""
 
+        def preflight(self) -> object:
+            """Optional: every check ``mint`` makes before the network, made without it.
+
+            ``doctor --offline`` calls it, so that an ok there means ``get`` will not
+            refuse for a reason it could have found offline.
+            """
+
 
 #: Seconds for each network request a provider makes; no docker client times a helper out.
 TIMEOUT_VARIABLE = "DOCKER_CREDENTIAL_TRUSS_TIMEOUT"

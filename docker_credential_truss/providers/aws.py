@@ -414,13 +414,10 @@ class AwsProvider:
                 values["aws_session_token"] = keys.session_token.value
                 parts["session_token"] = keys.session_token
             labels = {p: f"secret {names[p]!r} ({f.source})" for p, f in parts.items()}
-        role = role_region = token_file = web_token = None
+        role = role_region = None
         if self.method in ROLE_FIELDS:
             role, role_region = self._role()
-        if self.method == AWS_OIDC:
-            token_file = self.token_file()
-            if token_file is not None:
-                web_token = self._read_token_file(token_file)
+        token_file, web_token = self.preflight()
         from docker_credential_truss.providers import _aws_calls
 
         return _aws_calls.mint(
@@ -440,6 +437,19 @@ class AwsProvider:
                 web_token=web_token,
             )
         )
+
+    def preflight(self) -> tuple[str | None, str | None]:
+        """What mint checks before the network besides identity(): AWS_OIDC's token file.
+
+        (token file, its token), or (None, None); ``doctor --offline`` calls it too.
+        """
+        self.identity()
+        if self.method != AWS_OIDC:
+            return None, None
+        token_file = self.token_file()
+        if token_file is None:
+            return None, None
+        return token_file, self._read_token_file(token_file)
 
     def _read_token_file(self, path: str) -> str:
         try:

@@ -158,18 +158,20 @@ class ServiceAccountKey:
             (SERVICE_ACCOUNT_JSON, info["client_email"], info["private_key_id"], info["token_uri"])
         )
 
-    def mint(self) -> Token:
+    def preflight(self) -> object:
+        """The credentials, made from the key without the network (doctor --offline too)."""
         from google.oauth2 import service_account
 
         try:
-            credentials = service_account.Credentials.from_service_account_info(
-                self._info, scopes=[SCOPE]
-            )
+            return service_account.Credentials.from_service_account_info(self._info, scopes=[SCOPE])
         except Exception:  # cryptography's and google-auth's messages are not ours to show
             raise SecretError(
                 f"{self.registry.key}: secret {self.secret_name} holds a service-account key "
                 "whose private_key is not a usable PEM RSA key"
             ) from None
+
+    def mint(self) -> Token:
+        credentials = self.preflight()
         return _refresh(self.registry, credentials, self.timeout, "the token endpoint")
 
 
@@ -227,10 +229,14 @@ class WorkloadIdentity:
             )
         return token
 
+    def preflight(self) -> str:
+        """What mint checks before the network: the OIDC token file (doctor --offline too)."""
+        return self.read_subject_token()
+
     def mint(self) -> Token:
         from google.auth import identity_pool
 
-        subject_token = self.read_subject_token()
+        subject_token = self.preflight()
 
         class _Supplier(identity_pool.SubjectTokenSupplier):
             def get_subject_token(self, context: object, request: object) -> str:
