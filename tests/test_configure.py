@@ -279,3 +279,132 @@ def test_configured_secret_answers_get(cli, tmp_path, truss_secrets):
     truss_secrets({"ghcr_pat": base64.b64encode(b"me:pat").decode()})
     assert cli("get", stdin="ghcr.io").json["Username"] == "me"
     assert cli("list").json == {"ghcr.io": "me"}
+
+
+# -- configure without a config.yaml: flags and Python files ---------------------------------
+
+
+def test_flags_configure_a_registry(cli, paths):
+    run = cli(
+        "configure",
+        "--registry",
+        ECR,
+        "--auth-method",
+        "aws_assume_role",
+        "--aws-assume-role-arn=arn:aws:iam::123456789012:role/r",
+        "--aws-assume-role-region",
+        "us-east-1",
+    )
+    assert run.code == 0, run.err
+    entry = config.load(paths)[ECR]
+    assert entry["auth_method"] == "AWS_ASSUME_ROLE"
+    assert entry["aws_assume_role_region"] == "us-east-1"
+    assert entry["source"] == "the command line"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--auth-method", "AWS_IAM"], "--registry HOST is required"),
+        (["--registry", "ghcr.io"], "--auth-method is required"),
+        (["--registry", "ghcr.io", "--auth-method", "GCP_OIDC"], "required when auth_method"),
+        (["--registry", "me@ghcr.io", "--auth-method", "REGISTRY_SECRET"], "user name"),
+    ],
+)
+def test_flags_follow_the_same_rules(cli, paths, argv, message):
+    run = cli("configure", *argv)
+    assert run.code == 1 and message in run.err, run.err
+    assert not os.path.exists(paths.helper_config)
+
+
+def test_an_unknown_flag_is_usage(cli):
+    run = cli("configure", "--registry", "ghcr.io", "--password", "x")
+    assert run.code == 1 and "unknown option --password" in run.out
+
+
+def test_flags_warn_like_config_yaml(cli, paths):
+    run = cli("configure", "--registry", "ghcr.io", "--auth-method", "AWS_IAM")
+    assert run.code == 0 and "works only with Amazon ECR hosts" in run.err
+    assert "ghcr.io" in config.load(paths)
+
+
+CHAINS = """
+import os
+import truss_chains as chains
+from truss.base import truss_config
+
+AUTH = truss_config.DockerAuthSettings(
+    auth_method=truss_config.DockerAuthType.AWS_OIDC,
+    aws_oidc_role_arn="arn:aws:iam::123456789012:role/r",
+    aws_oidc_region="us-east-1",
+)
+IMAGE = chains.CustomImage(image="{ecr}/base:1", docker_auth=AUTH)
+OTHER = chains.CustomImage(
+    image="ghcr.io/o/i:1",
+    docker_auth=truss_config.DockerAuthSettings(auth_method="registry_secret", secret_name="gh"),
+)
+raise SystemExit("configure must never run this file")
+"""
+
+TRAIN = """
+from truss.base.truss_config import DockerAuthType
+from truss_train import definitions
+
+image = definitions.Image(
+    base_image="{ecr}/train:1",
+    docker_auth=definitions.DockerAuth(
+        auth_method=DockerAuthType.AWS_IAM,
+        registry="{ecr}",
+        aws_iam_docker_auth=definitions.AWSIAMDockerAuth(
+            access_key_secret_ref=definitions.SecretReference(name="kid"),
+            secret_access_key_secret_ref=definitions.SecretReference(name="skey"),
+        ),
+    ),
+)
+"""
+
+
+def test_chains_file_is_read_without_running_it(cli, tmp_path, paths):
+    source = tmp_path / "chain.py"
+    source.write_text(CHAINS.format(ecr=ECR))
+    run = cli("configure", str(source))
+    assert run.code == 0, run.err
+    registries = config.load(paths)
+    assert registries[ECR]["auth_method"] == "AWS_OIDC"
+    assert registries[ECR]["aws_oidc_region"] == "us-east-1"
+    assert registries["ghcr.io"] == {
+        "auth_method": "REGISTRY_SECRET",
+        "secret_name": "gh",
+        "source": str(source),
+    }
+
+
+def test_truss_train_file_maps_secret_references(cli, tmp_path, paths):
+    source = tmp_path / "train.py"
+    source.write_text(TRAIN.format(ecr=ECR))
+    run = cli("configure", str(source))
+    assert run.code == 0, run.err
+    entry = config.load(paths)[ECR]
+    assert entry["auth_method"] == "AWS_IAM"
+    assert entry["aws_access_key_id_secret_name"] == "kid"
+    assert entry["aws_secret_access_key_secret_name"] == "skey"
+
+
+def test_a_value_that_is_not_a_literal_names_the_flags(cli, tmp_path, paths):
+    source = tmp_path / "chain.py"
+    source.write_text(
+        "import os\nfrom truss.base.truss_config import DockerAuthSettings\n"
+        "A = DockerAuthSettings(auth_method='REGISTRY_SECRET', registry=os.environ['REG'])\n"
+    )
+    run = cli("configure", str(source))
+    assert run.code == 1
+    assert "os.environ['REG'] is not a literal" in run.err
+    assert "--registry HOST --auth-method REGISTRY_SECRET" in run.err
+    assert not os.path.exists(paths.helper_config)
+
+
+def test_a_python_file_without_docker_auth(cli, tmp_path):
+    source = tmp_path / "plain.py"
+    source.write_text("print('hello')\n")
+    run = cli("configure", str(source))
+    assert run.code == 1 and "names no private registry" in run.err
