@@ -356,4 +356,4 @@ def test_offline_doctor_fails_what_get_would_refuse_before_the_network(cli, heal
     run = cli("doctor", "--offline", ecr)
     fails_with(run, "DOCKER_CREDENTIAL_TRUSS_TIMEOUT should be a number")
     get = cli("get", stdin=ecr)
-    assert get.code == 1 and "DOCKER_CREDENTIAL_TRUSS_TIMEOUT should be a number" in get.out
+    assert get.code == 1 and "DOCKER_CREDENTIAL_TRUSS_TIMEOUT should be a number" in get.err

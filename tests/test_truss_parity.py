@@ -464,7 +464,8 @@ def _check_doctor_agrees_with_get(env, warnings, counts, wrong, name) -> None:
         _, report, _ = _run(env, "doctor", "--offline", key)
         section = _section(report, key)
         doctor_ok = not any(line.startswith("  FAIL") for line in section)
-        code, out, _ = _run(env, "get", stdin=key.encode())
+        code, out, err = _run(env, "get", stdin=key.encode())
+        out += err  # the reason is on stderr when get answers not-found
         network = code == 1 and any(
             w in out for w in ("cannot reach", "did not", "failed: ", "token endpoint")
         )

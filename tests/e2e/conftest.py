@@ -32,6 +32,14 @@ Fixtures (session scope unless noted):
 - ``in_cloud_namespace`` -> callable(argv, env, input=None, timeout=120) ->
   CompletedProcess[str]: run a command (e.g. skopeo) where the cloud names resolve the
   same way they do for dockerd.
+- ``token_registry`` -> TokenRegistryUnderTest: docker-registry with token auth (as Docker
+  Hub and GHCR behave) on 127.0.0.1:<free port> and its token server: anyone may pull
+  ``public/tiny:1``; ``private/tiny:1`` needs ``.user``/``.password``. ``.token_server.events``
+  records each token request (user, whether the password was right, scopes; never a password).
+- ``buildx`` (function) -> Path: the buildx CLI plugin (``$DCT_BUILDX``, else
+  ``build-out/tools/docker-buildx`` as ``.ci/fetch-buildx`` puts it), linked into the
+  test's ``$DOCKER_CONFIG/cli-plugins`` so ``docker buildx`` works for that test only.
+  Missing is an error, never a skip.
 - ``seed_docker`` -> DockerCLI: the docker CLI with a plain ``auths`` config for a seeding
   user on both registries: it never runs the helper, so tests can prepare images
   without depending on the code under test.
@@ -61,6 +69,7 @@ from e2e_harness import (
     DockerCLI,
     RegistryUnderTest,
     Sandbox,
+    TokenRegistryUnderTest,
     b64_credential,
     find_helper,
 )
@@ -81,6 +90,7 @@ from e2e_servers import (
     tiny_rootfs_tar,
     write_hosts_file,
 )
+from token_auth import TokenRegistry, TokenServer
 
 # --------------------------------------------------------------------------- helper
 
@@ -120,6 +130,22 @@ def e2e_env(sandbox: Sandbox) -> dict[str, str]:
 @pytest.fixture
 def run_helper(sandbox: Sandbox) -> Callable[..., subprocess.CompletedProcess[str]]:
     return sandbox.run_helper
+
+
+@pytest.fixture
+def buildx(sandbox: Sandbox) -> Path:
+    plugin = Path(
+        os.environ.get("DCT_BUILDX")
+        or Path(__file__).resolve().parents[2] / "build-out" / "tools" / "docker-buildx"
+    )
+    if not plugin.is_file():
+        raise HarnessError(
+            f"no buildx plugin at {plugin}: run .ci/fetch-buildx (or set DCT_BUILDX)"
+        )
+    plugins = Path(sandbox.env["DOCKER_CONFIG"]) / "cli-plugins"
+    plugins.mkdir(parents=True, exist_ok=True)
+    (plugins / "docker-buildx").symlink_to(plugin)
+    return plugin
 
 
 # --------------------------------------------------------------------------- servers
@@ -281,6 +307,28 @@ def in_cloud_namespace(
         )
 
     return run
+
+
+@pytest.fixture(scope="session")
+def token_registry(
+    e2e_base: Path, seed_docker: DockerCLI, seed_home: Path, tiny_image: str
+) -> Iterator[TokenRegistryUnderTest]:
+    require_programs("docker-registry")
+    user = "bob"
+    password = "tk:" + pysecrets.token_urlsafe(18)
+    remember(password, b64_credential(user, password))
+    tokens = TokenServer(e2e_base / "token", [(_SEED_USER, _SEED_PASSWORD), (user, password)])
+    tokens.start()
+    server = TokenRegistry(e2e_base / "token-registry", "127.0.0.1", free_port(), tokens)
+    try:
+        server.start()
+        _seed_auth(seed_home, [server.netloc])
+        for repo in ("public/tiny:1", "private/tiny:1"):
+            _push_seed(seed_docker, tiny_image, f"{server.netloc}/{repo}")
+        yield TokenRegistryUnderTest(server, tokens, user, password)
+    finally:
+        server.stop()
+        tokens.stop()
 
 
 # --------------------------------------------------------------------------- reports

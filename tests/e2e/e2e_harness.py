@@ -226,6 +226,19 @@ class RegistryUnderTest:
         self.image = f"{self.netloc}/tiny:1"
 
 
+class TokenRegistryUnderTest:
+    """The token-auth registry, its token server, and the test account on it."""
+
+    def __init__(self, server: Registry, token_server: Any, user: str, password: str) -> None:
+        self.server = server
+        self.token_server = token_server
+        self.netloc = server.netloc
+        self.user = user
+        self.password = password
+        self.public_image = f"{self.netloc}/public/tiny:1"
+        self.private_image = f"{self.netloc}/private/tiny:1"
+
+
 class CloudRegistry:
     """One registry on ``<ip>:80`` answering for every name in CLOUD_HOSTS."""
 

@@ -13,7 +13,13 @@ import secrets
 from pathlib import Path
 
 from e2e_checks import check, expect_failure, expect_ok, remember
-from e2e_harness import CloudRegistry, DockerCLI, RegistryUnderTest, Sandbox
+from e2e_harness import (
+    CloudRegistry,
+    DockerCLI,
+    RegistryUnderTest,
+    Sandbox,
+    TokenRegistryUnderTest,
+)
 from e2e_servers import CLOUD_HOSTS, basic_auth_config
 
 
@@ -123,3 +129,67 @@ def test_cloud_names_resolve_to_the_cloud_registry_only_in_the_namespace(
     image = cloud_registry.image(CLOUD_HOSTS[0])
     docker.rmi(image)
     expect_failure(docker.run("pull", image), "anonymous cloud pull", ["no basic auth credentials"])
+
+
+def test_token_registry_behaves_like_docker_hub(
+    docker: DockerCLI, sandbox: Sandbox, token_registry: TokenRegistryUnderTest
+) -> None:
+    """Anonymous pulls of public/*, the password for private/*, 401 for a wrong one."""
+    tokens = token_registry.token_server
+    sandbox.write_docker_config({})
+    docker.rmi(token_registry.public_image, token_registry.private_image)
+    mark = tokens.mark()
+    expect_ok(docker.run("pull", token_registry.public_image), "anonymous pull of public/*")
+    check(
+        any(
+            e["user"] is None and e["granted"][0]["actions"] == ["pull"]
+            for e in tokens.events_since(mark)
+        ),
+        "the anonymous pull must have been granted pull by the token server",
+    )
+    expect_failure(
+        docker.run("pull", token_registry.private_image),
+        "anonymous pull of private/*",
+        ["pull access denied"],
+    )
+    wrong = {token_registry.netloc: (token_registry.user, "wrong-" + secrets.token_hex(4))}
+    sandbox.write_docker_config(basic_auth_config(wrong))
+    mark = tokens.mark()
+    expect_failure(
+        docker.run("pull", token_registry.private_image), "wrong-password pull", ["unauthorized"]
+    )
+    check(
+        any(
+            e["user"] == token_registry.user and e["ok"] is False for e in tokens.events_since(mark)
+        ),
+        "the token server must have refused the wrong password",
+    )
+    right = {token_registry.netloc: (token_registry.user, token_registry.password)}
+    sandbox.write_docker_config(basic_auth_config(right))
+    mark = tokens.mark()
+    expect_ok(docker.run("pull", token_registry.private_image), "pull of private/* with password")
+    check(
+        any(e["user"] == token_registry.user and e["ok"] for e in tokens.events_since(mark)),
+        "the token server must have accepted the password",
+    )
+
+
+def test_buildx_builds_from_the_token_registry(
+    docker: DockerCLI,
+    sandbox: Sandbox,
+    token_registry: TokenRegistryUnderTest,
+    buildx: Path,
+    tmp_path: Path,
+) -> None:
+    """`docker buildx build --load` (truss image build's command) works with plain auths."""
+    right = {token_registry.netloc: (token_registry.user, token_registry.password)}
+    sandbox.write_docker_config(basic_auth_config(right))
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text(f"FROM {token_registry.private_image}\nCOPY note /note\n")
+    (context / "note").write_text("built\n")
+    tag = "dct-harness-buildx:1"
+    build = docker.run("buildx", "build", "--load", "--network", "host", "-t", tag, str(context))
+    expect_ok(build, "docker buildx build --load with plain auths")
+    check(docker.has_image(tag), "buildx --load must put the image into dockerd")
+    docker.rmi(tag)
