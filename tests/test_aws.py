@@ -701,3 +701,22 @@ def test_provider_module_does_not_import_botocore():
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_assume_role_tokens_are_cached_per_role_and_base_identity(world):
+    from docker_credential_truss import config
+    from docker_credential_truss.resolver import Resolver
+
+    world.fake.add_role(Role(ROLE, trusted_keys={world.key_id}))
+    world.fake.add_role(Role(ROLE + "-2", trusted_keys={world.key_id}))
+    paths = Paths.from_env(world.env)
+    entry = {"auth_method": "AWS_ASSUME_ROLE", **ASSUME, "source": "test"}
+    config.merge(paths, {HOST: entry})
+    first = Resolver(world.env, paths).get(parse(HOST))
+    again = Resolver(world.env, paths).get(parse(HOST))
+    assert again.secret == first.secret
+    assert world.fake.calls == {ASSUME_ROLE: 1, ECR: 1}, "the second get must come from the cache"
+    config.merge(paths, {HOST: dict(entry, aws_assume_role_arn=ROLE + "-2")})
+    Resolver(world.env, paths).get(parse(HOST))
+    assert world.fake.calls[ASSUME_ROLE] == 2, "another role is another identity"
+    assert world.fake.requests[-2]["role"] == ROLE + "-2"
