@@ -11,10 +11,20 @@ served after it expires. A corrupt, truncated or foreign file is ignored and rep
 
 Single flight: on a miss, a process takes the entry's file lock, looks again (another
 process may have just minted), and only then mints. The wait is bounded; a process that
-waited too long mints on its own rather than fail the pull. A mint that fails leaves its
-one-line error beside the entry, and processes that were already waiting answer with it
-instead of each trying again in turn (32 waiters on a dead endpoint would otherwise take
-32 timeouts); a process that starts later tries afresh.
+waited too long mints on its own rather than fail the pull.
+
+Failures are remembered briefly. A mint that fails leaves its one-line error beside the
+entry; processes already waiting answer with it instead of each trying in turn (32
+waiters on a dead endpoint would otherwise take 32 timeouts), and so does every process
+that starts within ``DOCKER_CREDENTIAL_TRUSS_FAILURE_TTL`` seconds (default 30; 0 keeps
+only the sharing with waiters), because the classic builder and docker-py ask every
+routed registry before each build. The record is keyed like the entry (registry and
+identity) and carries a salted, truncated hash of the secrets the mint was made from,
+never a value, so a corrected secret or another identity is tried at once.
+
+The cache only ever speeds things up. A cache that cannot be created, read or written
+(a read-only HOME, a full disk, another owner) costs a mint, never the answer: the
+token is minted without caching, and ``warn`` says so once.
 """
 
 from __future__ import annotations
@@ -32,16 +42,32 @@ except ImportError:
         from hashlib import sha256
 
 from docker_credential_truss import files
-from docker_credential_truss.errors import HelperError, ProviderError, StoreError
+from docker_credential_truss.errors import ConfigError, HelperError, ProviderError, StoreError
 from docker_credential_truss.providers import Token
 
 TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
 MARGIN = 600.0
 LOCK_WAIT = 45.0  # below BuildKit's 60 s session budget
 FORMAT = 1
+FAILURE_TTL_VARIABLE = "DOCKER_CREDENTIAL_TRUSS_FAILURE_TTL"
+FAILURE_TTL = 30.0
+
+
+def failure_ttl(env: Mapping[str, str]) -> float:
+    """``$DOCKER_CREDENTIAL_TRUSS_FAILURE_TTL`` in seconds (0 to 3600), default 30."""
+    text = env.get(FAILURE_TTL_VARIABLE, "").strip()
+    if not text:
+        return FAILURE_TTL
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 3600:
+        raise ConfigError(f"{FAILURE_TTL_VARIABLE} should be a number of seconds (0 to 3600)")
+    return value
 
 
 def is_fresh(expires_at: float, minted_at: float, now: float) -> bool:
@@ -50,9 +76,18 @@ def is_fresh(expires_at: float, minted_at: float, now: float) -> bool:
 
 
 class TokenCache:
-    def __init__(self, directory: str, lock_wait: float = LOCK_WAIT) -> None:
+    def __init__(
+        self,
+        directory: str,
+        lock_wait: float = LOCK_WAIT,
+        failure_ttl: float = FAILURE_TTL,
+        warn: Callable[[str], None] | None = None,
+    ) -> None:
         self.directory = directory
         self.lock_wait = lock_wait
+        self.failure_ttl = failure_ttl
+        self.warn = warn
+        self._warned = False
 
     def path(self, registry: str, identity: str) -> str:
         digest = sha256(f"{registry}\0{identity}".encode()).hexdigest()
@@ -87,37 +122,77 @@ class TokenCache:
         identity: str,
         mint: Callable[[], Token],
         clock: Callable[[], float] = time.time,
+        inputs: str = "",
     ) -> Token:
-        """A fresh token from the cache, or from ``mint`` by one process at a time."""
+        """A fresh token from the cache, or from ``mint`` by one process at a time.
+
+        ``inputs`` is the secret material the mint uses; only a salted hash of it is
+        kept, to tell a remembered failure from one with corrected secrets.
+        """
         started = clock()
-        token = self.get(registry, identity, started)
-        if token is not None:
-            return token
-        files.private_dir(self.directory)
+        try:
+            token = self.get(registry, identity, started)
+            if token is not None:
+                return token
+            files.private_dir(self.directory)
+        except StoreError as exc:
+            self._unusable(exc)
+            return mint()
         path = self.path(registry, identity)
         lock = files.FileLock(path, timeout=self.lock_wait)
         try:
             lock.acquire()
         except StoreError:
-            lock = None  # waited long enough: mint alone rather than fail
+            lock = None  # waited long enough, or cannot lock: mint alone rather than fail
         try:
-            token = self.get(registry, identity, clock())
+            try:
+                token = self.get(registry, identity, clock())
+            except StoreError as exc:
+                self._unusable(exc)
+                return mint()
             if token is not None:
                 return token
-            failed = _read_failure(path + ".failed", since=started)
+            now = clock()
+            failed = _read_failure(path + ".failed", min(started, now - self.failure_ttl), inputs)
             if failed is not None:
-                raise ProviderError(failed)
+                at, message = failed
+                if at < started:  # remembered, not shared with a waiter: say so and how to skip
+                    message += (
+                        f" (remembered from {max(now - at, 0):.0f}s ago; retried after"
+                        f" {self.failure_ttl:g}s, or at once with {FAILURE_TTL_VARIABLE}=0)"
+                    )
+                raise ProviderError(message)
             minted_at = clock()
             try:
                 token = mint()
             except HelperError as exc:
-                files.write_json(path + ".failed", {"at": clock(), "message": exc.message})
+                self._remember_failure(path + ".failed", clock(), exc.message, inputs)
                 raise
-            self.put(registry, identity, token, minted_at)
+            try:
+                self.put(registry, identity, token, minted_at)
+            except StoreError as exc:
+                self._unusable(exc)
             return token
         finally:
             if lock is not None:
                 lock.release()
+
+    def _unusable(self, exc: StoreError) -> None:
+        """Say once that tokens are minted without caching, and why."""
+        if self.warn is not None and not self._warned:
+            self._warned = True
+            self.warn(
+                f"token cache unusable, minting without it: {exc.message};"
+                " set XDG_CACHE_HOME to a writable directory to cache tokens"
+            )
+
+    def _remember_failure(self, path: str, at: float, message: str, inputs: str) -> None:
+        salt = os.urandom(8).hex()
+        record = {"at": at, "message": message, "salt": salt, "inputs": _digest(salt, inputs)}
+        try:
+            files.write_json(path, record)
+        except StoreError:
+            pass  # not remembering a failure costs a retry, nothing more
 
     def entries(self) -> list[dict]:
         """What the cache holds, without secrets: registry, expiry, minted time."""
@@ -134,16 +209,27 @@ class TokenCache:
         return found
 
 
-def _read_failure(path: str, since: float) -> str | None:
-    """The error of a mint that failed at or after ``since``, if one did."""
+def _digest(salt: str, inputs: str) -> str:
+    """64 bits of a salted SHA-256: enough to tell inputs apart, too few to stand for them."""
+    return sha256(f"{salt}\0{inputs}".encode()).hexdigest()[:16]
+
+
+def _read_failure(path: str, since: float, inputs: str) -> tuple[float, str] | None:
+    """(when, error) of a mint from the same inputs that failed at or after ``since``."""
     try:
         with open(path, "rb") as handle:
             data = json.loads(handle.read())
-        at, message = data["at"], data["message"]
+        at, message, salt, digest = data["at"], data["message"], data["salt"], data["inputs"]
     except (OSError, ValueError, TypeError, KeyError, UnicodeDecodeError):
         return None
-    if isinstance(at, (int, float)) and isinstance(message, str) and at >= since:
-        return message
+    if (
+        isinstance(at, (int, float))
+        and isinstance(message, str)
+        and isinstance(salt, str)
+        and at >= since
+        and digest == _digest(salt, inputs)
+    ):
+        return float(at), message
     return None
 
 

@@ -135,9 +135,10 @@ def _run(
         from docker_credential_truss.protocol import handle
         from docker_credential_truss.resolver import Resolver
 
-        helper = TrussHelper(
-            Resolver(env, Paths.from_env(env)), lambda line: stderr.write(line + "\n")
-        )
+        def warn(line: str) -> None:
+            stderr.write(f"docker-credential-truss: {line}\n")
+
+        helper = TrussHelper(Resolver(env, Paths.from_env(env), warn), warn)
         handle(helper, action, stdin, stdout)
         return 0
     if action in ("version", "-v", "--version"):

@@ -119,6 +119,9 @@ def setup(env: Mapping[str, str], paths: Paths) -> str | None:
             os.fchmod(fd, 0o600)
             return open(fd, "a", encoding=self.encoding, errors=self.errors)
 
+        def handleError(self, record: logging.LogRecord) -> None:
+            pass  # a full disk must not put logging's traceback on the person's stderr
+
     class RedactingFormatter(logging.Formatter):
         def format(self, record: logging.LogRecord) -> str:
             return masked(super().format(record))

@@ -25,7 +25,7 @@ from docker_credential_truss.secrets import Secrets
 
 TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
     from types import ModuleType
 
     from docker_credential_truss.paths import Paths
@@ -44,9 +44,12 @@ MODULES = {
 
 
 class Resolver:
-    def __init__(self, env: Mapping[str, str], paths: Paths) -> None:
+    def __init__(
+        self, env: Mapping[str, str], paths: Paths, warn: Callable[[str], None] | None = None
+    ) -> None:
         self.env = env
         self.paths = paths
+        self.warn = warn
         self.secrets = Secrets(env, paths)
         self._config: dict[str, dict[str, str]] | None = None
 
@@ -95,9 +98,14 @@ class Resolver:
             took.append(time.monotonic() - start)
             return token
 
-        from docker_credential_truss.cache import TokenCache
+        from docker_credential_truss.cache import TokenCache, failure_ttl
 
-        token = TokenCache(self.paths.token_cache).fetch(registry.key, provider.identity(), mint)
+        cache = TokenCache(
+            self.paths.token_cache, failure_ttl=failure_ttl(self.env), warn=self.warn
+        )
+        identity = provider.identity()  # reads the secrets the mint will use
+        inputs = "\0".join(self.secrets.read)
+        token = cache.fetch(registry.key, identity, mint, inputs=inputs)
         debuglog.redact(token.secret)
         if took:
             debuglog.debug("%s: cache miss; minted in %.3fs", registry.key, took[0])
@@ -108,7 +116,9 @@ class Resolver:
     def registries(self) -> tuple[dict[str, str], list[str]]:
         """Every registry ``get`` can answer -> its user name, and why others were left out.
 
-        Nothing is minted: cloud providers know their user name in advance.
+        Nothing is minted: cloud providers know their user name in advance. A registry
+        is named only when every input its ``get`` needs is there: ``identity()`` reads
+        the secrets a cloud method needs (without touching the network).
         """
         answers: dict[str, str] = {}
         problems: list[str] = []
@@ -122,7 +132,9 @@ class Resolver:
                 keys.append(registry.key)
         for key in keys:
             try:
-                answers[key] = self.provider(parse(key)).username
+                provider = self.provider(parse(key))
+                provider.identity()
+                answers[key] = provider.username
             except (HelperError, InvalidRegistry) as exc:
                 problems.append(f"{key}: {exc}")
         return answers, problems

@@ -3,6 +3,8 @@
 import os
 import threading
 
+import pytest
+
 from docker_credential_truss.cache import MARGIN, TokenCache, is_fresh
 from docker_credential_truss.providers import Token
 
@@ -89,7 +91,7 @@ def test_tokens_without_expiry_are_not_cached(tmp_path):
 def test_waiters_share_a_failed_mint_and_later_calls_try_again(tmp_path):
     from docker_credential_truss.errors import ProviderError
 
-    cache = TokenCache(str(tmp_path / "tokens"))
+    cache = TokenCache(str(tmp_path / "tokens"), failure_ttl=0)  # sharing with waiters only
     calls = []
 
     def failing_mint():
@@ -124,3 +126,102 @@ def test_file_name_is_the_sha256_hashlib_gives(tmp_path):
     cache = TokenCache(str(tmp_path / "tokens"))
     expected = hashlib.sha256(b"reg.example.com\0AKIAEXAMPLE").hexdigest() + ".json"
     assert os.path.basename(cache.path("reg.example.com", "AKIAEXAMPLE")) == expected
+
+
+class Clock:
+    def __init__(self, now: float = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _failing(calls: list):
+    from docker_credential_truss.errors import ProviderError
+
+    def mint():
+        calls.append(1)
+        raise ProviderError("reg: cannot reach http://127.0.0.1:9 (connection failed)")
+
+    return mint
+
+
+def test_a_failed_mint_is_remembered_for_the_ttl_by_later_processes(tmp_path):
+    from docker_credential_truss.errors import ProviderError
+
+    clock, calls = Clock(), []
+    with pytest.raises(ProviderError):
+        TokenCache(str(tmp_path), failure_ttl=30).fetch("reg", "id", _failing(calls), clock, "k")
+    clock.now += 29
+    later = TokenCache(str(tmp_path), failure_ttl=30)  # a new process
+    with pytest.raises(ProviderError) as caught:
+        later.fetch("reg", "id", _failing(calls), clock, "k")
+    assert calls == [1], "a remembered failure must not mint again"
+    assert caught.value.message.startswith("reg: cannot reach http://127.0.0.1:9")
+    assert "remembered from 29s ago" in caught.value.message
+    assert "DOCKER_CREDENTIAL_TRUSS_FAILURE_TTL=0" in caught.value.message
+    clock.now += 2  # past the TTL: tried again
+    with pytest.raises(ProviderError):
+        later.fetch("reg", "id", _failing(calls), clock, "k")
+    assert calls == [1, 1]
+
+
+def test_changed_inputs_or_identity_bypass_a_remembered_failure(tmp_path):
+    from docker_credential_truss.errors import ProviderError
+
+    clock, calls = Clock(), []
+    cache = TokenCache(str(tmp_path), failure_ttl=30)
+    with pytest.raises(ProviderError):
+        cache.fetch("reg", "id", _failing(calls), clock, "old-secret")
+    good = Token("AWS", "pw", NOW + 3600)
+    assert cache.fetch("reg", "id", lambda: good, clock, "fixed-secret").secret == "pw"
+    with pytest.raises(ProviderError):
+        cache.fetch("reg2", "id", _failing(calls), clock, "old-secret")
+    assert cache.fetch("reg2", "id2", lambda: good, clock, "old-secret").secret == "pw"
+    with open(cache.path("reg", "id") + ".failed") as handle:
+        assert "old-secret" not in handle.read()  # a salted, truncated hash only
+
+
+def test_a_zero_ttl_forgets_failures_at_once(tmp_path):
+    from docker_credential_truss.errors import ProviderError
+
+    clock, calls = Clock(), []
+    for _ in range(2):
+        with pytest.raises(ProviderError):
+            TokenCache(str(tmp_path), failure_ttl=0).fetch("r", "i", _failing(calls), clock)
+        clock.now += 0.1
+    assert calls == [1, 1]
+
+
+@pytest.mark.parametrize("value", ["-1", "abc", "3601"])
+def test_a_bad_failure_ttl_is_a_config_error(value):
+    from docker_credential_truss.cache import failure_ttl
+    from docker_credential_truss.errors import ConfigError
+
+    assert failure_ttl({}) == 30.0
+    assert failure_ttl({"DOCKER_CREDENTIAL_TRUSS_FAILURE_TTL": "0"}) == 0.0
+    with pytest.raises(ConfigError):
+        failure_ttl({"DOCKER_CREDENTIAL_TRUSS_FAILURE_TTL": value})
+
+
+def test_an_unusable_cache_mints_without_caching_and_warns_once(tmp_path):
+    (tmp_path / "file").write_text("not a directory")
+    said: list[str] = []
+    cache = TokenCache(str(tmp_path / "file" / "tokens"), warn=said.append)
+    for _ in range(2):
+        token = cache.fetch("r", "i", lambda: Token("AWS", "pw", NOW + 3600), Clock())
+        assert token.secret == "pw"
+    assert len(said) == 1 and "minting without it" in said[0] and "XDG_CACHE_HOME" in said[0]
+
+
+def test_a_cache_directory_of_another_owner_is_not_used_but_not_fatal(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("needs root to give a directory away")
+    directory = tmp_path / "tokens"
+    directory.mkdir(mode=0o700)
+    os.chown(directory, 65534, 65534)
+    said: list[str] = []
+    cache = TokenCache(str(directory), warn=said.append)
+    token = cache.fetch("r", "i", lambda: Token("AWS", "pw", NOW + 3600), Clock())
+    assert token.secret == "pw" and os.listdir(directory) == []
+    assert len(said) == 1 and "belongs to another user" in said[0]

@@ -50,7 +50,8 @@ if TYPE_CHECKING:
 
 #: Seconds for each network request a provider makes; no docker client times a helper out.
 TIMEOUT_VARIABLE = "DOCKER_CREDENTIAL_TRUSS_TIMEOUT"
-DEFAULT_TIMEOUT = 5.0
+#: Token endpoints answer in well under a second; a dead one must fail a get within 5 s.
+DEFAULT_TIMEOUT = 3.0
 #: A whole mint (every request, retry and backoff) is abandoned after this many timeouts.
 DEADLINE_FACTOR = 6
 
@@ -76,7 +77,7 @@ def mint_within(provider: Provider, what: str, env: Mapping[str, str]) -> Token:
 
     SDK timeouts bound each socket read, not a request: an endpoint that sends a byte
     per read timeout would hold docker forever. So the whole mint runs under a wall-clock
-    alarm (30 s by default). The alarm raises a BaseException, which no SDK's
+    alarm (18 s by default). The alarm raises a BaseException, which no SDK's
     ``except Exception`` can swallow, and it becomes one ProviderError line here.
     """
     import signal

@@ -16,7 +16,9 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import random
 import re
+import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -48,7 +50,10 @@ if TYPE_CHECKING:
 SESSION_NAME = "docker-credential-truss"
 CONNECT_TIMEOUT = 2.0
 READ_TIMEOUT = 3.0
+#: Attempts for an answer that asks to try again (throttling, 5xx); silence gets one.
 MAX_ATTEMPTS = 3
+#: Seconds: the n-th retry waits a random time up to BACKOFF x 2^(n-1).
+BACKOFF = 0.5
 
 _ENDPOINT_VARIABLES = {"ecr": "ECR", "ecr-public": "ECR_PUBLIC", "sts": "STS"}
 _INVALID_KEY = frozenset({"UnrecognizedClientException", "InvalidClientTokenId"})
@@ -206,7 +211,7 @@ def _config(env: Mapping[str, str]) -> Config:
     return Config(
         connect_timeout=connect,
         read_timeout=read,
-        retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
+        retries={"mode": "standard", "total_max_attempts": 1},  # see _call
     )
 
 
@@ -256,27 +261,46 @@ def _client(
 
 
 def _call(call: Call, op: str, method: Callable[..., Any], *, extra: dict, **params: Any) -> Any:
+    """One AWS call; an answer that says "try again" is retried, silence is not.
+
+    botocore's own retries are off (``_config``): they also retry timeouts and refused
+    connections, so a dead endpoint took three timeouts. Throttling and 5xx answers
+    come back quickly and are retried here, up to MAX_ATTEMPTS with jittered backoff.
+    """
     where = call.where
-    try:
-        return method(**params)
-    except ClientError as exc:
-        raise ProviderError(f"{where}: {op} failed: {_client_error(call, exc, extra)}") from None
-    except BotoCoreError as exc:
-        raise ProviderError(f"{where}: {op} failed: {_sdk_error(call, exc)}") from None
-    except Exception as exc:  # botocore's parsers raise plain errors on a garbled answer
-        raise ProviderError(
-            f"{where}: {op} failed: the answer could not be read ({type(exc).__name__})"
-        ) from None
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            return method(**params)
+        except ClientError as exc:
+            if attempt < MAX_ATTEMPTS and _worth_retrying(exc):
+                time.sleep(random.random() * BACKOFF * 2 ** (attempt - 1))  # noqa: S311 - jitter
+                continue
+            raise ProviderError(
+                f"{where}: {op} failed: {_client_error(call, exc, extra, attempt)}"
+            ) from None
+        except BotoCoreError as exc:
+            raise ProviderError(f"{where}: {op} failed: {_sdk_error(call, exc)}") from None
+        except Exception as exc:  # botocore's parsers raise plain errors on a garbled answer
+            raise ProviderError(
+                f"{where}: {op} failed: the answer could not be read ({type(exc).__name__})"
+            ) from None
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _client_error(call: Call, exc: ClientError, extra: dict) -> str:
+def _worth_retrying(exc: ClientError) -> bool:
+    response = exc.response or {}
+    code = str((response.get("Error") or {}).get("Code") or "")
+    status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
+    return code in _THROTTLED or status in (500, 502, 503, 504)
+
+
+def _client_error(call: Call, exc: ClientError, extra: dict, attempts: int) -> str:
     response = exc.response or {}
     error = response.get("Error") or {}
     raw_code = str(error.get("Code") or "")
     code = raw_code if _SAFE_CODE.fullmatch(raw_code) else "an unrecognised error"
     meta = response.get("ResponseMetadata") or {}
     status = meta.get("HTTPStatusCode")
-    attempts = int(meta.get("RetryAttempts") or 0) + 1
     labels = extra.get("labels") or {}
     role = extra.get("role")
     token_file = extra.get("token_file")
@@ -329,9 +353,9 @@ def _sdk_error(call: Call, exc: BotoCoreError) -> str:
     config = _config(call.env)
     connect, read = config.connect_timeout, config.read_timeout
     if isinstance(exc, ConnectTimeoutError):
-        return f"{url} did not accept a connection within {connect:g} s ({MAX_ATTEMPTS} attempts)"
+        return f"{url} did not accept a connection within {connect:g} s"
     if isinstance(exc, ReadTimeoutError):
-        return f"{url} did not answer within {read:g} s ({MAX_ATTEMPTS} attempts)"
+        return f"{url} did not answer within {read:g} s"
     if isinstance(exc, SSLError):
         return f"TLS verification of {url} failed (a proxy or AWS_CA_BUNDLE?)"
     if isinstance(exc, (EndpointConnectionError, ConnectionClosedError)):

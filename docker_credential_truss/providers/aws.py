@@ -45,9 +45,10 @@ botocore explicitly. Other botocore environment settings (``AWS_USE_FIPS_ENDPOIN
 the same thing in the helper, a process of its own.
 
 Network time is bounded: each call has a 2 s connect and 3 s read timeout
-(``DOCKER_CREDENTIAL_TRUSS_TIMEOUT`` overrides both) and at most 3 attempts in
-botocore's standard retry mode (exponential backoff with jitter), so throttling is
-retried and a dead or hanging endpoint fails within about 15 s, never hangs docker.
+(``DOCKER_CREDENTIAL_TRUSS_TIMEOUT`` overrides both). A call that AWS answers with
+throttling or a 5xx is tried up to 3 times with jittered backoff; a call that times
+out or cannot connect is not retried, so a dead or black-holed endpoint fails within
+one timeout (under 5 s with the defaults), never hangs docker.
 
 Only :meth:`AwsProvider.mint` imports botocore, through ``_aws_calls``, which is handed
 plain values; everything in this module is cheap.

@@ -11,7 +11,7 @@ because the resolver calls it and ``identity()`` on every ``get`` before it look
 the token cache. google-auth and requests are imported only in ``mint()``.
 
 Every network request google-auth makes goes through one ``requests`` session that
-forces a short timeout (``DOCKER_CREDENTIAL_TRUSS_TIMEOUT`` seconds, default 5)
+forces a short timeout (``DOCKER_CREDENTIAL_TRUSS_TIMEOUT`` seconds, default 3)
 instead of google-auth's 120 s, because no docker client puts a timeout on a helper.
 Errors are reduced to one line naming the registry, the endpoint and the OAuth error
 code; google-auth's own messages can carry the server's response body, so they are

@@ -247,3 +247,31 @@ def test_assume_role_configured_from_a_truss_through_the_installed_command(box):
     assert sts["key_id"] == box.key_id and sts["external_id"] == "org-42"
     assert sts["session_name"] == "docker-credential-truss"
     assert ecr["key_id"].startswith("ASIA"), "ECR must be signed with the role's credentials"
+
+
+def test_a_failure_is_remembered_briefly_and_a_corrected_secret_is_tried_at_once(box):
+    """The classic builder asks every routed registry before each build: a failure is
+    remembered (keyed by registry and identity), but fixing the secret takes effect now."""
+    box.env["TRUSS_SECRET_aws_secret_access_key"] = "sk-wrong-" + pysecrets.token_hex(8)
+    assert "InvalidSignatureException" in not_found(box.get())
+    assert box.fake.count(ECR) == 1
+    again = not_found(box.get())
+    assert "InvalidSignatureException" in again and "remembered from" in again
+    assert box.fake.count(ECR) == 1, "a remembered failure must not call AWS again"
+    box.env["TRUSS_SECRET_aws_secret_access_key"] = box.secret  # same key id, fixed secret
+    box.expect_password(box.get())
+    assert box.fake.count(ECR) == 2
+
+
+def test_a_zero_failure_ttl_tries_again_every_time(box):
+    box.fake.deny(ECR)
+    box.env["DOCKER_CREDENTIAL_TRUSS_FAILURE_TTL"] = "0"
+    for _ in range(2):
+        assert "AccessDeniedException" in not_found(box.get())
+    assert box.fake.count(ECR) == 2
+
+
+def test_throttling_is_still_retried_by_the_installed_command(box):
+    box.fake.throttle(ECR, 2)
+    box.expect_password(box.get())
+    assert box.fake.count(ECR) == 3
