@@ -133,7 +133,7 @@ def _record(
         detail = ", ".join(
             f"{k}={v}"
             for k, v in entry.items()
-            if k not in ("auth_method", "source", "image_registry")
+            if k not in ("auth_method", "source", "image_registry", "image")
         )
         lines.append(f"{key}: {entry['auth_method']}" + (f" ({detail})" if detail else ""))
     if dry_run:

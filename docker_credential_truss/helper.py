@@ -67,20 +67,22 @@ class TrussHelper:
     def delete(self, server: str) -> None:
         registry = _registry(server)
         name = self._secret_name(registry, "erase credentials for")
-        removed = self.resolver.secrets.erase(name)
+        # Everything that could fail or still answer is checked first: a failed erase
+        # changes nothing.
         found = self.resolver.secrets.find_outside_store(name)
         if found is not None:
             raise SecretError(
                 f"{name} comes from {found.source}, which docker-credential-truss does not"
                 f" edit, so get still answers for {registry.key}; remove it there"
             )
-        still = self.resolver.method(registry)
-        if still is not None and still[0] != "REGISTRY_SECRET":
+        still = None if registry.key in self.resolver.config else self.resolver.convention(registry)
+        if still is not None:
             raise SecretError(
-                f"get still answers for {registry.key} by {still[0]} ({still[2]});"
-                " docker-credential-truss does not edit those secrets"
+                f"erase would leave get answering for {registry.key} by {still[0]}"
+                f" ({still[2]}); docker-credential-truss does not edit those secrets:"
+                " remove them where they are kept"
             )
-        if not removed:
+        if not self.resolver.secrets.erase(name):
             raise NotFound()
 
     def _secret_name(self, registry: Registry, doing: str) -> str:

@@ -67,6 +67,10 @@ class Resolver:
             return entry["auth_method"], entry, why
         if self.secrets.find(registry.secret_name) is not None:
             return "REGISTRY_SECRET", {}, f"secret {registry.secret_name} exists"
+        return self.convention(registry)
+
+    def convention(self, registry: Registry) -> tuple[str, dict[str, str], str] | None:
+        """The method an unconfigured registry without its own secret still gets."""
         if _provider_module("AWS_IAM").by_convention(registry, self.secrets, self.env):
             return "AWS_IAM", {}, "an ECR host, and truss's default AWS secrets exist"
         return None

@@ -19,7 +19,8 @@ will ask for, a cloud method on a host it cannot serve, malformed OIDC settings)
 imported with a *warning*, and ``doctor`` reports it as a FAIL with the fix. A host
 no docker client can send (``user@host``, a trailing dot, ``oci://...``) is a problem
 too, since no request would ever match it. Problems and warnings are per registry:
-one bad entry does not stop the others.
+one bad entry does not stop the others. ``base_image.image`` is recorded with its
+registry's entry (``image``) so that ``doctor`` can look for it.
 """
 
 from __future__ import annotations
@@ -142,6 +143,19 @@ def _base_image(found: Found, base: object) -> None:
     auth = base.get("docker_auth")
     if auth is not None:
         docker_auth(found, auth, image)
+    _record_image(found, image)
+
+
+def _record_image(found: Found, image: str) -> None:
+    """Keep ``base_image.image`` with its registry's entry, for doctor to look it up."""
+    if not image:
+        return
+    try:
+        key = registries.parse(image_host(image)).key
+    except registries.InvalidRegistry:
+        return
+    if key in found.entries:
+        found.entries[key]["image"] = image
 
 
 def docker_auth(found: Found, auth: object, image: str, where: str = "") -> None:

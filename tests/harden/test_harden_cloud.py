@@ -5,8 +5,9 @@ main (the provider helpers test their own happy paths):
 
 - an endpoint that accepts connections and never answers, and one that refuses them:
   ``get`` answers not-found with one stderr line naming the registry within the
-  documented bound,
-  ``DOCKER_CREDENTIAL_TRUSS_TIMEOUT`` (default 5 s) per request, plus start-up;
+  documented bound, one ``DOCKER_CREDENTIAL_TRUSS_TIMEOUT`` (default 3 s) per request
+  (silence is not retried), plus start-up; the next ``get`` answers the remembered
+  failure at once;
 - the same with eight ``get``s at once (docker pulls layers of one registry in
   parallel): they queue on the token cache's lock and share the one failure, so all
   of them fail within about one mint's bound;
