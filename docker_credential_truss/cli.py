@@ -47,12 +47,28 @@ Secrets are looked up, first match wins, in:
 Commands:
   get | store | erase | list    the credential-helper protocol (stdin/stdout)
   configure PATH... [--dry-run] import truss configs (a truss directory or config.yaml)
-  doctor [REGISTRY...] [--offline]
+  doctor [REGISTRY...] [--offline] [--no-registry] [--insecure-registry HOST]
                                 check each registry's set-up step by step (PATH,
                                 docker's routing, auth method, secrets, a fresh
-                                credential, the token cache) and say how to fix it;
-                                --offline skips minting; exit status 1 if anything
-                                is wrong
+                                credential, a login to the registry with it and
+                                the truss's base image, the token cache) and say
+                                how to fix it; --offline touches no network,
+                                --no-registry skips the login; plain http only for
+                                loopback, the daemon's insecure-registries and
+                                --insecure-registry; exit status 1 if anything is
+                                wrong
+  baseten check [PATH...] [--remote NAME] [--team TEAM_ID]
+                                does the Baseten workspace have the secrets the
+                                hosted builder needs for these trusses (default:
+                                every configured registry)? names only; exit 1 if
+                                one is missing
+  baseten push [PATH...] [--dry-run] [--yes] [--remote NAME] [--team TEAM_ID]
+                                upsert those secrets' local values, after listing
+                                them (asks on a terminal; --yes for scripts), then
+                                check again. The API key is truss's:
+                                $BASETEN_TRUSS_AUTH_REMOTE_URL + _API_KEY (Bearer),
+                                else the api_key of a ~/.trussrc remote
+                                ($USER_TRUSSRC_PATH), else $BASETEN_API_KEY
   version, -v, --version        print the version
   -h, --help                    this text
 
@@ -152,6 +168,10 @@ def _run(
         from docker_credential_truss.doctor import doctor
 
         return doctor(rest, stdout, env)
+    if action == "baseten":
+        from docker_credential_truss.baseten import baseten
+
+        return baseten(rest, stdin, stdout, stderr, env)
     _say(stdout, f"unknown command {action!r}; try: docker-credential-truss --help")
     return 1
 

@@ -10,7 +10,8 @@ it on every call and the json module is already loaded for the protocol::
                          "source": "/home/me/my-truss/config.yaml"}}}
 
 Each entry holds the truss ``docker_auth`` fields as strings, plus ``source``, the truss
-config it came from (shown by ``doctor`` and in errors).
+config it came from (shown by ``doctor`` and in errors), and ``image``, the truss's
+``base_image.image`` when it is on that registry (``doctor`` looks it up).
 """
 
 from __future__ import annotations

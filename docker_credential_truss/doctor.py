@@ -31,10 +31,15 @@ from docker_credential_truss.resolver import Resolver
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
     from typing import BinaryIO
 
-USAGE = "usage: docker-credential-truss doctor [--offline] [REGISTRY...]"
+    from docker_credential_truss.providers import Token
+
+USAGE = (
+    "usage: docker-credential-truss doctor [--offline] [--no-registry]"
+    " [--insecure-registry HOST]... [REGISTRY...]"
+)
 EXE_NAME = "docker-credential-truss"
 CONFIGURE = "docker-credential-truss configure PATH/TO/MY-TRUSS"
 
@@ -84,7 +89,10 @@ class Report:
 
 def doctor(args: list[str], stdout: BinaryIO, env: Mapping[str, str]) -> int:
     offline = "--offline" in args
-    names = [a for a in args if a != "--offline"]
+    no_registry = "--no-registry" in args
+    names, insecure = _insecure_registries(
+        [a for a in args if a not in ("--offline", "--no-registry")]
+    )
     unknown = [a for a in names if a.startswith("-")]
     if unknown:
         raise InputError(f"unknown option {unknown[0]}; {USAGE}")
@@ -100,7 +108,9 @@ def doctor(args: list[str], stdout: BinaryIO, env: Mapping[str, str]) -> int:
     entries = cached(report, paths)
     for registry in registries:
         report.heading(registry.key)
-        check_registry(report, resolver, registry, routes, paths, entries, offline)
+        check_registry(
+            report, resolver, registry, routes, paths, entries, offline, insecure, no_registry
+        )
     report.lines.append("")
     if report.problems:
         s = "s" if report.problems > 1 else ""
@@ -237,6 +247,8 @@ def check_registry(
     paths: Paths,
     entries: list[dict],
     offline: bool,
+    insecure: Sequence[str] = (),
+    no_registry: bool = False,
 ) -> None:
     check_route(report, registry, routes, paths)
     try:
@@ -259,7 +271,13 @@ def check_registry(
         if shown:
             report.note("settings: " + ", ".join(shown))
         if check_secrets(report, resolver, registry, method, settings):
-            check_credential(report, resolver, registry, offline)
+            token = check_credential(report, resolver, registry, offline)
+            if token is not None and not no_registry:
+                check_registry_access(report, resolver, registry, token, settings, insecure)
+            elif offline or no_registry:
+                report.note(
+                    f"registry: not contacted ({'--offline' if offline else '--no-registry'})"
+                )
         else:
             report.note("credential: not tried, a secret is missing")
     check_cache(report, registry, entries)
@@ -316,7 +334,9 @@ def check_secrets(
     return complete
 
 
-def check_credential(report: Report, resolver: Resolver, registry: Registry, offline: bool) -> None:
+def check_credential(
+    report: Report, resolver: Resolver, registry: Registry, offline: bool
+) -> Token | None:
     """Make the provider (reads and checks secrets), then, unless offline, mint for real."""
     try:
         provider = resolver.provider(registry)
@@ -325,31 +345,64 @@ def check_credential(report: Report, resolver: Resolver, registry: Registry, off
                 f"credential: inputs read and well-formed (user {provider.username});"
                 " not minted (--offline)"
             )
-            return
+            return None
         start = time.monotonic()
         token = mint_within(provider, registry.key, resolver.env)
         debuglog.redact(token.secret)
     except SecretError as exc:
         report.fail(exc.message, "correct the secret's value where it is kept (named above)")
-        return
+        return None
     except ProviderError as exc:
         report.fail(
             exc.message,
             "check the account's permissions, the endpoint and the network;"
             " DOCKER_CREDENTIAL_TRUSS_DEBUG=1 keeps a log",
         )
-        return
+        return None
     except HelperError as exc:
         report.fail(exc.message, "see the message; DOCKER_CREDENTIAL_TRUSS_DEBUG=1 keeps a log")
-        return
+        return None
     except Exception as exc:  # a foreign error's text may hold a secret: name its type only
         report.fail(
             f"internal error ({type(exc).__name__}) making a credential", "please report it"
         )
-        return
+        return None
     took = time.monotonic() - start
     until = f", valid until {_when(token.expires_at)}" if token.expires_at else ""
     report.ok(f"credential: made one now for user {token.username}{until} ({took:.1f}s)")
+    return token
+
+
+def check_registry_access(
+    report: Report,
+    resolver: Resolver,
+    registry: Registry,
+    token: Token,
+    settings: dict,
+    insecure: Sequence[str],
+) -> None:
+    """Log in to the registry with the credential and look for the truss's base image."""
+    from docker_credential_truss import registrycheck
+
+    image = settings.get("image")
+    try:
+        findings = registrycheck.check(
+            registry, token.username, token.secret, image, resolver.env, insecure
+        )
+    except Exception as exc:  # a foreign error's text may hold a secret: name its type only
+        report.fail(
+            f"internal error ({type(exc).__name__}) checking the registry", "please report it"
+        )
+        return
+    for finding in findings:
+        if finding.kind == "ok":
+            report.ok(finding.text)
+        elif finding.kind == "fail":
+            report.fail(finding.text, finding.fix)
+        else:
+            report.note(finding.text)
+    if not image:
+        report.note("image: none recorded (configure records the truss's base_image.image)")
 
 
 def check_cache(report: Report, registry: Registry, entries: list[dict]) -> None:
@@ -367,6 +420,25 @@ def check_cache(report: Report, registry: Registry, entries: list[dict]) -> None
         else:
             state = "expired: the next get mints a new one"
         report.note(f"token cache: a token valid until {_when(expires)} ({state})")
+
+
+def _insecure_registries(args: list[str]) -> tuple[list[str], list[str]]:
+    """(the other arguments, the hosts named by --insecure-registry HOST or =HOST)."""
+    rest: list[str] = []
+    hosts: list[str] = []
+    flag = "--insecure-registry"
+    items = iter(args)
+    for arg in items:
+        if arg == flag:
+            host = next(items, None)
+            if host is None:
+                raise InputError(f"{flag} needs a registry host; {USAGE}")
+            hosts.append(host)
+        elif arg.startswith(flag + "="):
+            hosts.append(arg[len(flag) + 1 :])
+        else:
+            rest.append(arg)
+    return rest, hosts
 
 
 def _login(registry: Registry) -> str:

@@ -1,7 +1,8 @@
 """Reading a truss project's config.yaml the way truss reads it.
 
 Only what a registry credential needs: ``base_image.image``, ``base_image.docker_auth``
-and the ``DOCKER_REGISTRY_*`` names under ``secrets:``. Validation follows truss's
+and the ``DOCKER_REGISTRY_*`` names under ``secrets:``. The image is recorded with its
+registry's entry so that ``doctor`` can look for it. Validation follows truss's
 ``DockerAuthSettings`` (truss/base/truss_config.py): ``auth_method`` is upper-cased;
 GCP_SERVICE_ACCOUNT_JSON needs ``secret_name``; AWS_OIDC needs the role ARN and region;
 GCP_OIDC needs the service account and workload identity provider; each forbids the
@@ -80,7 +81,20 @@ def read(path: str) -> dict[str, dict[str, str]]:
         if auth is not None:
             key, entry = _docker_auth(auth, base.get("image"), path)
             entries[key] = entry
+        _record_image(entries, base.get("image"))
     return entries
+
+
+def _record_image(entries: dict[str, dict[str, str]], image: object) -> None:
+    """Keep ``base_image.image`` with its registry's entry, for doctor to look it up."""
+    if not isinstance(image, str) or not image:
+        return
+    try:
+        key = registries.parse(_image_host(image)).key
+    except registries.InvalidRegistry:
+        return
+    if key in entries:
+        entries[key]["image"] = image
 
 
 def _registry_secret_names(data: dict, path: str) -> list[str]:

@@ -216,3 +216,24 @@ def test_configured_secret_answers_get(cli, tmp_path, truss_secrets):
     truss_secrets({"ghcr_pat": base64.b64encode(b"me:pat").decode()})
     assert cli("get", stdin="ghcr.io").json["Username"] == "me"
     assert cli("list").json == {"ghcr.io": "me"}
+
+
+def test_the_base_image_is_recorded_with_its_registry(cli, tmp_path, paths):
+    # doctor looks the image up; a DOCKER_REGISTRY_* secret for the image's host counts
+    # as well as docker_auth, and an image on another registry is kept with neither.
+    path = truss(
+        tmp_path,
+        f"base_image:\n  image: {ECR}/models/base:1\n  docker_auth: {{auth_method: AWS_IAM}}\n"
+        "secrets:\n  DOCKER_REGISTRY_ghcr.io: null\n",
+    )
+    other = truss(
+        tmp_path,
+        "base_image:\n  image: ghcr.io/org/base@sha256:" + "a" * 64 + "\n"
+        "secrets:\n  DOCKER_REGISTRY_nvcr.io: null\n",
+        name="other",
+    )
+    assert cli("configure", path, other).code == 0
+    registries = config.load(paths)
+    assert registries[ECR]["image"] == f"{ECR}/models/base:1"
+    assert "image" not in registries["nvcr.io"]
+    assert "image" not in registries["ghcr.io"]  # that truss named no ghcr.io image

@@ -2,10 +2,12 @@
 
 Most tests run ``cli.main`` in-process with every location under tmp_path; the last
 ones run the installed executable (``$DCT_EXE``, else ``docker-credential-truss`` on
-PATH), as a user would. PATH in every test holds only a directory with a
-``docker-credential-truss`` link to that executable (or nothing, where that is the
-point). Secret values are sentinels, checked through booleans so that a failing
-assertion never prints one.
+PATH), as a user would. ``REG`` is a real docker-registry with htpasswd on loopback
+that accepts the test's credential, since doctor ends by logging in to the registry;
+the cloud hosts, which cannot be reached here, are checked with ``--no-registry``.
+PATH in every test holds only a directory with a ``docker-credential-truss`` link to
+that executable (or nothing, where that is the point). Secret values are sentinels,
+checked through booleans so that a failing assertion never prints one.
 """
 
 import base64
@@ -16,13 +18,15 @@ import subprocess
 import time
 
 import pytest
+from e2e.e2e_servers import Registry, free_port
 from fakes.gcp import FakeGoogle
 
 from docker_credential_truss import config
 from docker_credential_truss.cache import TokenCache
 from docker_credential_truss.providers import Token
 
-REG = "registry.example.test:5000"
+PORT = free_port()
+REG = f"127.0.0.1:{PORT}"
 PASSWORD = "SENTINEL-doctor-pw-71c3"
 VALUE = base64.b64encode(f"builder:{PASSWORD}".encode()).decode()
 AR = "us-west2-docker.pkg.dev"
@@ -43,8 +47,19 @@ def bindir(tmp_path):
     return path
 
 
+@pytest.fixture(scope="module")
+def registry_server(tmp_path_factory):
+    """docker-registry on REG, accepting builder:PASSWORD (the secret's credential)."""
+    server = Registry(
+        tmp_path_factory.mktemp("registry"), "127.0.0.1", PORT, [("builder", PASSWORD)]
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def healthy(env, bindir, paths, truss_secrets):
+def healthy(env, bindir, paths, truss_secrets, registry_server):
     """REG's secret in ~/.truss/config.yaml, docker routing REG to truss, helper on PATH."""
     env["PATH"] = f"{bindir}:/usr/bin:/bin"
     truss_secrets({f"DOCKER_REGISTRY_{REG}": VALUE})
@@ -73,6 +88,7 @@ def test_healthy_set_up_passes_and_shows_names_and_sources_only(cli, healthy, pa
     assert f"auth method REGISTRY_SECRET: secret DOCKER_REGISTRY_{REG} exists" in run.out
     assert f"secret DOCKER_REGISTRY_{REG}: found in {paths.truss_config}" in run.out
     assert "credential: made one now for user builder" in run.out
+    assert f"registry accepted the credential: GET http://{REG}/v2/ -> 200 (Basic)" in run.out
     assert run.out.rstrip().endswith("all good: 1 registry ready")
     leaked = PASSWORD in run.out or VALUE in run.out
     assert not leaked, "doctor printed a secret value"
@@ -118,7 +134,9 @@ def test_docker_hub_needs_both_keys(cli, healthy, paths):
     run = cli("doctor", "docker.io", extra={f"TRUSS_SECRET_DOCKER_REGISTRY_{hub}": VALUE})
     fails_with(run, "docker.io (no entry)", '"docker.io": "truss"')
     route(paths, hub, "docker.io")
-    run = cli("doctor", "docker.io", extra={f"TRUSS_SECRET_DOCKER_REGISTRY_{hub}": VALUE})
+    run = cli(
+        "doctor", "--no-registry", "docker.io", extra={f"TRUSS_SECRET_DOCKER_REGISTRY_{hub}": VALUE}
+    )
     assert run.code == 0, run.out
 
 
@@ -223,7 +241,7 @@ def test_offline_does_not_call_the_endpoint(cli, gcp_env, google):
 
 def test_a_minted_token_is_reported_by_expiry_and_never_shown(cli, gcp_env, google):
     assert cli("get", stdin=AR).code == 0  # fills the cache
-    run = cli("doctor", AR)
+    run = cli("doctor", "--no-registry", AR)
     assert run.code == 0, run.out
     assert "credential: made one now for user oauth2accesstoken, valid until" in run.out
     assert "token cache: a token valid until" in run.out and "left)" in run.out
@@ -309,25 +327,80 @@ def ecr_env(healthy, paths, tmp_path, truss_secrets):
 
 
 def test_ecr_healthy_then_refused(cli, ecr_env, paths):
-    run = cli("doctor", ECR_HOST)
+    run = cli("doctor", "--no-registry", ECR_HOST)
     assert run.code == 0, run.out
     assert "auth method AWS_IAM: an ECR host, and truss's default AWS secrets exist" in run.out
     assert f"secret aws_access_key_id: found in {paths.truss_config}" in run.out
     assert f"secret aws_secret_access_key: found in {paths.truss_config}" in run.out
     assert "credential: made one now for user AWS, valid until" in run.out
     ecr_env.deny(ecr_env.op)
-    run = cli("doctor", ECR_HOST)
+    run = cli("doctor", "--no-registry", ECR_HOST)
     fails_with(run, "access denied", "check the account's permissions")
     leaked = AWS_SECRET in run.out or ecr_env.password in run.out
     assert not leaked, "doctor printed a secret or the endpoint's token"
 
 
 def test_installed_doctor_ecr_healthy_then_refused(ecr_env, healthy):
-    done = run_exe(healthy, ECR_HOST)  # the installed build signs with its own botocore
+    done = run_exe(healthy, "--no-registry", ECR_HOST)  # signed by the installed botocore
     assert done.returncode == 0, done.stdout
     ecr_env.deny(ecr_env.op)
-    done = run_exe(healthy, ECR_HOST)
+    done = run_exe(healthy, "--no-registry", ECR_HOST)
     assert done.returncode == 1
     assert "access denied" in done.stdout and "(AccessDeniedException)" in done.stdout
     leaked = AWS_SECRET in done.stdout or ecr_env.password in done.stdout
     assert not leaked, "doctor printed a secret"
+
+
+# --- the registry check when the registry is not one -----------------------------------
+
+
+def _garbage_server(reply: bytes):
+    """A TCP server on loopback that answers every connection with ``reply`` (or nothing)."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            conn.recv(4096)
+            if reply:
+                conn.sendall(reply)
+                conn.close()
+            # else: keep it open and silent; the client must give up on its own
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        (None, "Connection refused"),
+        (b"SSH-2.0-OpenSSH\r\n", "BadStatusLine"),
+        (b"", "no answer within 1s"),
+    ],
+)
+def test_registry_check_against_something_that_is_no_registry(
+    cli, healthy, paths, truss_secrets, reply, expected
+):
+    if reply is None:
+        server, key = None, f"127.0.0.1:{free_port()}"
+    else:
+        server = _garbage_server(reply)
+        key = f"127.0.0.1:{server.getsockname()[1]}"
+    truss_secrets({f"DOCKER_REGISTRY_{key}": VALUE})
+    route(paths, key)
+    try:
+        run = cli("doctor", key, extra={"DOCKER_CREDENTIAL_TRUSS_TIMEOUT": "1"})
+    finally:
+        if server is not None:
+            server.close()
+    fails_with(run, f"FAIL  registry check: http://{key}/v2/: {expected}")
+    assert run.out.count("  FAIL  ") == 1, run.out

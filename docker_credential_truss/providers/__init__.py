@@ -18,8 +18,10 @@ from __future__ import annotations
 
 TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-    from typing import Protocol
+    from collections.abc import Callable, Mapping
+    from typing import Protocol, TypeVar
+
+    T = TypeVar("T")
 
     class Provider(Protocol):
         #: The user name ``list`` shows without minting anything.
@@ -63,19 +65,25 @@ def network_timeout(env: Mapping[str, str]) -> float | None:
 
 
 def mint_within(provider: Provider, what: str, env: Mapping[str, str]) -> Token:
-    """``provider.mint()``, abandoned after ``DEADLINE_FACTOR`` x the network timeout.
+    """``provider.mint()``, abandoned after ``DEADLINE_FACTOR`` x the network timeout."""
+    return run_within(provider.mint, what, env, "no credential")
+
+
+def run_within(call: Callable[[], T], what: str, env: Mapping[str, str], missing: str) -> T:
+    """``call()``, abandoned after ``DEADLINE_FACTOR`` x the network timeout.
 
     SDK timeouts bound each socket read, not a request: an endpoint that sends a byte
-    per read timeout would hold docker forever. So the whole mint runs under a wall-clock
+    per read timeout would hold docker forever. So the whole call runs under a wall-clock
     alarm (18 s by default). The alarm raises a BaseException, which no SDK's
-    ``except Exception`` can swallow, and it becomes one ProviderError line here.
+    ``except Exception`` can swallow, and it becomes one ProviderError line here, saying
+    ``<what>: <missing> within <n>s``.
     """
     import signal
     import threading
 
     seconds = DEADLINE_FACTOR * (network_timeout(env) or DEFAULT_TIMEOUT)
     if threading.current_thread() is not threading.main_thread():
-        return provider.mint()  # alarms reach only the main thread; in-process tests
+        return call()  # alarms reach only the main thread; in-process tests
 
     def expire(signum: int, frame: object) -> None:
         raise _DeadlinePassed
@@ -83,12 +91,12 @@ def mint_within(provider: Provider, what: str, env: Mapping[str, str]) -> Token:
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
-        return provider.mint()
+        return call()
     except _DeadlinePassed:
         from docker_credential_truss.errors import ProviderError
 
         raise ProviderError(
-            f"{what}: no credential within {seconds:g}s; the endpoint is too slow"
+            f"{what}: {missing} within {seconds:g}s; the endpoint is too slow"
             f" ({DEADLINE_FACTOR} x {TIMEOUT_VARIABLE})"
         ) from None
     finally:

@@ -46,6 +46,8 @@ Fixtures (session scope unless noted):
 
 Server logs live under the session's temp dir and are attached to the report of a
 failing test (they hold no secrets; test passwords are sentinels and never printed).
+When the client matrix ran (test_client_matrix.py), the end of the run prints what
+each client did and showed, with the client versions.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from client_matrix import note_outcome, summary
 from e2e_checks import redact, remember
 from e2e_harness import (
     EXE_NAME,
@@ -344,6 +347,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     """
     outcome = yield
     report = outcome.get_result()
+    note_outcome(item, report)
     if not report.failed:
         return
     for log in LOG_FILES:
@@ -355,3 +359,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if redact(text) != text:
             report.longrepr = redact(text)
     report.sections = [(title, redact(body)) for title, body in report.sections]
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """Print what each client of the client matrix did and showed (test_client_matrix.py)."""
+    lines = summary(config)
+    if lines:
+        terminalreporter.section("client matrix")
+        for line in lines:
+            terminalreporter.write_line(redact(line))
