@@ -56,8 +56,12 @@ Commands:
   version, -v, --version        print the version
   -h, --help                    this text
 
-Unknown registries answer "credentials not found in native keychain", so public
-images still pull anonymously. Errors are one line on stdout with exit status 1.
+get answers a credential or "credentials not found in native keychain" (exit
+status 1), so public images still pull anonymously. When a registry this helper
+serves has no credential now (a missing or malformed secret, a cloud endpoint that
+refuses or is down), one line on stderr says what failed, where it looked and how
+to fix it; an unknown registry stays silent. Other verbs' errors are one line on
+stdout (and stderr) with exit status 1.
 
 DOCKER_CREDENTIAL_TRUSS_DEBUG=1 logs what each run does (verb, registry, auth method
 and why, cache hits, minting time, errors; never a secret) to debug.log in
@@ -81,8 +85,12 @@ def main(
     try:
         return _run(args, stdin, stdout, stderr, env)
     except NotFound as exc:
-        debuglog.debug("answer: %s", exc.message)
-        _say(stdout, exc.message)  # not an error to the user: docker goes anonymous
+        _say(stdout, exc.message)  # clients go anonymous on exactly this answer
+        if exc.reason:  # every client shows the helper's stderr to the person
+            debuglog.error("error: %s", exc.reason)
+            stderr.write(f"docker-credential-truss: {exc.reason}\n")
+        else:
+            debuglog.debug("answer: %s", exc.message)
         return 1
     except HelperError as exc:
         debuglog.error("error: %s", exc.message)
@@ -96,8 +104,7 @@ def main(
     finally:
         debuglog.close()
     _say(stdout, line)
-    # docker pull (20.10) drops the helper's stdout and goes anonymous, leaving only
-    # "no basic auth credentials"; stderr reaches the terminal, so say it there too.
+    # Some clients show the helper's stdout, others only its stderr: say it in both.
     stderr.write(f"docker-credential-truss: {line}\n")
     return 1
 

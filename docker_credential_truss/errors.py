@@ -1,9 +1,14 @@
 """The helper's errors.
 
-Every error here carries a message that is safe to print on stdout, which is where
-the credential-helper protocol puts errors: one line, naming what is wrong and where
-to look, never a secret value. Anything else that escapes is a bug, and the CLI
-reports it as such without its text (which could hold a secret).
+Every error here carries a message that is safe to print: one line, naming what is
+wrong and where to look, never a secret value. Anything else that escapes is a bug,
+and the CLI reports it as such without its text (which could hold a secret).
+
+Where the line goes depends on the verb. ``store``, ``erase``, ``list`` and malformed
+input put it on stdout, where the credential-helper protocol puts errors. ``get`` for a
+well-formed server never does: any failure there becomes :class:`NotFound` with the
+line as its ``reason``, for stderr, because most clients fail outright on any other
+answer, even for images that need no credential.
 """
 
 from __future__ import annotations
@@ -23,10 +28,16 @@ class HelperError(Exception):
 
 
 class NotFound(HelperError):
-    """Docker treats exactly this message as 'no credentials', so pulls go anonymous."""
+    """Clients treat exactly this message as 'no credentials' and go anonymous.
 
-    def __init__(self, message: str = NOT_FOUND_MESSAGE) -> None:
-        super().__init__(message)
+    ``reason`` is the line for the person (stderr): why a registry the helper serves
+    has no credential now. None for a registry the helper knows nothing of, which
+    stays silent.
+    """
+
+    def __init__(self, reason: str | None = None) -> None:
+        super().__init__(NOT_FOUND_MESSAGE)
+        self.reason = None if reason is None else " ".join(reason.split())
 
 
 class MissingServerURL(HelperError):

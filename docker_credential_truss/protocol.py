@@ -3,13 +3,28 @@
 ``handle(helper, action, stdin, stdout)`` owns the format; the helper behind it never
 sees JSON. Errors are raised as HelperError and written by the CLI as one line on
 stdout with exit status 1, which is where every client looks for them.
+
+``get`` is the exception. For a well-formed server its answer is a credential or
+exactly "credentials not found in native keychain": BuildKit, skopeo, podman,
+buildah, docker-py and compose fail the whole command on any other error, even for
+an image that needs no credential, and the classic builder asks every routed registry
+before each build. So every failure behind ``get`` becomes :class:`NotFound` whose
+reason the CLI writes to stderr, which every client shows the person. Malformed
+input keeps the protocol's own errors (``no credentials server URL``...).
 """
 
 from __future__ import annotations
 
 import json
 
-from docker_credential_truss.errors import InputError, MissingServerURL, MissingUsername
+from docker_credential_truss import debuglog
+from docker_credential_truss.errors import (
+    HelperError,
+    InputError,
+    MissingServerURL,
+    MissingUsername,
+    NotFound,
+)
 
 TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
@@ -30,7 +45,7 @@ MAX_INPUT = 1 << 20
 def handle(helper: Helper, action: str, stdin: BinaryIO, stdout: BinaryIO) -> None:
     if action == "get":
         server = _server(stdin)
-        username, secret = helper.get(server)
+        username, secret = _get(helper, server)
         _write(stdout, {"ServerURL": server, "Username": username, "Secret": secret})
     elif action == "store":
         server, username, secret = _credentials(stdin)
@@ -41,6 +56,23 @@ def handle(helper: Helper, action: str, stdin: BinaryIO, stdout: BinaryIO) -> No
         _write(stdout, helper.list())
     else:
         raise InputError(f"unknown credential action {action!r}")
+
+
+def _get(helper: Helper, server: str) -> tuple[str, str]:
+    """``helper.get``, with every failure turned into not-found and its reason."""
+    try:
+        return helper.get(server)
+    except NotFound:
+        raise
+    except HelperError as exc:
+        raise NotFound(exc.message) from None
+    except Exception as exc:  # the text of a foreign error may hold a secret
+        # The log gets the traceback: its formatter masks every secret value seen.
+        debuglog.error("internal error (%s)", type(exc).__name__, trace=True)
+        raise NotFound(
+            f"internal error ({type(exc).__name__}); please report it (with"
+            " DOCKER_CREDENTIAL_TRUSS_DEBUG=1 the traceback goes to the debug log)"
+        ) from None
 
 
 def _read(stdin: BinaryIO) -> str:

@@ -6,7 +6,10 @@ Normalisation (documented in README, "Registry matching"):
 2. An ``http://`` or ``https://`` scheme (any case) is removed; any other scheme is
    rejected.
 3. Everything from the first ``/``, ``?`` or ``#`` is dropped, so repository paths
-   (``host/org/img``) name their host.
+   (``host/org/img``) name their host. One exception: under Docker Hub's
+   ``/v1/`` URL, any further path (``/v1/refresh-token``, ``/v1/access-token``, which
+   the newer docker CLI asks for on logout) names something other than the Hub
+   credential, and is refused.
 4. The host must be plain ASCII: DNS labels of letters, digits and inner hyphens
    separated by single dots, an IPv4 address, or an IPv6 address in brackets.
    It is lower-cased *after* that check, so no Unicode look-alike can fold into an
@@ -82,12 +85,18 @@ def parse(server: str) -> Registry:
         if scheme.lower() not in ("http", "https"):
             raise InvalidRegistry("only http and https registry URLs are understood")
         text = rest
+    authority = text
     for stop in "/?#":
-        text = text.split(stop, 1)[0]
-    if "@" in text:
+        authority = authority.split(stop, 1)[0]
+    if "@" in authority:
         raise InvalidRegistry("a registry host cannot carry a user name")
-    host, port = _split_port(text)
-    return Registry(_check_host(host), port)
+    host, port = _split_port(authority)
+    registry = Registry(_check_host(host), port)
+    if registry.is_docker_hub:
+        path = text[len(authority) :].split("?", 1)[0].split("#", 1)[0]
+        if path.startswith("/v1/") and path != "/v1/":
+            raise InvalidRegistry("a path under Docker Hub's /v1/ is not the Hub credential")
+    return registry
 
 
 def _split_port(authority: str) -> tuple[str, int | None]:

@@ -89,12 +89,12 @@ class Secrets:
             return Found(value, f"the helper's store {self.paths.store}")
         return None
 
-    def require(self, name: str, purpose: str) -> Found:
-        """The secret, or an error that says which one and every place looked."""
+    def require(self, name: str, purpose: str, fix: str = "set it in one of them") -> Found:
+        """The secret, or an error that says which one, every place looked, and the fix."""
         found = self.find(name)
         if found is None:
             raise SecretError(
-                f"secret {name!r} ({purpose}) not found; looked in {self.places(name)}"
+                f"secret {name!r} ({purpose}) not found; looked in {self.places(name)}; {fix}"
             )
         return found
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 import pytest
 
 from docker_credential_truss.cli import main
+from docker_credential_truss.errors import NOT_FOUND_MESSAGE as NOT_FOUND
 from docker_credential_truss.paths import Paths
 
 
@@ -24,6 +25,17 @@ class Run:
     @property
     def json(self) -> dict:
         return json.loads(self.out)
+
+    @property
+    def why(self) -> str:
+        """The stderr line of a ``get`` answered "not found" for a reason; checks that shape.
+
+        For a well-formed server, ``get`` puts nothing but a credential or the not-found
+        line on stdout (issue 9); why it found nothing is one line on stderr.
+        """
+        assert (self.code, self.out) == (1, NOT_FOUND + "\n")
+        assert self.err.startswith("docker-credential-truss: ") and self.err.count("\n") == 1
+        return self.err
 
 
 @pytest.fixture

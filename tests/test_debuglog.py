@@ -139,7 +139,7 @@ def test_a_secret_inside_a_foreign_exception_is_masked(cli, paths, monkeypatch):
 
     monkeypatch.setattr(static.StaticProvider, "mint", explode)
     run = cli("get", stdin=REG, extra={**ON, f"TRUSS_SECRET_DOCKER_REGISTRY_{REG}": VALUE})
-    assert run.out.strip() == "internal error (RuntimeError); please report it"
+    assert "docker-credential-truss: internal error (RuntimeError); please report" in run.why
     log = log_text(paths)
     kept = "RuntimeError: backend echoed [redacted] back" in log  # the traceback is kept
     leaked = PASSWORD in log

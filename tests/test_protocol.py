@@ -45,6 +45,15 @@ def test_unknown_registry_is_the_standard_not_found(cli):
     assert (run.code, run.out) == (1, "credentials not found in native keychain\n")
 
 
+def test_hub_refresh_token_is_not_the_hub_credential(cli):
+    hub = "https://index.docker.io/v1/"
+    assert store(cli, server=hub).code == 0
+    assert cli("get", stdin="https://index.docker.io/v1").json["Secret"] == "s3cr3t:with:colons"
+    for other in ("refresh-token", "access-token"):
+        run = cli("get", stdin=hub + other)
+        assert (run.code, run.out, run.err) == (1, "credentials not found in native keychain\n", "")
+
+
 def test_unparseable_server_is_not_found(cli):
     run = cli("get", stdin="user@ghcr.io")
     assert (run.code, run.out) == (1, "credentials not found in native keychain\n")
@@ -151,13 +160,29 @@ def test_unknown_or_missing_verb_is_an_error(cli, argv):
     assert run.out.count("\n") == 1
 
 
-def test_errors_also_reach_stderr_but_not_found_does_not(cli):
-    # docker pull hides a helper's stdout; stderr is what the user sees.
+def test_get_failure_is_not_found_with_the_reason_on_stderr(cli):
+    # BuildKit, skopeo, podman and docker-py fail outright on any other answer.
     run = cli("get", stdin=REG, extra={f"TRUSS_SECRET_DOCKER_REGISTRY_{REG}": "%%%"})
-    assert run.code == 1
-    assert run.err == f"docker-credential-truss: {run.out}"
+    assert "not valid base64" in run.why
     run = cli("get", stdin="unknown.example.com")
-    assert (run.code, run.err) == (1, "")
+    assert (run.code, run.out, run.err) == (1, "credentials not found in native keychain\n", "")
+
+
+def test_an_internal_error_in_get_is_not_found_too(cli, monkeypatch):
+    from docker_credential_truss.providers import static
+
+    def explode(self):
+        raise KeyError("boom")
+
+    monkeypatch.setattr(static.StaticProvider, "mint", explode)
+    run = cli("get", stdin=REG, extra={f"TRUSS_SECRET_DOCKER_REGISTRY_{REG}": b64("u:p")})
+    assert "internal error (KeyError)" in run.why
+
+
+def test_other_verbs_errors_reach_stdout_and_stderr(cli):
+    run = cli("erase", stdin=REG, extra={f"TRUSS_SECRET_DOCKER_REGISTRY_{REG}": b64("u:p")})
+    assert run.code == 1 and "does not edit" in run.out
+    assert run.err == f"docker-credential-truss: {run.out}"
 
 
 def test_list_leaves_out_an_unreadable_secret_file_and_says_so(cli, tmp_path):

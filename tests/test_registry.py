@@ -31,7 +31,30 @@ ACCEPTED = [
     ("index.docker.io", DOCKER_HUB),
     ("registry-1.docker.io", DOCKER_HUB),
     ("docker.io/library/ubuntu", DOCKER_HUB),
+    ("https://index.docker.io/v1/?", DOCKER_HUB),
+    ("index.docker.io/v1/", DOCKER_HUB),
 ]
+
+
+# The newer docker CLI asks for the refresh token on logout: not the Hub credential.
+@pytest.mark.parametrize(
+    "server",
+    [
+        "https://index.docker.io/v1/refresh-token",
+        "https://index.docker.io/v1/access-token",
+        "https://index.docker.io/v1/refresh-token/",
+        "index.docker.io/v1/x",
+        "http://registry-1.docker.io/v1/access-token",
+        "docker.io/v1/refresh-token",
+    ],
+)
+def test_other_paths_under_the_hub_v1_url_are_not_hub(server):
+    with pytest.raises(InvalidRegistry):
+        parse(server)
+
+
+def test_v1_paths_of_other_hosts_still_name_their_host():
+    assert parse("ghcr.io/v1/refresh-token").key == "ghcr.io"
 
 
 @pytest.mark.parametrize(("server", "key"), ACCEPTED)

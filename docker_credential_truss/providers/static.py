@@ -71,5 +71,8 @@ def make(
     env: Mapping[str, str],
 ) -> StaticProvider:
     name = settings.get("secret_name") or registry.secret_name
-    found = secrets.require(name, f"the credential for {registry.key}")
+    login = "docker login" + ("" if registry.is_docker_hub else f" {registry.key}")
+    found = secrets.require(
+        name, f"the credential for {registry.key}", f"set it in one of them, or run `{login}`"
+    )
     return StaticProvider(name, found.value)

@@ -83,3 +83,26 @@ def assert_no_secret(text: str, where: str, secrets: Iterable[str] | None = None
     for secret in _SECRETS if secrets is None else secrets:
         if secret and secret in text:
             fail(f"a secret value leaked into {where}")
+
+
+NOT_FOUND = "credentials not found in native keychain"
+PREFIX = "docker-credential-truss: "
+
+
+def not_found(result: subprocess.CompletedProcess[str]) -> str:
+    """``get`` answered exactly not-found with one line on stderr; that line, unprefixed.
+
+    For a well-formed server, ``get`` says why it has no credential on stderr only:
+    most clients fail outright on anything but a credential or not-found (issue 9).
+    """
+    __tracebackhide__ = True  # its arguments may hold secrets
+    check(
+        result.returncode == 1 and result.stdout == NOT_FOUND + "\n",
+        f"get must answer exactly not-found\n{describe(result)}",
+    )
+    err = result.stderr
+    check(
+        err.startswith(PREFIX) and err.count("\n") == 1,
+        f"get must say why in one stderr line\n{describe(result)}",
+    )
+    return err[len(PREFIX) :].rstrip("\n")

@@ -95,12 +95,30 @@ def looks_like_traceback(err: str) -> bool:
     return "Traceback (most recent call last)" in err or 'File "' in err
 
 
+NOT_FOUND = b"credentials not found in native keychain\n"
+#: get's only errors on stdout: the protocol's answers to input that names no server.
+MALFORMED_INPUT = (b"no credentials server URL\n", b"input is larger than", b"input is not UTF-8")
+
+
 def check_outcome(verb: str, code: int, out: bytes, err: str) -> None:
-    """What every run must look like: exit 0 or 1, errors as one safe line on stdout."""
+    """What every run must look like: exit 0 or 1, errors as one safe line.
+
+    ``get`` for a well-formed server answers a credential or exactly not-found, with
+    at most one line on stderr saying why; other verbs' errors are one line on stdout.
+    """
     expect(code in (0, 1), f"{verb}: exit status {code}")
     expect(not looks_like_traceback(err), f"{verb}: traceback on stderr: {err[-300:]!r}")
     if verb == "doctor":  # a report of several lines, exit 1 when something is wrong
         return
+    if verb == "get" and code == 1 and out == NOT_FOUND:
+        expect(
+            err == "" or (err.startswith("docker-credential-truss: ") and err.count("\n") == 1),
+            f"get: stderr is not one line ({len(err)} chars)",
+        )
+        expect("internal error" not in err, f"get: {err.strip()[:300]}")
+        return
+    if verb == "get" and code == 1:
+        expect(out.startswith(MALFORMED_INPUT), f"get: stdout is not the protocol's: {out[:300]!r}")
     if code == 1:
         text = out.decode("utf-8", "replace")
         expect(

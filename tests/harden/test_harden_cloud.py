@@ -4,13 +4,14 @@ Cross-cutting checks through the installed executable for every cloud auth metho
 main (the provider helpers test their own happy paths):
 
 - an endpoint that accepts connections and never answers, and one that refuses them:
-  ``get`` fails with one line naming the registry within the documented bound,
+  ``get`` answers not-found with one stderr line naming the registry within the
+  documented bound,
   ``DOCKER_CREDENTIAL_TRUSS_TIMEOUT`` (default 5 s) per request, plus start-up;
 - the same with eight ``get``s at once (docker pulls layers of one registry in
   parallel): they queue on the token cache's lock and share the one failure, so all
   of them fail within about one mint's bound;
 - hostile answers (error bodies, HTML, non-JSON, odd fields), each carrying sentinels:
-  whatever google-auth or botocore raise, the line on stdout and stderr holds none of
+  whatever google-auth or botocore raise, stdout and the line on stderr hold none of
   them, nor the key, nor the OIDC subject token.
 """
 
@@ -206,7 +207,7 @@ def test_get_fails_within_the_bound(exe, tmp_path, case, endpoint, timeout):
     bound = case.bound(timeout)
     check_outcome("get", code, out, err)
     expect(code == 1, f"{case.name} against a {endpoint} endpoint did not fail")
-    line = out.decode()
+    line = err.removeprefix("docker-credential-truss: ")  # get says why on stderr only
     expect(line.startswith(f"{case.server}: "), f"the line does not name the registry: {line!r}")
     reasons = REASONS[endpoint]
     expect(any(r in line for r in reasons), f"the line does not say why: {line!r}")
@@ -255,8 +256,8 @@ def test_parallel_gets_against_a_silent_endpoint_share_one_failure(exe, tmp_path
             thread.join()
     for code, out, err in results:
         check_outcome("get", code, out, err.decode())
-        said = any(r.encode() in out for r in REASONS["silent"])
-        expect(code == 1 and said, f"get: {out!r}")
+        said = any(r.encode() in err for r in REASONS["silent"])
+        expect(code == 1 and said, f"get: {err!r}")
         no_sentinel(out + err, sentinels, "a parallel get")
     bound = case.bound(timeout) + STARTUP_SLACK  # the others start on two cores too
     expect(len(times) == parallel, "a get did not finish")
@@ -312,18 +313,23 @@ def test_a_dripping_endpoint_is_bounded_too(exe, tmp_path, case):
         env, _ = case.prepare(exe, str(tmp_path), base)
         env["DOCKER_CREDENTIAL_TRUSS_TIMEOUT"] = f"{timeout:g}"
         proc = subprocess.Popen(
-            [exe, "get"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
+            [exe, "get"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
         )
         try:
-            out, _ = proc.communicate(case.server.encode(), timeout=bound)
+            out, err = proc.communicate(case.server.encode(), timeout=bound)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.communicate()
             raise AssertionError(f"get was still running after {bound:g}s") from None
     seconds = clock.seconds()
     FIGURES[f"{case.name}: dripping endpoint, timeout=1s"] = f"{seconds:.1f}s (bound {bound:g})"
-    line = out.decode()
-    expect(proc.returncode == 1 and line.count("\n") == 1, "one error line, exit 1")
+    check_outcome("get", proc.returncode, out, err.decode())
+    line = err.decode()
+    expect(proc.returncode == 1 and line.count("\n") == 1, "one stderr line, exit 1")
     expect(case.server in line and "too slow" in line, "the line names the registry and cause")
 
 
@@ -494,7 +500,7 @@ def test_an_oidc_token_file_that_is_a_fifo_fails_at_once(exe, tmp_path, case):
         except subprocess.TimeoutExpired:
             raise AssertionError(f"{case.name}: get hung on a FIFO token file") from None
     check_outcome("get", code, out, err)
-    expect(code == 1 and b"not a regular file" in out, f"{case.name}: {out!r}")
+    expect(code == 1 and "not a regular file" in err, f"{case.name}: {err!r}")
     no_sentinel(out + err.encode(), sentinels, f"{case.name} FIFO token file")
     expect(elapsed < STARTUP_SLACK + 2, f"{case.name}: {elapsed:.1f}s on a FIFO token file")
     FIGURES[f"{case.name}: FIFO as the OIDC token file"] = f"failed in {elapsed:.2f}s"

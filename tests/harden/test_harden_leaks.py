@@ -140,8 +140,8 @@ def _yaml_cases(loader: str) -> None:
                 if code == 1:
                     COUNTS[f"yaml errors ({loader})"] += 1
             else:
-                code, out, _ = run_inprocess(env, "get", stdin=b"ghcr.io")
-                COUNTS[f"yaml errors ({loader})"] += code == 1 and b"YAML" in out
+                code, _, err = run_inprocess(env, "get", stdin=b"ghcr.io")
+                COUNTS[f"yaml errors ({loader})"] += code == 1 and "YAML" in err
                 _verbs(env, [secret], f"YAML error, {loader}")
 
     case()
@@ -199,8 +199,8 @@ def test_bad_secret_values_are_named_not_shown(tmp_path, source, bad):
         expect(run_inprocess(env, "configure", str(truss))[0] == 0, "configure failed")
         source = "env"
     _place(env, source, name, value)
-    code, out, _ = run_inprocess(env, "get", stdin=b"ghcr.io")
-    expect(code == 1 and name.encode() in out, "a bad secret value was not reported by name")
+    code, _, err = run_inprocess(env, "get", stdin=b"ghcr.io")
+    expect(code == 1 and name in err, "a bad secret value was not reported by name")
     COUNTS["bad secret values"] += 1
     _verbs(env, [secret, value], f"bad secret value: {bad}, {source}")
 
@@ -256,8 +256,8 @@ def test_a_corrupt_store_never_quotes_itself(tmp_path, corruption, exe):
     encoded = static.encode("u", secret)
     _verbs(env, [secret, encoded], f"corrupt store: {corruption}")
     _verbs(env, [secret, encoded], f"corrupt store: {corruption}", exe=exe)
-    code, out, _ = run_inprocess(env, "get", stdin=b"ghcr.io")
-    expect(code == 1 and b"secrets.json" in out, "a corrupt store was not named")
+    code, _, err = run_inprocess(env, "get", stdin=b"ghcr.io")
+    expect(code == 1 and "secrets.json" in err, "a corrupt store was not named")
 
 
 def test_a_malformed_helper_config_never_quotes_itself(tmp_path):

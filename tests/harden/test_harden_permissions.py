@@ -112,9 +112,10 @@ def test_a_store_others_can_write_is_refused_and_nothing_written(exe, tmp_path, 
     for verb, stdin in (("store", body), ("erase", b"ghcr.io"), ("get", b"ghcr.io")):
         code, out, err = run_exe(exe, env, verb, stdin=stdin)
         check_outcome(verb, code, out, err)
-        expect(code == 1 and says.encode() in out, f"{verb} with an unsafe {what}: {out!r}")
+        said = err if verb == "get" else out.decode()  # get says why on stderr only
+        expect(code == 1 and says in said, f"{verb} with an unsafe {what}: {said!r}")
         if change != "chown":
-            expect(b"chmod go-w" in out, f"{verb}: the refusal does not say how to fix it")
+            expect("chmod go-w" in said, f"{verb}: the refusal does not say how to fix it")
         expect(snapshot(str(tmp_path)) == before, f"{verb} wrote despite an unsafe {what}")
         COUNTS["refusals"] += 1
 
@@ -131,7 +132,8 @@ def test_an_insecure_helper_config_or_cache_file_is_refused(exe, tmp_path):
     for argv in (["get"], ["configure", str(truss)]):
         code, out, err = run_exe(exe, env, *argv, stdin=b"quay.io")
         check_outcome(argv[0], code, out, err)
-        expect(code == 1 and b"writable by other users" in out, f"{argv[0]}: {out!r}")
+        said = err if argv[0] == "get" else out.decode()  # get says why on stderr only
+        expect(code == 1 and "writable by other users" in said, f"{argv[0]}: {said!r}")
         expect(snapshot(str(tmp_path)) == before, f"{argv[0]} wrote despite an unsafe config")
         COUNTS["refusals"] += 1
 
