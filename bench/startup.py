@@ -7,7 +7,11 @@ start-up is the helper's whole cost on the paths that matter:
 
   (a) REGISTRY_SECRET, the secret in ~/.truss/config.yaml (reading YAML)
   (b) REGISTRY_SECRET, the secret in the helper's own store (``docker login``)
-  (c) ECR (AWS_IAM by convention), a token already in the cache
+  (c) ECR (AWS_IAM by convention), a token already in the cache, the AWS key pair in
+      ~/.truss/config.yaml
+
+(a) and (c) have secrets drawn from the real alphabets in ~/.truss/config.yaml, some
+starting with a digit, ``+`` or ``/``, written by PyYAML's ``dump`` as truss writes it.
   (d) a registry the helper knows nothing about
 
 Each is timed beside its floor, runs interleaved so drift hits all alike:
@@ -181,8 +185,31 @@ def has_aws(python: str) -> bool:
     probe = (
         "import importlib.util as u; print(u.find_spec('docker_credential_truss.providers.aws'))"
     )
-    out = subprocess.run([python, "-c", probe], capture_output=True, text=True, check=False)
+    where = tempfile.gettempdir()  # not a checkout, whose package would be found first
+    out = subprocess.run(
+        [python, "-c", probe], capture_output=True, text=True, check=False, cwd=where
+    )
     return out.returncode == 0 and out.stdout.strip() != "None"
+
+
+# Secrets as real ones look: AWS secret keys are 40 characters of base64's alphabet, so
+# about one in five starts with a digit, '+' or '/'; these do, as do the tokens.
+REAL_SECRETS = {
+    "aws_access_key_id": "AKIABENCHBENCHBENCH0",
+    "aws_secret_access_key": "/K7MDENG+bPxRfiCYbenchNOTaSECRETkeyEXAM1",
+    "hf_access_token": "0bench0not0a0secret0token0abcdefghijklmn",
+    "baseten_api_key": "9Xbench.notasecretkeyabcdefghijklmnopqrs",
+    "github_token": None,
+}
+
+
+def write_truss_config(home: str, secrets: dict) -> None:
+    """~/.truss/config.yaml as truss writes it (yaml.dump of {"secrets": ...})."""
+    import yaml
+
+    os.makedirs(os.path.join(home, ".truss"))
+    with open(os.path.join(home, ".truss", "config.yaml"), "w") as handle:
+        handle.write(yaml.dump({"secrets": {**REAL_SECRETS, **secrets}}))
 
 
 def scenarios(tmp: str, pip: str, python: str) -> list[tuple[str, str, dict, str]]:
@@ -191,13 +218,7 @@ def scenarios(tmp: str, pip: str, python: str) -> list[tuple[str, str, dict, str
     found = []
 
     env = base_env(os.path.join(tmp, "a"))
-    os.makedirs(os.path.join(env["HOME"], ".truss"))
-    with open(os.path.join(env["HOME"], ".truss", "config.yaml"), "w") as handle:
-        handle.write(
-            "# a truss user's secrets\nsecrets:\n"
-            f"  DOCKER_REGISTRY_registry.bench.test: {value}\n"
-            "  hf_access_token: null\n  baseten_api_key: null\n"
-        )
+    write_truss_config(env["HOME"], {"DOCKER_REGISTRY_registry.bench.test": value})
     found.append(
         ("(a) REGISTRY_SECRET in ~/.truss/config.yaml", "registry.bench.test", env, BENCH_USER)
     )
@@ -213,13 +234,14 @@ def scenarios(tmp: str, pip: str, python: str) -> list[tuple[str, str, dict, str
 
     if has_aws(python):
         env = base_env(os.path.join(tmp, "c"))
+        write_truss_config(env["HOME"], {})  # the AWS key pair is in there
         env.update(
-            TRUSS_SECRET_aws_access_key_id="AKIABENCHBENCHBENCH0",
-            TRUSS_SECRET_aws_secret_access_key="bench-secret-key-not-a-secret",
             AWS_ENDPOINT_URL_ECR="http://127.0.0.1:9",  # closed: a miss fails, stays local
             AWS_ENDPOINT_URL_STS="http://127.0.0.1:9",
         )
-        subprocess.run([python, "-c", SEED_CACHE, ECR_HOST, BENCH_TOKEN], env=env, check=True)
+        subprocess.run(
+            [python, "-c", SEED_CACHE, ECR_HOST, BENCH_TOKEN], env=env, check=True, cwd=env["HOME"]
+        )
         found.append(("(c) ECR (AWS_IAM), cached token", ECR_HOST, env, BENCH_TOKEN))
     else:
         print("(c) skipped: docker_credential_truss.providers.aws is not installed yet")
@@ -231,7 +253,12 @@ def scenarios(tmp: str, pip: str, python: str) -> list[tuple[str, str, dict, str
 
 def count_modules(python: str, server: str, env: dict) -> tuple[int, bool]:
     out = subprocess.run(
-        [python, "-c", COUNT_MODULES, server], env=env, capture_output=True, text=True, check=True
+        [python, "-c", COUNT_MODULES, server],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=env["HOME"],  # not a checkout, whose package `python -c` would import instead
     ).stdout.split()
     editable = bool(out) and out[0] == "editable"
     names = out[1:] if editable else out

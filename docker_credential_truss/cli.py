@@ -37,6 +37,8 @@ Set up in three steps:
                      DOCKER_REGISTRY_ghcr.io: <base64 of user:password>
                      aws_access_key_id: AKIA...
                  or `docker login ghcr.io`, which stores through this helper.
+                 Docker Hub: `docker login`, not ~/.truss/config.yaml (the '/'s in
+                 its secret name break `truss image run`).
 
 Secrets are looked up, first match wins, in:
   $TRUSS_SECRET_<name>          environment variable, the exact secret name
@@ -46,13 +48,34 @@ Secrets are looked up, first match wins, in:
 
 Commands:
   get | store | erase | list    the credential-helper protocol (stdin/stdout)
-  configure PATH... [--dry-run] import truss configs (a truss directory or config.yaml)
-  doctor [REGISTRY...] [--offline]
+  configure PATH|FILE.py... [--dry-run]
+                                import truss configs (a truss directory or config.yaml,
+                                or a Chains/truss_train .py file, read, never run)
+  configure --registry HOST --auth-method METHOD [--secret-name NAME]
+            [--<any docker_auth field, _ as -> VALUE]...
+                                the same without a truss; all six truss auth methods
+  doctor [REGISTRY...] [--offline] [--no-registry] [--insecure-registry HOST]
                                 check each registry's set-up step by step (PATH,
                                 docker's routing, auth method, secrets, a fresh
-                                credential, the token cache) and say how to fix it;
-                                --offline skips minting; exit status 1 if anything
-                                is wrong
+                                credential, a login to the registry with it and
+                                the truss's base image, the token cache) and say
+                                how to fix it; --offline touches no network,
+                                --no-registry skips the login; plain http only for
+                                loopback, the daemon's insecure-registries and
+                                --insecure-registry; exit status 1 if anything is
+                                wrong
+  baseten check [PATH...] [--remote NAME] [--team TEAM_ID]
+                                does the Baseten workspace have the secrets the
+                                hosted builder needs for these trusses (default:
+                                every configured registry)? names only; exit 1 if
+                                one is missing
+  baseten push [PATH...] [--dry-run] [--yes] [--remote NAME] [--team TEAM_ID]
+                                upsert those secrets' local values, after listing
+                                them (asks on a terminal; --yes for scripts), then
+                                check again. The API key is truss's:
+                                $BASETEN_TRUSS_AUTH_REMOTE_URL + _API_KEY (Bearer),
+                                else the api_key of a ~/.trussrc remote
+                                ($USER_TRUSSRC_PATH), else $BASETEN_API_KEY
   version, -v, --version        print the version
   -h, --help                    this text
 
@@ -60,8 +83,12 @@ get answers a credential or "credentials not found in native keychain" (exit
 status 1), so public images still pull anonymously. When a registry this helper
 serves has no credential now (a missing or malformed secret, a cloud endpoint that
 refuses or is down), one line on stderr says what failed, where it looked and how
-to fix it; an unknown registry stays silent. Other verbs' errors are one line on
-stdout (and stderr) with exit status 1.
+to fix it; an unknown registry stays silent. A failed mint is remembered for 30 s
+(DOCKER_CREDENTIAL_TRUSS_FAILURE_TTL=seconds, 0 to turn off), so builders that ask
+every registry do not wait for a dead endpoint each time. store refuses a login
+that get would not answer (a cloud auth method, or another value in a source read
+first); erase fails naming what would still answer. Other verbs' errors are one
+line on stdout (and stderr) with exit status 1.
 
 DOCKER_CREDENTIAL_TRUSS_DEBUG=1 logs what each run does (verb, registry, auth method
 and why, cache hits, minting time, errors; never a secret) to debug.log in
@@ -128,9 +155,10 @@ def _run(
         from docker_credential_truss.protocol import handle
         from docker_credential_truss.resolver import Resolver
 
-        helper = TrussHelper(
-            Resolver(env, Paths.from_env(env)), lambda line: stderr.write(line + "\n")
-        )
+        def warn(line: str) -> None:
+            stderr.write(f"docker-credential-truss: {line}\n")
+
+        helper = TrussHelper(Resolver(env, Paths.from_env(env), warn), warn)
         handle(helper, action, stdin, stdout)
         return 0
     if action in ("version", "-v", "--version"):
@@ -147,6 +175,10 @@ def _run(
         from docker_credential_truss.doctor import doctor
 
         return doctor(rest, stdout, env)
+    if action == "baseten":
+        from docker_credential_truss.baseten import baseten
+
+        return baseten(rest, stdin, stdout, stderr, env)
     _say(stdout, f"unknown command {action!r}; try: docker-credential-truss --help")
     return 1
 

@@ -10,7 +10,8 @@ it on every call and the json module is already loaded for the protocol::
                          "source": "/home/me/my-truss/config.yaml"}}}
 
 Each entry holds the truss ``docker_auth`` fields as strings, plus ``source``, the truss
-config it came from (shown by ``doctor`` and in errors).
+config it came from (shown by ``doctor`` and in errors), and ``image``, the truss's
+``base_image.image`` when it is on that registry (``doctor`` looks it up).
 """
 
 from __future__ import annotations
@@ -25,7 +26,14 @@ if TYPE_CHECKING:
     from docker_credential_truss.paths import Paths
 
 VERSION = 1
-METHODS = ("AWS_IAM", "AWS_OIDC", "GCP_SERVICE_ACCOUNT_JSON", "GCP_OIDC", "REGISTRY_SECRET")
+METHODS = (
+    "AWS_IAM",
+    "AWS_OIDC",
+    "AWS_ASSUME_ROLE",
+    "GCP_SERVICE_ACCOUNT_JSON",
+    "GCP_OIDC",
+    "REGISTRY_SECRET",
+)
 
 
 def load(paths: Paths) -> dict[str, dict[str, str]]:

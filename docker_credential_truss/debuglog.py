@@ -12,13 +12,20 @@ resolver's tokens) is registered with :func:`redact`; the formatter masks each o
 in the finished line, tracebacks included, so a value that slipped into a foreign
 exception's message is masked too.
 
-Off, this module costs one import and a function call per log point: ``logging`` is
-imported only by :func:`setup`, when the variable is set, and nothing is written.
+Costs stay linear when ``list`` runs over thousands of registries, registering a
+secret or two and logging a line or two for each: a line is masked in time linear in
+its length whatever the number of secrets (see :func:`masked`), formatted once, and
+written by a few lines of code here rather than the ``logging`` package, whose
+records, handlers and locks cost more than the rest of the line's work.
+
+Off, this module costs one import and a function call per log point, and nothing is
+written.
 """
 
 from __future__ import annotations
 
 import os
+import time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -38,8 +45,19 @@ MIN_PIECE = 16
 #: Fields of a JSON secret (a Google service-account key) that are secrets on their own.
 JSON_SECRET_FIELDS = ("private_key", "private_key_id", "client_secret", "refresh_token")
 
+#: Secrets of at least LONG characters are indexed by each of their last STEP
+#: substrings of HEAD characters, so a line is looked up only at every STEP-th position:
+#: any occurrence covers one of those with a whole indexed substring. Shorter secrets
+#: are indexed by their length, and the line's substrings of each such length looked up.
+HEAD = 8
+STEP = 8
+LONG = HEAD + STEP - 1
+
 _secrets: set[str] = set()
-_logger = None  # a logging.Logger while debug logging is on
+_pending: list[str] = []  # registered, not yet indexed
+_heads: dict[str, tuple[tuple[int, str], ...]] = {}  # substring -> (its offset, the secret)
+_short: dict[int, set[str]] = {}  # length (< LONG) -> the secrets that long
+_log: _Log | None = None  # while debug logging is on
 
 
 def enabled(env: Mapping[str, str]) -> bool:
@@ -47,12 +65,34 @@ def enabled(env: Mapping[str, str]) -> bool:
 
 
 def redact(value: str) -> None:
-    """Remember a secret value so that no log line can show it, nor a telling piece of it."""
-    if not value:
+    """Remember a secret value so that no log line can show it, nor a telling piece of it.
+
+    Only noted here, and indexed when a line is next masked: with the log off (the
+    usual case) nothing is ever masked, and ``list`` registers one or two per registry.
+    """
+    if value:
+        _pending.append(value)
+
+
+def _index(value: str) -> None:
+    if value in _secrets:
         return
     _secrets.add(value)
+    if len(value) >= LONG:
+        # the last STEP substrings: secrets often share a start (a user name's base64,
+        # a token's fixed prefix), rarely an end, so the dict's buckets stay small
+        for offset in range(len(value) - LONG, len(value) - HEAD + 1):
+            gram = value[offset : offset + HEAD]
+            entry = (offset, value)
+            found = _heads.get(gram)
+            # tuples of strings and ints, unlike lists, are left alone by the cyclic GC
+            _heads[gram] = (entry,) if found is None else (*found, entry)
+    else:
+        _short.setdefault(len(value), set()).add(value)
     if "\n" in value:
-        _secrets.update(p for p in value.splitlines() if len(p.strip()) >= MIN_PIECE)
+        for piece in value.splitlines():
+            if len(piece.strip()) >= MIN_PIECE:
+                _index(piece)
     if value.lstrip().startswith("{"):  # a service-account key: its fields are secrets too
         import json
 
@@ -62,39 +102,75 @@ def redact(value: str) -> None:
             return
         if isinstance(data, dict):
             for field in JSON_SECRET_FIELDS:
-                if isinstance(data.get(field), str):
-                    redact(data[field])
+                if isinstance(data.get(field), str) and data[field]:
+                    _index(data[field])
 
 
 def masked(text: str) -> str:
-    """``text`` with every registered secret replaced, longest first (a secret that
-    contains another is masked whole)."""
-    for value in sorted(_secrets, key=len, reverse=True):
-        if value in text:
-            text = text.replace(value, MASK)
-    return text
+    """``text`` with every registered secret replaced; overlapping or nested occurrences
+    are masked as one stretch, so no part of any of them shows.
+
+    Only the line's own substrings are looked up, each in a dict or set: no loop over
+    the secrets, so the cost is linear in the line's length however many there are.
+    """
+    while _pending:
+        _index(_pending.pop())
+    if not _secrets:
+        return text
+    spans: list[tuple[int, int]] = []
+    if _heads:
+        for i in range(0, len(text) - HEAD + 1, STEP):
+            for offset, value in _heads.get(text[i : i + HEAD], ()):
+                start = i - offset
+                if start >= 0 and text.startswith(value, start):
+                    spans.append((start, start + len(value)))
+    for length, values in _short.items():
+        grams = {text[i : i + length] for i in range(len(text) - length + 1)}
+        for value in values & grams:
+            start = text.find(value)
+            while start >= 0:
+                spans.append((start, start + length))
+                start = text.find(value, start + 1)
+    if not spans:
+        return text
+    spans.sort()
+    out, done = [], 0
+    for start, end in spans:
+        if end <= done:
+            continue  # inside the stretch already masked
+        if start >= done:
+            out += (text[done:start], MASK)
+        done = end  # a new stretch, or one overlapping the last: extend it
+    out.append(text[done:])
+    return "".join(out)
 
 
 def debug(message: str, *args: object) -> None:
     """Log a line (``%``-style args) when logging is on; otherwise do nothing."""
-    if _logger is not None:
-        _logger.debug(message, *args)
+    if _log is not None:
+        _log.write("DEBUG", message % args if args else message)
 
 
 def error(message: str, *args: object, trace: bool = False) -> None:
-    if _logger is not None:
-        _logger.error(message, *args, exc_info=trace)
+    if _log is not None:
+        text = message % args if args else message
+        if trace:
+            import traceback
+
+            text += "\n" + traceback.format_exc().rstrip("\n")
+        _log.write("ERROR", text)
 
 
 def close() -> None:
     """Stop logging and forget the secrets (the end of one run of ``cli.main``)."""
-    global _logger
-    if _logger is not None:
-        for handler in list(_logger.handlers):
-            _logger.removeHandler(handler)
-            handler.close()
-        _logger = None
+    global _log
+    if _log is not None:
+        _log.close()
+        _log = None
+    _pending.clear()
     _secrets.clear()
+    _heads.clear()
+    _short.clear()
 
 
 def setup(env: Mapping[str, str], paths: Paths) -> str | None:
@@ -102,43 +178,70 @@ def setup(env: Mapping[str, str], paths: Paths) -> str | None:
 
     A log that cannot be opened is not a reason to fail a pull: it is skipped.
     """
-    global _logger
-    if not enabled(env) or _logger is not None:
+    global _log
+    if not enabled(env) or _log is not None:
         return None
-    import logging
-    import logging.handlers
-
     from docker_credential_truss import files
     from docker_credential_truss.errors import StoreError
-
-    class PrivateRotatingHandler(logging.handlers.RotatingFileHandler):
-        """Every file it opens, the first and each after a rotation, is 0600."""
-
-        def _open(self):  # type: ignore[override]
-            fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            os.fchmod(fd, 0o600)
-            return open(fd, "a", encoding=self.encoding, errors=self.errors)
-
-    class RedactingFormatter(logging.Formatter):
-        def format(self, record: logging.LogRecord) -> str:
-            return masked(super().format(record))
 
     path = os.path.join(paths.log_dir, FILE_NAME)
     try:
         files.private_dir(paths.log_dir)
-        handler = PrivateRotatingHandler(
-            path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8"
-        )
+        _log = _Log(path)
     except (StoreError, OSError):
         return None
-    handler.setFormatter(
-        RedactingFormatter(
-            "%(asctime)s.%(msecs)03d pid=%(process)d %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S"
-        )
-    )
-    logger = logging.getLogger("docker_credential_truss")
-    logger.setLevel(logging.DEBUG)
-    logger.propagate = False
-    logger.addHandler(handler)
-    _logger = logger
     return path
+
+
+class _Log:
+    """Appends masked lines to the file, rotated as logging's RotatingFileHandler does
+    (at MAX_BYTES, BACKUPS old files), every file 0600 whatever the umask. Each line is
+    one ``write`` to an O_APPEND descriptor: written at once (a run that hangs is the
+    one to read) and whole, between other processes' lines."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.pid = os.getpid()
+        self.fd = self._open()
+        # The size is the file's at open plus this process's lines: others' lines
+        # written meanwhile are not counted, so a file may pass MAX_BYTES by what
+        # concurrent processes wrote during this one's (short) run.
+        self.size = os.lseek(self.fd, 0, os.SEEK_END)
+        self.second = -1
+        self.stamp = ""
+
+    def _open(self) -> int:
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.fchmod(fd, 0o600)
+        return fd
+
+    def write(self, level: str, text: str) -> None:
+        now = time.time()
+        if int(now) != self.second:
+            self.second = int(now)
+            self.stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(now))
+        millis = int((now - int(now)) * 1000)
+        line = masked(f"{self.stamp}.{millis:03d} pid={self.pid} {level} {text}\n")
+        data = line.encode("utf-8", "backslashreplace")
+        if self.fd < 0:
+            return  # a rotation failed: the log is off for this run
+        try:
+            if self.size + len(data) >= MAX_BYTES:
+                self._rotate()
+            self.size += os.write(self.fd, data)
+        except OSError:
+            pass  # a full disk or a vanished directory must not fail a pull
+
+    def _rotate(self) -> None:
+        os.close(self.fd)
+        self.fd = -1  # never write to a number the process may reuse for another file
+        for i in range(BACKUPS - 1, 0, -1):
+            if os.path.exists(f"{self.path}.{i}"):
+                os.replace(f"{self.path}.{i}", f"{self.path}.{i + 1}")
+        os.replace(self.path, f"{self.path}.1")
+        self.fd = self._open()
+        self.size = os.lseek(self.fd, 0, os.SEEK_END)
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)

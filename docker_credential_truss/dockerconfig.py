@@ -49,7 +49,7 @@ def route(path: str, keys: list[str]) -> dict[str, str | None]:
         changes = _apply(helpers, keys)
         if changes:
             data["credHelpers"] = helpers
-            files.write_json(target, data, mode=mode)
+            files.write_json(target, data, mode=mode, pretty=True)
     return changes
 
 

@@ -25,17 +25,30 @@ from docker_credential_truss import __version__, debuglog, dockerconfig
 from docker_credential_truss.cache import TokenCache, is_fresh
 from docker_credential_truss.errors import HelperError, InputError, ProviderError, SecretError
 from docker_credential_truss.paths import Paths
-from docker_credential_truss.providers import mint_within
-from docker_credential_truss.registry import SECRET_PREFIX, InvalidRegistry, Registry, parse
-from docker_credential_truss.resolver import Resolver
+from docker_credential_truss.providers import mint_within, network_timeout
+from docker_credential_truss.registry import (
+    DOCKER_HUB,
+    SECRET_PREFIX,
+    InvalidRegistry,
+    Registry,
+    parse,
+)
+from docker_credential_truss.resolver import Resolver, config_problem
+from docker_credential_truss.secrets import file_name as secrets_file_name
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
     from typing import BinaryIO
 
-USAGE = "usage: docker-credential-truss doctor [--offline] [REGISTRY...]"
+    from docker_credential_truss.providers import Token
+
+USAGE = (
+    "usage: docker-credential-truss doctor [--offline] [--no-registry]"
+    " [--insecure-registry HOST]... [REGISTRY...]"
+)
 EXE_NAME = "docker-credential-truss"
+DOCKER_HUB_SECRET = SECRET_PREFIX + DOCKER_HUB
 CONFIGURE = "docker-credential-truss configure PATH/TO/MY-TRUSS"
 
 # The secrets each truss auth method reads: (settings field naming it, default name).
@@ -47,6 +60,10 @@ REQUIRED_SECRETS: dict[str, tuple[tuple[str, str | None], ...]] = {
         ("aws_secret_access_key_secret_name", "aws_secret_access_key"),
     ),
     "AWS_OIDC": (),
+    "AWS_ASSUME_ROLE": (
+        ("aws_access_key_id_secret_name", "aws_access_key_id"),
+        ("aws_secret_access_key_secret_name", "aws_secret_access_key"),
+    ),
     "GCP_SERVICE_ACCOUNT_JSON": (("secret_name", None),),
     "GCP_OIDC": (),
 }
@@ -55,6 +72,8 @@ REQUIRED_SECRETS: dict[str, tuple[tuple[str, str | None], ...]] = {
 SHOWN_SETTINGS = (
     "aws_oidc_role_arn",
     "aws_oidc_region",
+    "aws_assume_role_arn",
+    "aws_assume_role_region",
     "gcp_oidc_service_account",
     "gcp_oidc_workload_id_provider",
 )
@@ -76,6 +95,11 @@ class Report:
     def note(self, text: str) -> None:
         self.lines.append(f"  --    {text}")
 
+    def warn(self, text: str, fix: str) -> None:
+        """Works for docker, but will bite elsewhere: said, not counted as a problem."""
+        self.lines.append(f"  WARN  {text}")
+        self.lines.append(f"        fix: {fix}")
+
     def fail(self, text: str, fix: str) -> None:
         self.problems += 1
         self.lines.append(f"  FAIL  {text}")
@@ -84,7 +108,10 @@ class Report:
 
 def doctor(args: list[str], stdout: BinaryIO, env: Mapping[str, str]) -> int:
     offline = "--offline" in args
-    names = [a for a in args if a != "--offline"]
+    no_registry = "--no-registry" in args
+    names, insecure = _insecure_registries(
+        [a for a in args if a not in ("--offline", "--no-registry")]
+    )
     unknown = [a for a in names if a.startswith("-")]
     if unknown:
         raise InputError(f"unknown option {unknown[0]}; {USAGE}")
@@ -96,11 +123,14 @@ def doctor(args: list[str], stdout: BinaryIO, env: Mapping[str, str]) -> int:
     check_path(report, env)
     routes = check_docker_config(report, paths)
     check_helper_config(report, resolver, paths)
+    check_truss_secret_names(report, resolver, paths)
     registries = select(report, resolver, routes, names)
     entries = cached(report, paths)
     for registry in registries:
         report.heading(registry.key)
-        check_registry(report, resolver, registry, routes, paths, entries, offline)
+        check_registry(
+            report, resolver, registry, routes, paths, entries, offline, insecure, no_registry
+        )
     report.lines.append("")
     if report.problems:
         s = "s" if report.problems > 1 else ""
@@ -181,6 +211,30 @@ def check_helper_config(report: Report, resolver: Resolver, paths: Paths) -> Non
         )
 
 
+def check_truss_secret_names(report: Report, resolver: Resolver, paths: Paths) -> None:
+    """A secret name with ``/`` in ~/.truss/config.yaml breaks ``truss image run``.
+
+    truss mirrors each secret there to ``~/.truss/secrets/<name>``, so Docker Hub's
+    ``DOCKER_REGISTRY_https://index.docker.io/v1/`` ends in FileNotFoundError.
+    """
+    try:
+        names = list(resolver.secrets.truss_secrets())
+    except HelperError:
+        return  # reported where the secrets are read
+    for name in names:
+        if "/" not in name:
+            continue
+        report.warn(
+            f"secret {name} in {paths.truss_config} breaks `truss image run`, which writes"
+            " each secret there to a file named after it",
+            f"move it out of {paths.truss_config}: `docker login"
+            f"{'' if name == DOCKER_HUB_SECRET else ' ' + name[len(SECRET_PREFIX) :]}`"
+            " (the helper's own store), or export TRUSS_SECRET_<name>, or a file in"
+            " $TRUSS_SECRETS_DIR named with %2F for each '/'"
+            f" ({secrets_file_name(name)})",
+        )
+
+
 def select(
     report: Report, resolver: Resolver, routes: dict[str, str] | None, names: list[str]
 ) -> list[Registry]:
@@ -237,6 +291,8 @@ def check_registry(
     paths: Paths,
     entries: list[dict],
     offline: bool,
+    insecure: Sequence[str] = (),
+    no_registry: bool = False,
 ) -> None:
     check_route(report, registry, routes, paths)
     try:
@@ -258,8 +314,16 @@ def check_registry(
         shown = [f"{k}={settings[k]}" for k in SHOWN_SETTINGS if settings.get(k)]
         if shown:
             report.note("settings: " + ", ".join(shown))
-        if check_secrets(report, resolver, registry, method, settings):
-            check_credential(report, resolver, registry, offline)
+        if not check_settings(report, registry, method, settings):
+            report.note("credential: not tried, the settings cannot work")
+        elif check_secrets(report, resolver, registry, method, settings):
+            token = check_credential(report, resolver, registry, offline)
+            if token is not None and not no_registry:
+                check_registry_access(report, resolver, registry, token, settings, insecure)
+            elif offline or no_registry:
+                report.note(
+                    f"registry: not contacted ({'--offline' if offline else '--no-registry'})"
+                )
         else:
             report.note("credential: not tried, a secret is missing")
     check_cache(report, registry, entries)
@@ -292,6 +356,28 @@ def check_route(
     )
 
 
+def check_settings(report: Report, registry: Registry, method: str, settings: dict) -> bool:
+    """What configure warned about: settings truss accepts that cannot work for this host."""
+    image_key = settings.get("image_registry")
+    if image_key is not None and image_key != registry.key:
+        report.fail(
+            f"registry {registry.key} is not the host of base_image.image ({image_key}):"
+            f" docker will ask for {image_key}, for which the helper knows nothing",
+            f"set registry: {image_key} (or leave it empty) in {settings.get('source')}"
+            f" and run: docker-credential-truss configure {settings.get('source')}",
+        )
+        return False
+    problem = config_problem(registry, method, settings)
+    if problem is not None:
+        where = settings.get("source") or "the helper config"
+        report.fail(
+            problem,
+            f"correct auth_method or registry in {where}, then configure again",
+        )
+        return False
+    return True
+
+
 def check_secrets(
     report: Report, resolver: Resolver, registry: Registry, method: str, settings: dict
 ) -> bool:
@@ -316,57 +402,130 @@ def check_secrets(
     return complete
 
 
-def check_credential(report: Report, resolver: Resolver, registry: Registry, offline: bool) -> None:
+def check_credential(
+    report: Report, resolver: Resolver, registry: Registry, offline: bool
+) -> Token | None:
     """Make the provider (reads and checks secrets), then, unless offline, mint for real."""
     try:
         provider = resolver.provider(registry)
+        if provider.cacheable:
+            provider.identity()  # get does this before it looks in the cache
+        network_timeout(resolver.env)  # and this before it mints
+        preflight = getattr(provider, "preflight", None)
+        if preflight is not None:
+            preflight()  # and the rest of what mint checks before the network
         if offline:
             report.note(
                 f"credential: inputs read and well-formed (user {provider.username});"
                 " not minted (--offline)"
             )
-            return
+            return None
         start = time.monotonic()
         token = mint_within(provider, registry.key, resolver.env)
         debuglog.redact(token.secret)
     except SecretError as exc:
         report.fail(exc.message, "correct the secret's value where it is kept (named above)")
-        return
+        return None
     except ProviderError as exc:
         report.fail(
             exc.message,
             "check the account's permissions, the endpoint and the network;"
             " DOCKER_CREDENTIAL_TRUSS_DEBUG=1 keeps a log",
         )
-        return
+        return None
     except HelperError as exc:
         report.fail(exc.message, "see the message; DOCKER_CREDENTIAL_TRUSS_DEBUG=1 keeps a log")
-        return
+        return None
     except Exception as exc:  # a foreign error's text may hold a secret: name its type only
         report.fail(
             f"internal error ({type(exc).__name__}) making a credential", "please report it"
         )
-        return
+        return None
     took = time.monotonic() - start
     until = f", valid until {_when(token.expires_at)}" if token.expires_at else ""
     report.ok(f"credential: made one now for user {token.username}{until} ({took:.1f}s)")
+    return token
+
+
+def check_registry_access(
+    report: Report,
+    resolver: Resolver,
+    registry: Registry,
+    token: Token,
+    settings: dict,
+    insecure: Sequence[str],
+) -> None:
+    """Log in to the registry with the credential and look for the truss's base image."""
+    from docker_credential_truss import registrycheck
+
+    image = settings.get("image")
+    try:
+        findings = registrycheck.check(
+            registry, token.username, token.secret, image, resolver.env, insecure
+        )
+    except Exception as exc:  # a foreign error's text may hold a secret: name its type only
+        report.fail(
+            f"internal error ({type(exc).__name__}) checking the registry", "please report it"
+        )
+        return
+    for finding in findings:
+        if finding.kind == "ok":
+            report.ok(finding.text)
+        elif finding.kind == "fail":
+            report.fail(finding.text, finding.fix)
+        else:
+            report.note(finding.text)
+    if not image:
+        report.note("image: none recorded (configure records the truss's base_image.image)")
 
 
 def check_cache(report: Report, registry: Registry, entries: list[dict]) -> None:
+    """The freshest token, and a count of the rest: one per old identity (a rotated key,
+    a switched role) can pile up, and a line each would bury the report."""
     mine = [e for e in entries if e["registry"] == registry.key]
     if not mine:
         report.note("token cache: nothing cached")
         return
     now = time.time()
-    for entry in mine:
-        expires, minted = entry["expires_at"], entry["minted_at"]
-        if is_fresh(expires, minted, now):
-            state = f"fresh, {_span(expires - now)} left"
-        elif now < expires:
-            state = "nearly expired: the next get mints a new one"
+    best = max(mine, key=lambda e: e["expires_at"])
+    expires, minted = best["expires_at"], best["minted_at"]
+    if is_fresh(expires, minted, now):
+        state = f"fresh, {_span(expires - now)} left"
+    elif now < expires:
+        state = "nearly expired: the next get mints a new one"
+    else:
+        state = "expired: the next get mints a new one"
+    report.note(f"token cache: a token valid until {_when(expires)} ({state})")
+    fresh = sum(1 for e in mine if e is not best and is_fresh(e["expires_at"], e["minted_at"], now))
+    stale = len(mine) - 1 - fresh
+    if fresh:
+        s = "s" if fresh > 1 else ""
+        report.note(f"token cache: {fresh} more fresh token{s} for other identities")
+    if stale:
+        s, are = ("s", "are") if stale > 1 else ("", "is")
+        report.note(
+            f"token cache: {stale} stale token{s} of other or earlier identities"
+            f" (expired or nearly); expired ones {are} removed as the cache is written"
+        )
+
+
+def _insecure_registries(args: list[str]) -> tuple[list[str], list[str]]:
+    """(the other arguments, the hosts named by --insecure-registry HOST or =HOST)."""
+    rest: list[str] = []
+    hosts: list[str] = []
+    flag = "--insecure-registry"
+    items = iter(args)
+    for arg in items:
+        if arg == flag:
+            host = next(items, None)
+            if host is None:
+                raise InputError(f"{flag} needs a registry host; {USAGE}")
+            hosts.append(host)
+        elif arg.startswith(flag + "="):
+            hosts.append(arg[len(flag) + 1 :])
         else:
-            state = "expired: the next get mints a new one"
-        report.note(f"token cache: a token valid until {_when(expires)} ({state})")
+            rest.append(arg)
+    return rest, hosts
 
 
 def _login(registry: Registry) -> str:

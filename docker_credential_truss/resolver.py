@@ -25,7 +25,7 @@ from docker_credential_truss.secrets import Secrets
 
 TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
     from types import ModuleType
 
     from docker_credential_truss.paths import Paths
@@ -37,15 +37,19 @@ MODULES = {
     "REGISTRY_SECRET": "static",
     "AWS_IAM": "aws",
     "AWS_OIDC": "aws",
+    "AWS_ASSUME_ROLE": "aws",
     "GCP_SERVICE_ACCOUNT_JSON": "gcp",
     "GCP_OIDC": "gcp",
 }
 
 
 class Resolver:
-    def __init__(self, env: Mapping[str, str], paths: Paths) -> None:
+    def __init__(
+        self, env: Mapping[str, str], paths: Paths, warn: Callable[[str], None] | None = None
+    ) -> None:
         self.env = env
         self.paths = paths
+        self.warn = warn
         self.secrets = Secrets(env, paths)
         self._config: dict[str, dict[str, str]] | None = None
 
@@ -63,6 +67,10 @@ class Resolver:
             return entry["auth_method"], entry, why
         if self.secrets.find(registry.secret_name) is not None:
             return "REGISTRY_SECRET", {}, f"secret {registry.secret_name} exists"
+        return self.convention(registry)
+
+    def convention(self, registry: Registry) -> tuple[str, dict[str, str], str] | None:
+        """The method an unconfigured registry without its own secret still gets."""
         if _provider_module("AWS_IAM").by_convention(registry, self.secrets, self.env):
             return "AWS_IAM", {}, "an ECR host, and truss's default AWS secrets exist"
         return None
@@ -94,9 +102,14 @@ class Resolver:
             took.append(time.monotonic() - start)
             return token
 
-        from docker_credential_truss.cache import TokenCache
+        from docker_credential_truss.cache import TokenCache, failure_ttl
 
-        token = TokenCache(self.paths.token_cache).fetch(registry.key, provider.identity(), mint)
+        cache = TokenCache(
+            self.paths.token_cache, failure_ttl=failure_ttl(self.env), warn=self.warn
+        )
+        identity = provider.identity()  # reads the secrets the mint will use
+        inputs = "\0".join(self.secrets.read)
+        token = cache.fetch(registry.key, identity, mint, inputs=inputs)
         debuglog.redact(token.secret)
         if took:
             debuglog.debug("%s: cache miss; minted in %.3fs", registry.key, took[0])
@@ -107,24 +120,37 @@ class Resolver:
     def registries(self) -> tuple[dict[str, str], list[str]]:
         """Every registry ``get`` can answer -> its user name, and why others were left out.
 
-        Nothing is minted: cloud providers know their user name in advance.
+        Nothing is minted: cloud providers know their user name in advance. A registry
+        is named only when every input its ``get`` needs is there: ``identity()`` reads
+        the secrets a cloud method needs (without touching the network).
         """
         answers: dict[str, str] = {}
         problems: list[str] = []
-        keys = list(self.config)
+        keys = dict.fromkeys(self.config)  # ordered, with O(1) membership: list stays linear
         for name in self.secrets.names(SECRET_PREFIX):
             try:
                 registry = parse(name[len(SECRET_PREFIX) :])
             except InvalidRegistry:
                 continue
-            if registry.secret_name == name and registry.key not in keys:
-                keys.append(registry.key)
+            if registry.secret_name == name:
+                keys.setdefault(registry.key)
         for key in keys:
             try:
-                answers[key] = self.provider(parse(key)).username
+                provider = self.provider(parse(key))
+                provider.identity()
+                answers[key] = provider.username
             except (HelperError, InvalidRegistry) as exc:
                 problems.append(f"{key}: {exc}")
         return answers, problems
+
+
+def config_problem(registry: Registry, method: str, settings: Mapping[str, str]) -> str | None:
+    """Why ``method`` with ``settings`` cannot serve ``registry``, judged from config alone.
+
+    The same checks ``get`` makes before it reads a secret or touches the network, so
+    ``configure`` can warn and ``doctor --offline`` can fail where ``get`` would refuse.
+    """
+    return _provider_module(method).check(registry, method, settings)
 
 
 def _provider_module(method: str) -> ModuleType:

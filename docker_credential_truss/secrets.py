@@ -18,11 +18,11 @@ from __future__ import annotations
 import os
 
 from docker_credential_truss import debuglog, files
-from docker_credential_truss.errors import ConfigError, NotFound, SecretError, StoreError
+from docker_credential_truss.errors import ConfigError, SecretError, StoreError
 
 TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from docker_credential_truss.paths import Paths
 
@@ -61,32 +61,47 @@ class Secrets:
         self.paths = paths
         self._truss: dict[str, str] | None = None
         self._store: dict[str, str] | None = None
+        self._files: dict[str, str | SecretError | None] = {}
+        self._found: dict[str, Found | None] = {}
+        #: Every value handed out this run, in order: what a mint was made from.
+        self.read: list[str] = []
 
     # -- lookups ----------------------------------------------------------------------
 
     def find(self, name: str) -> Found | None:
-        found = self._find(name)
+        """The secret, looked up once per run (``list`` asks twice for each registry)."""
+        if name in self._found:
+            return self._found[name]
+        found = self._found[name] = self._find(name)
         if found is not None:
             debuglog.redact(found.value)  # whatever happens next, the log cannot show it
+            self.read.append(found.value)
             debuglog.debug("secret %s: found in %s", name, found.source)
         return found
 
     def _find(self, name: str) -> Found | None:
+        found = self.find_outside_store(name)
+        if found is not None:
+            return found
+        value = self.stored().get(name)
+        if value:
+            return Found(value, f"the helper's store {self.paths.store}")
+        return None
+
+    def find_outside_store(self, name: str) -> Found | None:
+        """The secret from a source the helper never edits, which the store cannot override."""
         value = self.env.get(ENV_PREFIX + name)
         if value:
             return Found(value, f"environment variable {ENV_PREFIX}{name}")
         directory = self.env.get(DIR_VARIABLE)
         if directory:
             path = os.path.join(directory, file_name(name))
-            value = _read_secret_file(path)
+            value = self._secret_file(path)
             if value:
                 return Found(value, path)
         value = self.truss_secrets().get(name)
         if value:
             return Found(value, self.paths.truss_config)
-        value = self.stored().get(name)
-        if value:
-            return Found(value, f"the helper's store {self.paths.store}")
         return None
 
     def require(self, name: str, purpose: str, fix: str = "set it in one of them") -> Found:
@@ -129,7 +144,7 @@ class Secrets:
                 if entry.startswith(".") or not name.startswith(prefix):
                     continue
                 try:
-                    if not _read_secret_file(path):
+                    if not self._secret_file(path):
                         continue
                 except SecretError:
                     pass  # listed all the same: using it reports the problem for this name only
@@ -140,6 +155,18 @@ class Secrets:
         for name, value in self.stored().items():
             if value:
                 add(name, f"the helper's store {self.paths.store}")
+        return found
+
+    def _secret_file(self, path: str) -> str | None:
+        """A secrets-directory file's value, read once per run (``list`` looks twice)."""
+        if path not in self._files:
+            try:
+                self._files[path] = _read_secret_file(path)
+            except SecretError as exc:
+                self._files[path] = exc
+        found = self._files[path]
+        if isinstance(found, SecretError):
+            raise SecretError(found.message)
         return found
 
     # -- ~/.truss/config.yaml ------------------------------------------------------------
@@ -165,10 +192,22 @@ class Secrets:
             data.setdefault("secrets", {})[name] = value
 
         self._store = None
-        files.update_json(self.paths.store, change)
+        self._found.clear()
+        self._update_store(change, f"cannot save {name} in the helper's store")
 
-    def erase(self, name: str) -> None:
-        """Remove ``name`` from the helper's store; say so when it lives elsewhere."""
+    def _update_store(self, change: Callable[[dict], None], doing: str) -> None:
+        """Edit the store; a store that cannot be written (read-only, full, another
+        owner) fails in one line, and what it held stays as it was (atomic writes)."""
+        try:
+            files.update_json(self.paths.store, change)
+        except StoreError as exc:
+            raise StoreError(
+                f"{doing}: {exc.message}; what it held is unchanged (its directory"
+                f" {self.paths.data_dir} must be writable; XDG_DATA_HOME moves it)"
+            ) from None
+
+    def erase(self, name: str) -> bool:
+        """Remove ``name`` from the helper's store; whether it was there."""
         removed = False
 
         def change(data: dict) -> None:
@@ -180,16 +219,11 @@ class Secrets:
 
         if name in self.stored():
             self._store = None
-            files.update_json(self.paths.store, change)
-        if removed:
-            return
-        found = self.find(name)
-        if found is not None:
-            raise SecretError(
-                f"{name} comes from {found.source}, which docker-credential-truss does not edit;"
-                " remove it there"
-            )
-        raise NotFound()
+            self._found.clear()
+            self._update_store(change, f"cannot remove {name} from the helper's store")
+        self._store = None
+        self._found.clear()
+        return removed
 
 
 def _read_secret_file(path: str) -> str | None:

@@ -1,26 +1,30 @@
-"""Reading the common, plain form of ``~/.truss/config.yaml`` without importing PyYAML.
+"""Reading the common forms of ``~/.truss/config.yaml`` without importing PyYAML.
 
 ``get`` reads this file whenever it exists, and importing ``yaml`` costs about as
 much as the interpreter's own start-up here (~20 ms: the package imports its Python
 scanner, parser, emitter and representer and compiles their regular expressions,
-though the C loader never uses them). Most such files are a flat map of names to
-plain values::
+though the C loader never uses them). truss writes the file with ``yaml.dump`` of a
+map of secret names to strings, which gives::
 
     secrets:
       DOCKER_REGISTRY_ghcr.io: dXNlcjpwYXNzd29yZA==
       aws_access_key_id: AKIA...
+      '123': '0123'              <- quoted where a plain scalar would be a number
+      note: "caf\\xE9"           <- non-ASCII escaped in double quotes
       hf_access_token: null
 
-:func:`load` reads exactly that form and returns :data:`NOT_SIMPLE` for anything
-else, which then goes to PyYAML; it never guesses. It accepts only printable ASCII
-without tabs or carriage returns; blank and comment lines; top-level ``key:`` or
-``key: value``; and one level of ``name: value`` entries, equally indented, under a
-top-level ``key:``. Keys and values are plain scalars that start with a letter or
-``_`` and hold only letters, digits and ``+/=_.@-`` (keys also ``:``, not last).
-Starting with a letter, such a scalar can only resolve to a bool or null under YAML
-1.1, so words that would (``yes``, ``On``, ``null``...) go to PyYAML too, except the
-null forms, read as None. tests/test_yamlsubset.py checks against PyYAML that every
-text accepted here means the same there.
+:func:`load` reads that and what people add by hand (comments, also after a value;
+CRLF line ends; non-ASCII text; single- or double-quoted scalars), and returns
+:data:`NOT_SIMPLE` for anything else, which then goes to PyYAML: it never guesses.
+What it reads: top-level ``key:`` or ``key: value`` lines, and one level of ``key:
+value`` lines, equally indented, under a top-level ``key:``; each key or value a
+scalar on one line, or ``{}``. A plain scalar is a string unless one of YAML 1.1's
+implicit resolvers (PyYAML's ``yaml/resolver.py``) would make it something else: the
+null forms are read as None, and anything a bool, int, float, timestamp, merge or value
+resolver matches goes to PyYAML (the same patterns, checked against PyYAML's own).
+So a base64 value starting with a digit, ``+`` or ``/`` stays on the fast path.
+tests/test_yamlsubset.py checks against PyYAML, on generated files, that every text
+accepted here means the same there.
 """
 
 from __future__ import annotations
@@ -29,48 +33,195 @@ import re
 
 NOT_SIMPLE = object()
 
-_UNSAFE_TEXT = re.compile(r"[^\x20-\x7e\n]")
-_SCALAR = r"[A-Za-z_][A-Za-z0-9+/=_.@-]*"
-_KEY = r"[A-Za-z_](?:[A-Za-z0-9+/=_.@:-]*[A-Za-z0-9+/=_.@-])?"
-_LINE = re.compile(rf"( *)({_KEY}):(?: +(~|{_SCALAR}))? *")
-# YAML 1.1 words that resolve to bool or null; compared lower-cased, so mixed-case
-# forms that PyYAML would read as strings go to PyYAML too (correct, just slower).
-_WORDS = frozenset({"yes", "no", "true", "false", "on", "off", "null", "y", "n"})
+
+class _NotSimple(Exception):
+    pass
+
+
+# Anything but printable text on one line (PyYAML's printable set, less the line breaks
+# \x85, \u2028 and \u2029, the BOM and tabs, which have rules of their own), and a CR
+# that is not part of a CRLF.
+_UNSAFE_TEXT = re.compile(
+    "[^\r\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
+    "|\r(?!\n)"
+)
+# The common line, matched whole at C speed: a key and an optional value made only of
+# characters that need no further thought (names, base64, tokens), apart from the
+# checks _plain makes when their first character calls for them.
+_COMMON = re.compile(
+    r"( *)([A-Za-z_][\w.@/+=-]*(?::[\w.@/+=-]+)*):(?: +([\w.@/+=-]+))? *", re.ASCII
+)
+_CHECK_FIRST = frozenset("-+.0123456789<=@yYnNtTfFoO")
+# A ':' that ends a plain key: followed by a space or the end of the line.
+_KEY_END = re.compile(r":(?: |$)")
+# Plain scalars that YAML 1.1's implicit resolvers (as PyYAML has them) give a type
+# other than str or null: bool, float, int, timestamp, merge and value.
+_NOT_STR = re.compile(
+    r"yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF"
+    r"|[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
+    r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)"
+    r"|[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+"
+    r"|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+"
+    r"|[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]*)?"
+    r"(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?"
+    r"|<<|="
+)
 _NULLS = frozenset({"~", "null", "Null", "NULL"})
+# Characters that cannot begin a plain scalar ('-', '?' and ':' only when a space or
+# the end follows, which _plain checks).
+_INDICATORS = frozenset(",[]{}#&*!|>'\"%@`")
+_ESCAPES = {
+    "0": "\0", "a": "\a", "b": "\b", "t": "\t", "n": "\n", "v": "\v", "f": "\f",
+    "r": "\r", "e": "\x1b", " ": " ", '"': '"', "\\": "\\", "/": "/",
+    "N": "\x85", "_": "\xa0", "L": "\u2028", "P": "\u2029",
+}  # fmt: skip
+_HEX = {"x": 2, "u": 4, "U": 8}
 
 
-def load(text: str) -> dict | object:
-    """The document as a dict (values str or None, one nested level), or NOT_SIMPLE."""
+def load(text: str) -> dict | object | None:
+    """The document as a dict (values str, None or {}, one nested level), None for an
+    empty document, or NOT_SIMPLE."""
     if _UNSAFE_TEXT.search(text):
         return NOT_SIMPLE
+    try:
+        return _load(text.replace("\r\n", "\n"))
+    except _NotSimple:
+        return NOT_SIMPLE
+
+
+def _load(text: str) -> dict | None:
     data: dict = {}
     block: dict | None = None  # the nested map being filled, if any
     opener: str | None = None  # the top-level key whose value was left empty
     indent = 0
     for line in text.split("\n"):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        match = _LINE.fullmatch(line)
-        if match is None:
-            return NOT_SIMPLE
-        spaces, key, value = len(match[1]), match[2], match[3]
-        if key.lower() in _WORDS or (
-            value is not None and value not in _NULLS and value.lower() in _WORDS
-        ):
-            return NOT_SIMPLE
-        if value in _NULLS:
-            value = None
+        common = _COMMON.fullmatch(line)
+        if common is not None:
+            spaces, key, value = len(common[1]), common[2], common[3]
+            if key[0] in _CHECK_FIRST:
+                key = _plain(key, key=True)
+            if value is not None and value[0] in _CHECK_FIRST:
+                value = _plain(value, key=False)
+        else:
+            content = line.lstrip(" ")
+            if not content or content[0] == "#":
+                continue
+            spaces = len(line) - len(content)
+            if spaces == 0 and line.startswith(("---", "...")) and line[3:4] in ("", " "):
+                raise _NotSimple  # a document marker
+            key, value = _entry(content)
+        if not isinstance(key, str):
+            raise _NotSimple  # a null key
         if spaces == 0:
             if key in data:
-                return NOT_SIMPLE  # a repeated key: leave the rule to PyYAML
+                raise _NotSimple  # a repeated key: leave the rule to PyYAML
             data[key] = value
             opener, block = (key, None) if value is None else (None, None)
             continue
         if opener is None or (block is not None and spaces != indent):
-            return NOT_SIMPLE  # nested under a value, or deeper/shallower than its siblings
+            raise _NotSimple  # nested under a value, or deeper/shallower than its siblings
         if block is None:
             block, indent = {}, spaces
             data[opener] = block
+        if key in block:
+            raise _NotSimple
         block[key] = value
-    return data
+    return data or None
+
+
+def _entry(content: str) -> tuple[str, str | dict | None]:
+    """``key: value`` (no leading spaces) -> (key, value)."""
+    if content[0] in "'\"":
+        key, end = _quoted(content, 0)
+        rest = content[end + 1 :]
+        if content[end : end + 1] != ":" or rest[:1] not in ("", " "):
+            raise _NotSimple
+    else:
+        found = _KEY_END.search(content)
+        if found is None:
+            raise _NotSimple
+        key = _plain(content[: found.start()].rstrip(" "), key=True)
+        rest = content[found.end() :]
+    if not isinstance(key, str) or len(key) > 1000:
+        raise _NotSimple  # a null key, or longer than PyYAML takes a simple key
+    rest = rest.lstrip(" ")
+    if not rest or rest[0] == "#":
+        return key, None
+    if rest[0] in "'\"":
+        value, end = _quoted(rest, 0)
+        _comment_only(rest[end:])
+        return key, value
+    if rest.startswith("{}"):
+        _comment_only(rest[2:])
+        return key, {}
+    cut = rest.find(" #")
+    return key, _plain((rest if cut < 0 else rest[:cut]).rstrip(" "), key=False)
+
+
+def _comment_only(rest: str) -> None:
+    """What follows a quoted scalar or {} must be nothing, or spaces and a comment."""
+    if rest and not (rest[0] == " " and rest.lstrip(" ")[:1] in ("", "#")):
+        raise _NotSimple
+
+
+def _plain(scalar: str, key: bool) -> str | None:
+    """A plain scalar's value: a str, None for the null forms; NOT_SIMPLE otherwise."""
+    if scalar in _NULLS or not scalar:
+        return None
+    first = scalar[0]
+    if (
+        first in _INDICATORS
+        or (first in "-?:" and scalar[1:2] in ("", " "))
+        or ": " in scalar
+        or scalar.endswith(":")
+        or " #" in scalar
+        or _NOT_STR.fullmatch(scalar)
+    ):
+        raise _NotSimple
+    return scalar
+
+
+def _quoted(text: str, start: int) -> tuple[str, int]:
+    """The quoted scalar at ``start`` (one line) and the index just after it."""
+    quote = text[start]
+    out = []
+    i = start + 1
+    while True:
+        if quote == "'":
+            end = text.find("'", i)
+            if end < 0:
+                raise _NotSimple
+            out.append(text[i:end])
+            if text.startswith("''", end):
+                out.append("'")
+                i = end + 2
+                continue
+            return "".join(out), end + 1
+        end = _next_special(text, i)
+        out.append(text[i:end])
+        if end >= len(text):
+            raise _NotSimple  # continues on the next line
+        if text[end] == '"':
+            return "".join(out), end + 1
+        code = text[end + 1 : end + 2]
+        if code in _ESCAPES:
+            out.append(_ESCAPES[code])
+            i = end + 2
+        elif code in _HEX:
+            digits = text[end + 2 : end + 2 + _HEX[code]]
+            if len(digits) != _HEX[code] or not all(c in "0123456789abcdefABCDEF" for c in digits):
+                raise _NotSimple
+            number = int(digits, 16)
+            if 0xD800 <= number <= 0xDFFF or number > 0x10FFFF:
+                raise _NotSimple
+            out.append(chr(number))
+            i = end + 2 + len(digits)
+        else:
+            raise _NotSimple  # an unknown escape, or a line continuation
+
+
+def _next_special(text: str, start: int) -> int:
+    """Index of the next '"' or '\\' at or after ``start`` (len(text) when none)."""
+    found = [i for i in (text.find('"', start), text.find("\\", start)) if i >= 0]
+    return min(found) if found else len(text)

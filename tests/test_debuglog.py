@@ -14,6 +14,8 @@ import sys
 
 import pytest
 from fakes.gcp import FakeGoogle
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from docker_credential_truss import config, debuglog
 
@@ -164,3 +166,35 @@ def test_masking_covers_each_long_line_of_a_multi_line_secret():
     finally:
         debuglog.close()
     assert text == "a line [redacted] quoted, and short"
+
+
+def _masked_by_brute_force(text: str, secrets: list[str]) -> str:
+    """Every occurrence of every secret, found the slow way, overlapping ones as one."""
+    spans = sorted(
+        (i, i + len(s)) for s in set(secrets) for i in range(len(text)) if text.startswith(s, i)
+    )
+    out, done = [], 0
+    for start, end in spans:
+        if end <= done:
+            continue
+        if start >= done:
+            out += (text[done:start], debuglog.MASK)
+        done = end
+    return "".join(out) + text[done:]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.text(alphabet="ab01+/", min_size=1, max_size=24), min_size=1, max_size=6),
+    st.lists(st.text(alphabet="ab01+/ ", max_size=12), max_size=8),
+)
+def test_the_index_finds_every_occurrence_the_slow_way_does(secrets, fillers):
+    """Short and long secrets, repeated, overlapping, nested, at every offset."""
+    text = "".join(f + secrets[i % len(secrets)] for i, f in enumerate(fillers)) + "ab"
+    try:
+        for secret in secrets:
+            debuglog.redact(secret)
+        ours = debuglog.masked(text)
+    finally:
+        debuglog.close()
+    assert ours == _masked_by_brute_force(text, secrets)

@@ -2,10 +2,12 @@
 
 Most tests run ``cli.main`` in-process with every location under tmp_path; the last
 ones run the installed executable (``$DCT_EXE``, else ``docker-credential-truss`` on
-PATH), as a user would. PATH in every test holds only a directory with a
-``docker-credential-truss`` link to that executable (or nothing, where that is the
-point). Secret values are sentinels, checked through booleans so that a failing
-assertion never prints one.
+PATH), as a user would. ``REG`` is a real docker-registry with htpasswd on loopback
+that accepts the test's credential, since doctor ends by logging in to the registry;
+the cloud hosts, which cannot be reached here, are checked with ``--no-registry``.
+PATH in every test holds only a directory with a ``docker-credential-truss`` link to
+that executable (or nothing, where that is the point). Secret values are sentinels,
+checked through booleans so that a failing assertion never prints one.
 """
 
 import base64
@@ -16,13 +18,15 @@ import subprocess
 import time
 
 import pytest
+from e2e.e2e_servers import Registry, free_port
 from fakes.gcp import FakeGoogle
 
 from docker_credential_truss import config
 from docker_credential_truss.cache import TokenCache
 from docker_credential_truss.providers import Token
 
-REG = "registry.example.test:5000"
+PORT = free_port()
+REG = f"127.0.0.1:{PORT}"
 PASSWORD = "SENTINEL-doctor-pw-71c3"
 VALUE = base64.b64encode(f"builder:{PASSWORD}".encode()).decode()
 AR = "us-west2-docker.pkg.dev"
@@ -43,8 +47,19 @@ def bindir(tmp_path):
     return path
 
 
+@pytest.fixture(scope="module")
+def registry_server(tmp_path_factory):
+    """docker-registry on REG, accepting builder:PASSWORD (the secret's credential)."""
+    server = Registry(
+        tmp_path_factory.mktemp("registry"), "127.0.0.1", PORT, [("builder", PASSWORD)]
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def healthy(env, bindir, paths, truss_secrets):
+def healthy(env, bindir, paths, truss_secrets, registry_server):
     """REG's secret in ~/.truss/config.yaml, docker routing REG to truss, helper on PATH."""
     env["PATH"] = f"{bindir}:/usr/bin:/bin"
     truss_secrets({f"DOCKER_REGISTRY_{REG}": VALUE})
@@ -73,6 +88,7 @@ def test_healthy_set_up_passes_and_shows_names_and_sources_only(cli, healthy, pa
     assert f"auth method REGISTRY_SECRET: secret DOCKER_REGISTRY_{REG} exists" in run.out
     assert f"secret DOCKER_REGISTRY_{REG}: found in {paths.truss_config}" in run.out
     assert "credential: made one now for user builder" in run.out
+    assert f"registry accepted the credential: GET http://{REG}/v2/ -> 200 (Basic)" in run.out
     assert run.out.rstrip().endswith("all good: 1 registry ready")
     leaked = PASSWORD in run.out or VALUE in run.out
     assert not leaked, "doctor printed a secret value"
@@ -118,7 +134,9 @@ def test_docker_hub_needs_both_keys(cli, healthy, paths):
     run = cli("doctor", "docker.io", extra={f"TRUSS_SECRET_DOCKER_REGISTRY_{hub}": VALUE})
     fails_with(run, "docker.io (no entry)", '"docker.io": "truss"')
     route(paths, hub, "docker.io")
-    run = cli("doctor", "docker.io", extra={f"TRUSS_SECRET_DOCKER_REGISTRY_{hub}": VALUE})
+    run = cli(
+        "doctor", "--no-registry", "docker.io", extra={f"TRUSS_SECRET_DOCKER_REGISTRY_{hub}": VALUE}
+    )
     assert run.code == 0, run.out
 
 
@@ -223,12 +241,30 @@ def test_offline_does_not_call_the_endpoint(cli, gcp_env, google):
 
 def test_a_minted_token_is_reported_by_expiry_and_never_shown(cli, gcp_env, google):
     assert cli("get", stdin=AR).code == 0  # fills the cache
-    run = cli("doctor", AR)
+    run = cli("doctor", "--no-registry", AR)
     assert run.code == 0, run.out
     assert "credential: made one now for user oauth2accesstoken, valid until" in run.out
     assert "token cache: a token valid until" in run.out and "left)" in run.out
     shown = [t for t in google.issued["token"] if t in run.out]
     assert not shown, "doctor printed a token"
+
+
+def test_an_expired_token_alone_is_shown_as_expired(cli, healthy, paths):
+    now = time.time()
+    TokenCache(paths.token_cache).put(REG, "old", Token("u", "SENTINEL-t", now - 60), now - 3600)
+    run = cli("doctor", REG)
+    assert "(expired: the next get mints a new one)" in run.out
+
+
+def test_many_stale_tokens_are_one_line(cli, healthy, paths):
+    now = time.time()
+    cache = TokenCache(paths.token_cache)
+    for i in range(50):
+        cache.put(REG, f"rotated-{i}", Token("u", f"SENTINEL-{i}", now - 60), now - 3600)
+    cache.put(REG, "current", Token("u", "SENTINEL-now", now + 7200), now)
+    run = cli("doctor", REG)
+    assert run.out.count("token cache:") == 2, run.out
+    assert "token cache: 50 stale tokens of other or earlier identities" in run.out
 
 
 def test_cache_entries_show_expiry_state(cli, healthy, paths):
@@ -238,7 +274,7 @@ def test_cache_entries_show_expiry_state(cli, healthy, paths):
     cache.put(REG, "old-identity", Token("u", "SENTINEL-t2", now - 60), now - 3600)
     run = cli("doctor", REG)
     assert "(fresh, 1h59m left)" in run.out or "(fresh, 2h00m left)" in run.out
-    assert "(expired: the next get mints a new one)" in run.out
+    assert "token cache: 1 stale token of other or earlier identities" in run.out
     leaked = "SENTINEL-t" in run.out
     assert not leaked, "doctor printed a cached token"
 
@@ -309,25 +345,106 @@ def ecr_env(healthy, paths, tmp_path, truss_secrets):
 
 
 def test_ecr_healthy_then_refused(cli, ecr_env, paths):
-    run = cli("doctor", ECR_HOST)
+    run = cli("doctor", "--no-registry", ECR_HOST)
     assert run.code == 0, run.out
     assert "auth method AWS_IAM: an ECR host, and truss's default AWS secrets exist" in run.out
     assert f"secret aws_access_key_id: found in {paths.truss_config}" in run.out
     assert f"secret aws_secret_access_key: found in {paths.truss_config}" in run.out
     assert "credential: made one now for user AWS, valid until" in run.out
     ecr_env.deny(ecr_env.op)
-    run = cli("doctor", ECR_HOST)
+    run = cli("doctor", "--no-registry", ECR_HOST)
     fails_with(run, "access denied", "check the account's permissions")
     leaked = AWS_SECRET in run.out or ecr_env.password in run.out
     assert not leaked, "doctor printed a secret or the endpoint's token"
 
 
 def test_installed_doctor_ecr_healthy_then_refused(ecr_env, healthy):
-    done = run_exe(healthy, ECR_HOST)  # the installed build signs with its own botocore
+    done = run_exe(healthy, "--no-registry", ECR_HOST)  # signed by the installed botocore
     assert done.returncode == 0, done.stdout
     ecr_env.deny(ecr_env.op)
-    done = run_exe(healthy, ECR_HOST)
+    done = run_exe(healthy, "--no-registry", ECR_HOST)
     assert done.returncode == 1
     assert "access denied" in done.stdout and "(AccessDeniedException)" in done.stdout
     leaked = AWS_SECRET in done.stdout or ecr_env.password in done.stdout
     assert not leaked, "doctor printed a secret"
+
+
+def test_docker_hub_secret_in_truss_config_is_warned_about(cli, healthy, truss_secrets):
+    hub = "DOCKER_REGISTRY_https://index.docker.io/v1/"
+    truss_secrets({f"DOCKER_REGISTRY_{REG}": VALUE, hub: VALUE})
+    run = cli("doctor", "--offline", REG)
+    assert run.code == 0, run.out  # a warning, not a problem: docker itself works
+    assert f"  WARN  secret {hub} in " in run.out and "truss image run" in run.out
+    assert "docker login`" in run.out and "TRUSS_SECRET_" in run.out
+    assert "DOCKER_REGISTRY_https:%2F%2Findex.docker.io%2Fv1%2F" in run.out
+    assert VALUE not in run.out
+
+
+def test_offline_doctor_fails_what_get_would_refuse_before_the_network(cli, healthy, paths):
+    from docker_credential_truss import config
+
+    ecr = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+    config.merge(paths, {ecr: {"auth_method": "AWS_IAM", "source": "test"}})
+    route(paths, REG, ecr)
+    healthy["TRUSS_SECRET_aws_access_key_id"] = "AKIAEXAMPLE"
+    healthy["TRUSS_SECRET_aws_secret_access_key"] = "sk"
+    healthy["DOCKER_CREDENTIAL_TRUSS_TIMEOUT"] = "forever"
+    run = cli("doctor", "--offline", ecr)
+    fails_with(run, "DOCKER_CREDENTIAL_TRUSS_TIMEOUT should be a number")
+    get = cli("get", stdin=ecr)
+    assert get.code == 1 and "DOCKER_CREDENTIAL_TRUSS_TIMEOUT should be a number" in get.err
+
+
+# --- the registry check when the registry is not one -----------------------------------
+
+
+def _garbage_server(reply: bytes):
+    """A TCP server on loopback that answers every connection with ``reply`` (or nothing)."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            conn.recv(4096)
+            if reply:
+                conn.sendall(reply)
+                conn.close()
+            # else: keep it open and silent; the client must give up on its own
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        (None, "Connection refused"),
+        (b"SSH-2.0-OpenSSH\r\n", "BadStatusLine"),
+        (b"", "no answer within 1s"),
+    ],
+)
+def test_registry_check_against_something_that_is_no_registry(
+    cli, healthy, paths, truss_secrets, reply, expected
+):
+    if reply is None:
+        server, key = None, f"127.0.0.1:{free_port()}"
+    else:
+        server = _garbage_server(reply)
+        key = f"127.0.0.1:{server.getsockname()[1]}"
+    truss_secrets({f"DOCKER_REGISTRY_{key}": VALUE})
+    route(paths, key)
+    try:
+        run = cli("doctor", key, extra={"DOCKER_CREDENTIAL_TRUSS_TIMEOUT": "1"})
+    finally:
+        if server is not None:
+            server.close()
+    fails_with(run, f"FAIL  registry check: http://{key}/v2/: {expected}")
+    assert run.out.count("  FAIL  ") == 1, run.out

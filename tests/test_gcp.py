@@ -249,7 +249,7 @@ def test_the_default_timeout_is_a_few_seconds(tmp_path, google):
         secrets_for(tmp_path, **{"gcp-sa": google.new_key().json()}),
         {},
     )
-    assert provider.timeout == gcp.DEFAULT_TIMEOUT == 5.0
+    assert provider.timeout == gcp.DEFAULT_TIMEOUT == 3.0
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "abc", "301"])

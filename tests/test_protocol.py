@@ -200,3 +200,101 @@ def test_a_huge_server_url_is_not_echoed_whole(cli):
     run = store(cli, server="bad host " + "x" * 100_000)
     assert run.code == 1
     assert len(run.out) < 300
+
+
+def test_list_names_only_registries_whose_get_has_its_inputs(cli, paths):
+    from docker_credential_truss import config
+
+    ecr = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+    config.merge(
+        paths,
+        {
+            ecr: {"auth_method": "AWS_IAM"},
+            "ghcr.io": {"auth_method": "REGISTRY_SECRET", "secret_name": "ghcr_pw"},
+        },
+    )
+    store(cli)
+    run = cli("list")
+    assert run.json == {REG: "alice"}
+    assert ecr in run.err and "aws_access_key_id" in run.err
+    assert "ghcr_pw" in run.err
+    keys = {
+        "TRUSS_SECRET_aws_access_key_id": "AKIAEXAMPLE",
+        "TRUSS_SECRET_aws_secret_access_key": "x",
+    }
+    assert cli("list", extra=keys).json == {REG: "alice", ecr: "AWS"}  # nothing minted
+
+
+def _configure(paths, key, **entry):
+    from docker_credential_truss import config
+
+    config.merge(paths, {key: {"source": "/t/config.yaml", **entry}})
+
+
+def test_store_writes_the_secret_name_a_registry_secret_config_reads(cli, paths):
+    _configure(paths, "nvcr.io", auth_method="REGISTRY_SECRET", secret_name="ngc_key")
+    assert store(cli, server="nvcr.io", user="$oauthtoken", secret="ngc-pw").code == 0
+    got = cli("get", stdin="nvcr.io")
+    assert (got.json["Username"], got.json["Secret"]) == ("$oauthtoken", "ngc-pw")
+    with open(paths.store) as handle:
+        assert set(json.load(handle)["secrets"]) == {"ngc_key"}
+    assert cli("erase", stdin="nvcr.io").code == 0
+    assert cli("get", stdin="nvcr.io").out == "credentials not found in native keychain\n"
+
+
+def test_store_refuses_a_registry_configured_for_a_cloud_method(cli, paths):
+    ecr = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+    _configure(paths, ecr, auth_method="AWS_IAM")
+    run = store(cli, server=ecr)
+    assert run.code == 1 and run.out.count("\n") == 1
+    assert "configured for AWS_IAM" in run.out and "/t/config.yaml" in run.out
+    assert not os.path.exists(paths.store)
+    run = cli("erase", stdin=ecr)
+    assert run.code == 1 and "configured for AWS_IAM" in run.out
+
+
+@pytest.mark.parametrize("source", ["env", "dir", "truss"])
+def test_store_refuses_when_a_source_read_first_holds_another_value(
+    cli, paths, env, tmp_path, truss_secrets, source
+):
+    name = f"DOCKER_REGISTRY_{REG}"
+    extra = {}
+    if source == "env":
+        extra[f"TRUSS_SECRET_{name}"] = b64("old:pw")
+    elif source == "dir":
+        (tmp_path / "s").mkdir()
+        (tmp_path / "s" / name).write_text(b64("old:pw"))
+        extra["TRUSS_SECRETS_DIR"] = str(tmp_path / "s")
+    else:
+        truss_secrets({name: b64("old:pw")})
+    run = cli(
+        "store",
+        stdin=json.dumps({"ServerURL": REG, "Username": "new", "Secret": "pw2"}),
+        extra=extra,
+    )
+    assert run.code == 1 and run.out.count("\n") == 1
+    assert name in run.out and "read before the helper's store" in run.out
+    assert "pw2" not in run.out + run.err and "old:pw" not in run.out + run.err
+    # The same value is no conflict: get answers what was stored.
+    run = cli(
+        "store",
+        stdin=json.dumps({"ServerURL": REG, "Username": "old", "Secret": "pw"}),
+        extra=extra,
+    )
+    assert run.code == 0
+    assert cli("get", stdin=REG, extra=extra).json["Username"] == "old"
+    # erase removes the store's copy but says what still answers.
+    run = cli("erase", stdin=REG, extra=extra)
+    assert run.code == 1 and "does not" in run.out and name in run.out
+
+
+def test_erase_names_the_ecr_convention_that_still_answers(cli):
+    ecr = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+    keys = {
+        "TRUSS_SECRET_aws_access_key_id": "AKIAEXAMPLE",
+        "TRUSS_SECRET_aws_secret_access_key": "x",
+    }
+    assert store(cli, server=ecr).code == 0
+    assert cli("get", stdin=ecr, extra=keys).json["Username"] == "alice"  # the login wins
+    run = cli("erase", stdin=ecr, extra=keys)
+    assert run.code == 1 and "AWS_IAM" in run.out

@@ -155,3 +155,17 @@ def test_corrupt_store_is_reported_and_left_alone(cli, paths):
     assert run.code == 1 and "not valid JSON" in run.out
     with open(paths.store) as handle:
         assert handle.read() == '{"secrets": {"trunc'
+
+
+def test_list_reads_each_secret_file_once(cli, secrets_dir, monkeypatch):
+    from docker_credential_truss import secrets as module
+
+    for i in range(5):
+        (secrets_dir / f"DOCKER_REGISTRY_r{i}.example.test").write_text(b64(f"u{i}:p") + "\n")
+    opened = []
+    real = module._read_secret_file
+    monkeypatch.setattr(module, "_read_secret_file", lambda p: opened.append(p) or real(p))
+    run = cli("list", extra={"TRUSS_SECRETS_DIR": str(secrets_dir)})
+    assert run.code == 0, run.out
+    assert sorted(run.json) == [f"r{i}.example.test" for i in range(5)]
+    assert len(opened) == len(set(opened)) == 5, opened

@@ -72,7 +72,7 @@ def test_whatever_it_accepts_pyyaml_reads_the_same(text):
         return
     for loader in LOADERS:
         theirs = pyyaml(text, loader)
-        assert (theirs if theirs is not None else {}) == ours, (text, loader)
+        assert theirs == ours, (text, loader)
 
 
 @settings(max_examples=300, deadline=None)
@@ -82,7 +82,7 @@ def test_random_texts_too(text):
     if ours is not NOT_SIMPLE:
         for loader in LOADERS:
             theirs = pyyaml(text, loader)
-            assert (theirs if theirs is not None else {}) == ours, (text, loader)
+            assert theirs == ours, (text, loader)
 
 
 TRUSS_STYLE = """\
@@ -107,20 +107,102 @@ def test_the_usual_file_takes_the_plain_path():
     [
         "secrets:\n  a: yes\n",  # a bool
         "secrets:\n  a: 0123\n",  # octal int in YAML 1.1
-        "secrets:\n  a: 'quoted'\n",
-        "secrets:\n  a: x # comment\n",
+        "secrets:\n  a: 12:30\n",  # sexagesimal int
+        "secrets:\n  a: 1.5\n",  # a float (1e3 is a string in YAML 1.1)
+        "secrets:\n  a: 2024-01-02\n",  # a date
         "secrets:\n  a: |\n    block\n",
         "secrets:\n  a: b\n   c: d\n",  # uneven indentation
         "secrets:\n\ta: b\n",
         "secrets: {a: b}\n",
         "---\nsecrets:\n  a: b\n",
         "secrets:\n  a: b\nsecrets:\n  a: c\n",
-        "secrets:\n  a: caf\u00e9\n",
+        "secrets:\n  a: b\n  a: c\n",
         "\ufeffsecrets:\n  a: b\n",
+        "secrets:\n  a: 'two\n    lines'\n",
+        'secrets:\n  a: "x\\q"\n',  # an escape YAML does not have
+        "secrets:\n  a: x\r  b: y\n",  # a lone CR is a line break
+        "secrets:\n  a: x\u2028\n",
     ],
 )
 def test_anything_else_goes_to_pyyaml(text):
     assert load(text) is NOT_SIMPLE
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("secrets:\n  a: 'quoted'\n", "quoted"),
+        ("secrets:\n  a: 'it''s'  # said\n", "it's"),
+        (
+            'secrets:\n  a: "caf\\xE9 \\u2603 \\U0001F600 \\" \\\\"\n',
+            'caf\xe9 \u2603 \U0001f600 " \\',
+        ),
+        ("secrets:\n  a: x # comment\n", "x"),
+        ("secrets:\n  a: x#y\n", "x#y"),
+        ("secrets:\r\n  a: x\r\n", "x"),
+        ("# caf\u00e9\nsecrets:\n  a: caf\u00e9\n", "caf\u00e9"),
+        ("secrets:\n  a: 0a9Zq+/x\n", "0a9Zq+/x"),  # base64 starting with a digit
+        ("secrets:\n  a: +Zq/x==\n", "+Zq/x=="),
+        ("secrets:\n  a: /K7MDENG/bPxRfiCY\n", "/K7MDENG/bPxRfiCY"),
+        ("secrets:\n  a: -Zq_x\n", "-Zq_x"),  # base64url
+        ("secrets:\n  a: 12ab34cg\n", "12ab34cg"),
+        ("secrets:\n  a: ''\n", ""),
+        ("secrets: {}\n", None),
+    ],
+)
+def test_quoted_commented_crlf_and_digit_first_values_stay_on_the_fast_path(text, value):
+    ours = load(text)
+    assert ours == yaml.safe_load(text)
+    assert ours["secrets"] == ({} if value is None else {"a": value})
+
+
+# The alphabets real secrets are drawn from: base64 (REGISTRY_SECRET values, AWS secret
+# keys), base64url and hex (tokens), AWS key ids; and anything printable without spaces.
+ALPHABETS = [
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=",
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+    "0123456789abcdef",
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567",
+    "".join(chr(c) for c in range(0x21, 0x7F)),
+]
+SECRET_NAMES = st.from_regex(r"[A-Za-z0-9_.-]{1,30}|DOCKER_REGISTRY_[a-z0-9.-]{1,20}(:[0-9]{2,5})?",
+                             fullmatch=True)  # fmt: skip
+ORDINARY = st.one_of(*[st.text(alphabet=a, min_size=1, max_size=60) for a in ALPHABETS])
+
+
+def dumped(secrets: dict) -> str:
+    """What truss writes (truss/local/local_config.py: yaml.dump of {"secrets": ...})."""
+    return yaml.dump({"secrets": secrets})
+
+
+@settings(max_examples=250, deadline=None)
+@given(st.dictionaries(SECRET_NAMES, st.one_of(ORDINARY, st.none()), max_size=6))
+def test_every_file_truss_writes_for_ordinary_secrets_is_read_without_pyyaml(secrets):
+    text = dumped(secrets)
+    ours = load(text)
+    assert ours is not NOT_SIMPLE, text
+    assert ours == yaml.safe_load(text) == {"secrets": secrets}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(st.text(max_size=12), st.one_of(st.text(max_size=30), st.none()), max_size=5),
+    st.sampled_from(["", " # note", "  #caf\u00e9", " #"]),
+    st.booleans(),
+    st.booleans(),
+)
+def test_any_dumped_file_with_hand_edits_means_what_pyyaml_says(secrets, comment, crlf, unicode):
+    """Any strings (dump picks plain, quoted or multi-line forms), then what a person
+    adds: comments after values, CRLF line ends, non-ASCII text left unescaped."""
+    text = yaml.dump({"secrets": secrets}, allow_unicode=unicode)
+    text = "\n".join(line + comment if ": " in line else line for line in text.split("\n"))
+    if crlf:
+        text = text.replace("\n", "\r\n")
+    ours = load(text)
+    if ours is NOT_SIMPLE:
+        return
+    for loader in LOADERS:
+        assert pyyaml(text, loader) == ours, (text, loader)
 
 
 def test_get_with_the_usual_file_does_not_import_yaml(env):
@@ -142,3 +224,26 @@ def test_get_with_the_usual_file_does_not_import_yaml(env):
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
     assert done.stdout.split() == ["True", "False"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.one_of(
+        st.text(
+            alphabet=st.sampled_from(list("0123456789+-._:eExXbB aficnNIFTtZ<=~")), max_size=30
+        ),
+        st.sampled_from(WORDS),
+        st.from_regex(
+            r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt]| +)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(\.[0-9]*)?"
+            r"( *(Z|[-+][0-9]{1,2}(:[0-9]{2})?))?",
+            fullmatch=True,
+        ),
+    )
+)
+def test_the_resolver_patterns_are_pyyamls(scalar):
+    """A plain scalar is left to PyYAML exactly when PyYAML's resolvers type it."""
+    from docker_credential_truss.yamlsubset import _NOT_STR
+
+    tag = yaml.resolver.Resolver().resolve(yaml.ScalarNode, scalar, (True, False))
+    typed = tag not in ("tag:yaml.org,2002:str", "tag:yaml.org,2002:null")
+    assert (_NOT_STR.fullmatch(scalar) is not None) == typed, (scalar, tag)

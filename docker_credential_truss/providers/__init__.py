@@ -1,6 +1,9 @@
 """One module per auth method; each makes a credential for one registry.
 
-A provider module exposes ``make(registry, method, settings, secrets, env) -> Provider``:
+A provider module exposes ``check(registry, method, settings) -> str | None`` (why the
+settings cannot serve the registry, from config alone: ``configure`` warns with it,
+``doctor --offline`` fails with it, ``make`` refuses with it) and
+``make(registry, method, settings, secrets, env) -> Provider``:
 
 - ``registry``: the normalised :class:`~docker_credential_truss.registry.Registry`;
 - ``method``: the truss auth method name, upper case (``AWS_IAM``, ``GCP_OIDC``...);
@@ -18,8 +21,10 @@ from __future__ import annotations
 
 TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-    from typing import Protocol
+    from collections.abc import Callable, Mapping
+    from typing import Protocol, TypeVar
+
+    T = TypeVar("T")
 
     class Provider(Protocol):
         #: The user name ``list`` shows without minting anything.
@@ -37,10 +42,18 @@ if TYPE_CHECKING:
         def mint(self) -> Token:
             """Make a credential now; may import an SDK and use the network."""
 
+        def preflight(self) -> object:
+            """Optional: every check ``mint`` makes before the network, made without it.
+
+            ``doctor --offline`` calls it, so that an ok there means ``get`` will not
+            refuse for a reason it could have found offline.
+            """
+
 
 #: Seconds for each network request a provider makes; no docker client times a helper out.
 TIMEOUT_VARIABLE = "DOCKER_CREDENTIAL_TRUSS_TIMEOUT"
-DEFAULT_TIMEOUT = 5.0
+#: Token endpoints answer in well under a second; a dead one must fail a get within 5 s.
+DEFAULT_TIMEOUT = 3.0
 #: A whole mint (every request, retry and backoff) is abandoned after this many timeouts.
 DEADLINE_FACTOR = 6
 
@@ -62,19 +75,25 @@ def network_timeout(env: Mapping[str, str]) -> float | None:
 
 
 def mint_within(provider: Provider, what: str, env: Mapping[str, str]) -> Token:
-    """``provider.mint()``, abandoned after ``DEADLINE_FACTOR`` x the network timeout.
+    """``provider.mint()``, abandoned after ``DEADLINE_FACTOR`` x the network timeout."""
+    return run_within(provider.mint, what, env, "no credential")
+
+
+def run_within(call: Callable[[], T], what: str, env: Mapping[str, str], missing: str) -> T:
+    """``call()``, abandoned after ``DEADLINE_FACTOR`` x the network timeout.
 
     SDK timeouts bound each socket read, not a request: an endpoint that sends a byte
-    per read timeout would hold docker forever. So the whole mint runs under a wall-clock
-    alarm (30 s by default). The alarm raises a BaseException, which no SDK's
-    ``except Exception`` can swallow, and it becomes one ProviderError line here.
+    per read timeout would hold docker forever. So the whole call runs under a wall-clock
+    alarm (18 s by default). The alarm raises a BaseException, which no SDK's
+    ``except Exception`` can swallow, and it becomes one ProviderError line here, saying
+    ``<what>: <missing> within <n>s``.
     """
     import signal
     import threading
 
     seconds = DEADLINE_FACTOR * (network_timeout(env) or DEFAULT_TIMEOUT)
     if threading.current_thread() is not threading.main_thread():
-        return provider.mint()  # alarms reach only the main thread; in-process tests
+        return call()  # alarms reach only the main thread; in-process tests
 
     def expire(signum: int, frame: object) -> None:
         raise _DeadlinePassed
@@ -82,12 +101,12 @@ def mint_within(provider: Provider, what: str, env: Mapping[str, str]) -> Token:
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
-        return provider.mint()
+        return call()
     except _DeadlinePassed:
         from docker_credential_truss.errors import ProviderError
 
         raise ProviderError(
-            f"{what}: no credential within {seconds:g}s; the endpoint is too slow"
+            f"{what}: {missing} within {seconds:g}s; the endpoint is too slow"
             f" ({DEADLINE_FACTOR} x {TIMEOUT_VARIABLE})"
         ) from None
     finally:

@@ -15,9 +15,10 @@ Fixtures (session scope unless noted):
   ``.write_docker_config(obj)``, ``.read_docker_config()``, ``.cred_helpers(*keys)``.
 - ``e2e_env`` (function) -> dict and ``run_helper`` (function) -> callable: the same as
   ``sandbox.env`` and ``sandbox.run_helper``.
-- ``dockerd`` -> Dockerd: one real dockerd (vfs) for the session, running in a private
-  mount namespace whose /etc/hosts maps every name in ``CLOUD_HOSTS`` to the cloud
-  registry's loopback address; started with ``--insecure-registry`` for each name.
+- ``dockerd`` -> Dockerd: one real dockerd (overlay2 where it works, else vfs) for the
+  session, running in a private mount namespace whose /etc/hosts maps every name in
+  ``CLOUD_HOSTS`` to the cloud registry's loopback address; started with
+  ``--insecure-registry`` for each name.
 - ``docker`` (function) -> DockerCLI: ``/usr/bin/docker`` bound to ``dockerd`` and the
   test's environment: ``docker.run(*args, input=None, buildkit=False)``, ``docker.rmi(*refs)``.
 - ``tiny_image`` -> str: a two-file image imported into dockerd (local ref ``dct-tiny:1``).
@@ -46,6 +47,8 @@ Fixtures (session scope unless noted):
 
 Server logs live under the session's temp dir and are attached to the report of a
 failing test (they hold no secrets; test passwords are sentinels and never printed).
+When the client matrix ran (test_client_matrix.py), the end of the run prints what
+each client did and showed, with the client versions.
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from client_matrix import note_outcome, summary
 from e2e_checks import redact, remember
 from e2e_harness import (
     EXE_NAME,
@@ -87,6 +91,7 @@ from e2e_servers import (
     namespace_argv,
     pick_loopback_for_port_80,
     require_programs,
+    storage_driver_for,
     tiny_rootfs_tar,
     write_hosts_file,
 )
@@ -173,7 +178,13 @@ def cloud_hosts_file(e2e_base: Path, cloud_ip: str) -> Path:
 def dockerd(e2e_base: Path, cloud_hosts_file: Path) -> Iterator[Dockerd]:
     require_programs("dockerd", "unshare", "mount")
     docker_cli_path()
-    daemon = Dockerd(e2e_base / "d", cloud_hosts_file, CLOUD_HOSTS, clean_environ(os.environ))
+    daemon = Dockerd(
+        e2e_base / "d",
+        cloud_hosts_file,
+        CLOUD_HOSTS,
+        clean_environ(os.environ),
+        storage_driver_for(e2e_base),
+    )
     daemon.base.mkdir()
     try:
         daemon.start()
@@ -344,6 +355,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     """
     outcome = yield
     report = outcome.get_result()
+    note_outcome(item, report)
     if not report.failed:
         return
     for log in LOG_FILES:
@@ -355,3 +367,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if redact(text) != text:
             report.longrepr = redact(text)
     report.sections = [(title, redact(body)) for title, body in report.sections]
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """Print what each client of the client matrix did and showed (test_client_matrix.py)."""
+    lines = summary(config)
+    if lines:
+        terminalreporter.section("client matrix")
+        for line in lines:
+            terminalreporter.write_line(redact(line))

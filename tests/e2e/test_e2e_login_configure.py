@@ -203,3 +203,61 @@ def test_environment_comes_before_truss_config(
         "pull with a wrong secret in the environment",
         ["unauthorized: authentication required"],
     )
+
+
+def test_docker_login_for_a_custom_secret_name_is_what_get_answers(
+    docker: DockerCLI, sandbox: Sandbox, registry: RegistryUnderTest, tmp_path: Path
+) -> None:
+    """REGISTRY_SECRET with secret_name: docker login writes that secret, logout removes it."""
+    truss_dir = tmp_path / "custom-name"
+    truss_dir.mkdir()
+    docker_auth = {
+        "auth_method": "REGISTRY_SECRET",
+        "registry": registry.netloc,
+        "secret_name": "my_registry_pw",
+    }
+    config = {"base_image": {"image": registry.image, "docker_auth": docker_auth}}
+    (truss_dir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    expect_ok(sandbox.run_helper("configure", args=[str(truss_dir)]), "configure")
+    result = login(docker, registry, registry.password)
+    expect_ok(result, "docker login for a registry with a secret_name")
+    stored = json.loads(store_file(sandbox).read_text())["secrets"]
+    check(list(stored) == ["my_registry_pw"], "login must write the secret get reads")
+    got = sandbox.run_helper("get", registry.netloc)
+    expect_ok(got, "get after login")
+    answer = json.loads(got.stdout)
+    check(
+        (answer["Username"], answer["Secret"]) == (registry.user, registry.password),
+        "get must answer exactly what docker login stored",
+    )
+    docker.rmi(registry.image)
+    expect_ok(docker.run("pull", registry.image), "docker pull with the login")
+    logout = docker.run("logout", registry.netloc)
+    expect_ok(logout, "docker logout")
+    expect_not_in_output(logout, "docker logout", ["could not erase credentials"])
+    got = sandbox.run_helper("get", registry.netloc)
+    check(got.stdout.strip() == NOT_FOUND, f"after logout, get is not-found\n{describe(got)}")
+
+
+def test_docker_login_is_refused_when_truss_config_holds_another_password(
+    docker: DockerCLI, sandbox: Sandbox, registry: RegistryUnderTest
+) -> None:
+    """A login that get would ignore must not report success."""
+    old = "old:" + secrets.token_urlsafe(12)
+    name = f"DOCKER_REGISTRY_{registry.netloc}"
+    sandbox.put_secret("truss_config", name, b64_credential(registry.user, old))
+    sandbox.cred_helpers(registry.netloc)
+    result = login(docker, registry, registry.password)
+    expect_failure(
+        result,
+        "docker login shadowed by ~/.truss/config.yaml",
+        ["Error saving credentials", name, str(sandbox.truss_config_path)],
+    )
+    assert_no_secret(result.stdout + result.stderr, "docker login output")
+    check(not store_file(sandbox).exists(), "nothing may be stored")
+    logout = docker.run("logout", registry.netloc)
+    # docker logout warns with what erase said: the secret that still answers.
+    check(
+        name in logout.stdout + logout.stderr,
+        f"logout must name what still answers\n{describe(logout)}",
+    )

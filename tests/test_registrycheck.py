@@ -1,0 +1,84 @@
+"""registrycheck's pure parts: when plain http is allowed, challenges, image references.
+
+The conversation with a registry is tested against the real docker-registry in
+tests/e2e/test_e2e_registry_check.py.
+"""
+
+import json
+
+import pytest
+
+from docker_credential_truss.registry import parse
+from docker_credential_truss.registrycheck import (
+    daemon_insecure_registries,
+    image_reference,
+    parse_challenge,
+    scheme_for,
+)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:5000", "127.9.8.7", "localhost:80", "[::1]:5000"])
+def test_loopback_registries_use_plain_http(host, tmp_path):
+    assert scheme_for(parse(host), daemon_json=str(tmp_path / "none.json"))[0] == "http"
+
+
+@pytest.mark.parametrize("host", ["ghcr.io", "10.1.2.3:5000", "docker.io", "localhost.evil.com"])
+def test_everything_else_uses_https(host, tmp_path):
+    assert scheme_for(parse(host), daemon_json=str(tmp_path / "none.json")) == ("https", "")
+
+
+def test_insecure_registries_from_the_daemon_and_the_flag(tmp_path):
+    daemon = tmp_path / "daemon.json"
+    daemon.write_text(json.dumps({"insecure-registries": ["reg.lan:5000", "10.0.0.0/8"]}))
+    path = str(daemon)
+    assert scheme_for(parse("reg.lan:5000"), daemon_json=path)[0] == "http"
+    assert scheme_for(parse("reg.lan:5001"), daemon_json=path)[0] == "https"  # exact match only
+    assert scheme_for(parse("reg.lan"), daemon_json=path)[0] == "https"
+    assert scheme_for(parse("10.4.5.6:443"), daemon_json=path)[0] == "http"
+    assert scheme_for(parse("11.4.5.6"), daemon_json=path)[0] == "https"
+    assert scheme_for(parse("ghcr.io"), ["ghcr.io"], daemon_json=path) == (
+        "http",
+        "named with --insecure-registry",
+    )
+
+
+@pytest.mark.parametrize("text", ["", "{not json", "[1]", '{"insecure-registries": "x"}'])
+def test_an_unusable_daemon_json_means_none(tmp_path, text):
+    daemon = tmp_path / "daemon.json"
+    daemon.write_text(text)
+    assert daemon_insecure_registries(str(daemon)) == []
+
+
+def test_challenges_as_registries_send_them():
+    assert parse_challenge(
+        'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",'
+        'scope="repository:library/ubuntu:pull,push"'
+    ) == (
+        "bearer",
+        {
+            "realm": "https://auth.docker.io/token",
+            "service": "registry.docker.io",
+            "scope": "repository:library/ubuntu:pull,push",
+        },
+    )
+    assert parse_challenge('Basic realm="dct-e2e"') == ("basic", {"realm": "dct-e2e"})
+    assert parse_challenge('bearer realm=x, error="insufficient_scope"')[1]["error"] == (
+        "insufficient_scope"
+    )
+
+
+@pytest.mark.parametrize(
+    ("image", "registry", "expected"),
+    [
+        ("ghcr.io/org/img:1", "ghcr.io", ("org/img", "1")),
+        ("ghcr.io/org/img", "ghcr.io", ("org/img", "latest")),
+        ("127.0.0.1:5000/tiny@sha256:abc", "127.0.0.1:5000", ("tiny", "sha256:abc")),
+        ("127.0.0.1:5000/a/b:2", "127.0.0.1:5000", ("a/b", "2")),
+        ("ubuntu:22.04", "docker.io", ("library/ubuntu", "22.04")),
+        ("docker.io/myorg/private:1", "docker.io", ("myorg/private", "1")),
+        ("ghcr.io/org/img:1", "ghcr.io:443", None),  # another registry: not checked
+        ("nvcr.io/x:1", "ghcr.io", None),
+    ],
+)
+def test_image_references(image, registry, expected):
+    assert image_reference(image, parse(registry)) == expected
