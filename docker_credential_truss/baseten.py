@@ -168,7 +168,7 @@ def _registries(given: list[str], paths: Paths) -> dict[str, dict[str, str]]:
     """Registry key -> entry: from the trusses named, else every one configure recorded."""
     entries: dict[str, dict[str, str]] = {}
     for path in given:
-        entries.update(trussconfig.read(path))
+        entries.update(trussconfig.read(path).entries)
     if not given:
         entries = config.load(paths)
     if not entries:

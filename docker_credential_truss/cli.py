@@ -37,6 +37,8 @@ Set up in three steps:
                      DOCKER_REGISTRY_ghcr.io: <base64 of user:password>
                      aws_access_key_id: AKIA...
                  or `docker login ghcr.io`, which stores through this helper.
+                 Docker Hub: `docker login`, not ~/.truss/config.yaml (the '/'s in
+                 its secret name break `truss image run`).
 
 Secrets are looked up, first match wins, in:
   $TRUSS_SECRET_<name>          environment variable, the exact secret name
@@ -46,7 +48,12 @@ Secrets are looked up, first match wins, in:
 
 Commands:
   get | store | erase | list    the credential-helper protocol (stdin/stdout)
-  configure PATH... [--dry-run] import truss configs (a truss directory or config.yaml)
+  configure PATH|FILE.py... [--dry-run]
+                                import truss configs (a truss directory or config.yaml,
+                                or a Chains/truss_train .py file, read, never run)
+  configure --registry HOST --auth-method METHOD [--secret-name NAME]
+            [--<any docker_auth field, _ as -> VALUE]...
+                                the same without a truss; all six truss auth methods
   doctor [REGISTRY...] [--offline] [--no-registry] [--insecure-registry HOST]
                                 check each registry's set-up step by step (PATH,
                                 docker's routing, auth method, secrets, a fresh

@@ -26,7 +26,14 @@ if TYPE_CHECKING:
     from docker_credential_truss.paths import Paths
 
 VERSION = 1
-METHODS = ("AWS_IAM", "AWS_OIDC", "GCP_SERVICE_ACCOUNT_JSON", "GCP_OIDC", "REGISTRY_SECRET")
+METHODS = (
+    "AWS_IAM",
+    "AWS_OIDC",
+    "AWS_ASSUME_ROLE",
+    "GCP_SERVICE_ACCOUNT_JSON",
+    "GCP_OIDC",
+    "REGISTRY_SECRET",
+)
 
 
 def load(paths: Paths) -> dict[str, dict[str, str]]:

@@ -25,9 +25,16 @@ from docker_credential_truss import __version__, dockerconfig
 from docker_credential_truss.cache import TokenCache, is_fresh
 from docker_credential_truss.errors import HelperError, InputError, ProviderError, SecretError
 from docker_credential_truss.paths import Paths
-from docker_credential_truss.providers import mint_within
-from docker_credential_truss.registry import SECRET_PREFIX, InvalidRegistry, Registry, parse
-from docker_credential_truss.resolver import Resolver
+from docker_credential_truss.providers import mint_within, network_timeout
+from docker_credential_truss.registry import (
+    DOCKER_HUB,
+    SECRET_PREFIX,
+    InvalidRegistry,
+    Registry,
+    parse,
+)
+from docker_credential_truss.resolver import Resolver, config_problem
+from docker_credential_truss.secrets import file_name as secrets_file_name
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -41,6 +48,7 @@ USAGE = (
     " [--insecure-registry HOST]... [REGISTRY...]"
 )
 EXE_NAME = "docker-credential-truss"
+DOCKER_HUB_SECRET = SECRET_PREFIX + DOCKER_HUB
 CONFIGURE = "docker-credential-truss configure PATH/TO/MY-TRUSS"
 
 # The secrets each truss auth method reads: (settings field naming it, default name).
@@ -52,6 +60,10 @@ REQUIRED_SECRETS: dict[str, tuple[tuple[str, str | None], ...]] = {
         ("aws_secret_access_key_secret_name", "aws_secret_access_key"),
     ),
     "AWS_OIDC": (),
+    "AWS_ASSUME_ROLE": (
+        ("aws_access_key_id_secret_name", "aws_access_key_id"),
+        ("aws_secret_access_key_secret_name", "aws_secret_access_key"),
+    ),
     "GCP_SERVICE_ACCOUNT_JSON": (("secret_name", None),),
     "GCP_OIDC": (),
 }
@@ -60,6 +72,8 @@ REQUIRED_SECRETS: dict[str, tuple[tuple[str, str | None], ...]] = {
 SHOWN_SETTINGS = (
     "aws_oidc_role_arn",
     "aws_oidc_region",
+    "aws_assume_role_arn",
+    "aws_assume_role_region",
     "gcp_oidc_service_account",
     "gcp_oidc_workload_id_provider",
 )
@@ -80,6 +94,11 @@ class Report:
 
     def note(self, text: str) -> None:
         self.lines.append(f"  --    {text}")
+
+    def warn(self, text: str, fix: str) -> None:
+        """Works for docker, but will bite elsewhere: said, not counted as a problem."""
+        self.lines.append(f"  WARN  {text}")
+        self.lines.append(f"        fix: {fix}")
 
     def fail(self, text: str, fix: str) -> None:
         self.problems += 1
@@ -104,6 +123,7 @@ def doctor(args: list[str], stdout: BinaryIO, env: Mapping[str, str]) -> int:
     check_path(report, env)
     routes = check_docker_config(report, paths)
     check_helper_config(report, resolver, paths)
+    check_truss_secret_names(report, resolver, paths)
     registries = select(report, resolver, routes, names)
     entries = cached(report, paths)
     for registry in registries:
@@ -191,6 +211,30 @@ def check_helper_config(report: Report, resolver: Resolver, paths: Paths) -> Non
         )
 
 
+def check_truss_secret_names(report: Report, resolver: Resolver, paths: Paths) -> None:
+    """A secret name with ``/`` in ~/.truss/config.yaml breaks ``truss image run``.
+
+    truss mirrors each secret there to ``~/.truss/secrets/<name>``, so Docker Hub's
+    ``DOCKER_REGISTRY_https://index.docker.io/v1/`` ends in FileNotFoundError.
+    """
+    try:
+        names = list(resolver.secrets.truss_secrets())
+    except HelperError:
+        return  # reported where the secrets are read
+    for name in names:
+        if "/" not in name:
+            continue
+        report.warn(
+            f"secret {name} in {paths.truss_config} breaks `truss image run`, which writes"
+            " each secret there to a file named after it",
+            f"move it out of {paths.truss_config}: `docker login"
+            f"{'' if name == DOCKER_HUB_SECRET else ' ' + name[len(SECRET_PREFIX) :]}`"
+            " (the helper's own store), or export TRUSS_SECRET_<name>, or a file in"
+            " $TRUSS_SECRETS_DIR named with %2F for each '/'"
+            f" ({secrets_file_name(name)})",
+        )
+
+
 def select(
     report: Report, resolver: Resolver, routes: dict[str, str] | None, names: list[str]
 ) -> list[Registry]:
@@ -270,7 +314,9 @@ def check_registry(
         shown = [f"{k}={settings[k]}" for k in SHOWN_SETTINGS if settings.get(k)]
         if shown:
             report.note("settings: " + ", ".join(shown))
-        if check_secrets(report, resolver, registry, method, settings):
+        if not check_settings(report, registry, method, settings):
+            report.note("credential: not tried, the settings cannot work")
+        elif check_secrets(report, resolver, registry, method, settings):
             token = check_credential(report, resolver, registry, offline)
             if token is not None and not no_registry:
                 check_registry_access(report, resolver, registry, token, settings, insecure)
@@ -310,6 +356,28 @@ def check_route(
     )
 
 
+def check_settings(report: Report, registry: Registry, method: str, settings: dict) -> bool:
+    """What configure warned about: settings truss accepts that cannot work for this host."""
+    image_key = settings.get("image_registry")
+    if image_key is not None and image_key != registry.key:
+        report.fail(
+            f"registry {registry.key} is not the host of base_image.image ({image_key}):"
+            f" docker will ask for {image_key}, for which the helper knows nothing",
+            f"set registry: {image_key} (or leave it empty) in {settings.get('source')}"
+            f" and run: docker-credential-truss configure {settings.get('source')}",
+        )
+        return False
+    problem = config_problem(registry, method, settings)
+    if problem is not None:
+        where = settings.get("source") or "the helper config"
+        report.fail(
+            problem,
+            f"correct auth_method or registry in {where}, then configure again",
+        )
+        return False
+    return True
+
+
 def check_secrets(
     report: Report, resolver: Resolver, registry: Registry, method: str, settings: dict
 ) -> bool:
@@ -340,6 +408,12 @@ def check_credential(
     """Make the provider (reads and checks secrets), then, unless offline, mint for real."""
     try:
         provider = resolver.provider(registry)
+        if provider.cacheable:
+            provider.identity()  # get does this before it looks in the cache
+        network_timeout(resolver.env)  # and this before it mints
+        preflight = getattr(provider, "preflight", None)
+        if preflight is not None:
+            preflight()  # and the rest of what mint checks before the network
         if offline:
             report.note(
                 f"credential: inputs read and well-formed (user {provider.username});"

@@ -37,6 +37,7 @@ MODULES = {
     "REGISTRY_SECRET": "static",
     "AWS_IAM": "aws",
     "AWS_OIDC": "aws",
+    "AWS_ASSUME_ROLE": "aws",
     "GCP_SERVICE_ACCOUNT_JSON": "gcp",
     "GCP_OIDC": "gcp",
 }
@@ -139,6 +140,15 @@ class Resolver:
             except (HelperError, InvalidRegistry) as exc:
                 problems.append(f"{key}: {exc}")
         return answers, problems
+
+
+def config_problem(registry: Registry, method: str, settings: Mapping[str, str]) -> str | None:
+    """Why ``method`` with ``settings`` cannot serve ``registry``, judged from config alone.
+
+    The same checks ``get`` makes before it reads a secret or touches the network, so
+    ``configure`` can warn and ``doctor --offline`` can fail where ``get`` would refuse.
+    """
+    return _provider_module(method).check(registry, method, settings)
 
 
 def _provider_module(method: str) -> ModuleType:

@@ -1,13 +1,26 @@
 """Reading a truss project's config.yaml the way truss reads it.
 
-Only what a registry credential needs: ``base_image.image``, ``base_image.docker_auth``
-and the ``DOCKER_REGISTRY_*`` names under ``secrets:``. The image is recorded with its
-registry's entry so that ``doctor`` can look for it. Validation follows truss's
-``DockerAuthSettings`` (truss/base/truss_config.py): ``auth_method`` is upper-cased;
-GCP_SERVICE_ACCOUNT_JSON needs ``secret_name``; AWS_OIDC needs the role ARN and region;
-GCP_OIDC needs the service account and workload identity provider; each forbids the
-other methods' OIDC fields; ``None`` and ``""`` both count as missing. In addition the
-``registry`` must be the host of ``image``, since that is the host docker will ask for.
+Only what a registry credential needs: ``base_image`` (its ``image`` and
+``docker_auth``) and the ``DOCKER_REGISTRY_*`` names under ``secrets:``. The rules are
+truss's own, as ``truss push`` applies them (``TrussConfig.from_yaml``, then
+``validate_forbid_extra``; truss/base/truss_config.py, ``DockerAuthSettings``):
+
+- ``auth_method`` is required, upper-cased, one of the six ``DockerAuthType`` values;
+- every field is a string; ``registry``, ``secret_name`` and the role/OIDC fields may be
+  ``null``, the ``aws_*_secret_name`` fields may not; unknown fields are refused;
+- GCP_SERVICE_ACCOUNT_JSON needs ``secret_name``; AWS_OIDC and AWS_ASSUME_ROLE need
+  their role ARN and region; GCP_OIDC its service account and workload identity
+  provider; each forbids the others' fields (``None`` and ``""`` both count as absent);
+- ``secrets`` is a map of string names to string (or ``null``) values.
+
+What truss refuses is a *problem*: nothing is imported for that registry. What truss
+accepts but cannot work on this machine (a ``registry`` that is not the host docker
+will ask for, a cloud method on a host it cannot serve, malformed OIDC settings) is
+imported with a *warning*, and ``doctor`` reports it as a FAIL with the fix. A host
+no docker client can send (``user@host``, a trailing dot, ``oci://...``) is a problem
+too, since no request would ever match it. Problems and warnings are per registry:
+one bad entry does not stop the others. ``base_image.image`` is recorded with its
+registry's entry (``image``) so that ``doctor`` can look for it.
 """
 
 from __future__ import annotations
@@ -20,34 +33,46 @@ from docker_credential_truss.config import METHODS
 from docker_credential_truss.errors import ConfigError
 from docker_credential_truss.secrets import load_yaml
 
-FIELDS = (
+#: docker_auth fields that may be null (None) or a string.
+OPTIONAL_FIELDS = (
     "registry",
     "secret_name",
-    "aws_access_key_id_secret_name",
-    "aws_secret_access_key_secret_name",
     "aws_oidc_role_arn",
     "aws_oidc_region",
     "gcp_oidc_service_account",
     "gcp_oidc_workload_id_provider",
+    "aws_assume_role_arn",
+    "aws_assume_role_region",
 )
-_OIDC = (
-    "aws_oidc_role_arn",
-    "aws_oidc_region",
-    "gcp_oidc_service_account",
-    "gcp_oidc_workload_id_provider",
-)
+#: docker_auth fields that must be strings when given (truss gives them defaults).
+STRING_FIELDS = ("aws_access_key_id_secret_name", "aws_secret_access_key_secret_name")
+FIELDS = OPTIONAL_FIELDS + STRING_FIELDS
+BASE_IMAGE_FIELDS = ("image", "python_executable_path", "docker_auth")
+
+_AWS_OIDC = ("aws_oidc_role_arn", "aws_oidc_region")
+_GCP_OIDC = ("gcp_oidc_service_account", "gcp_oidc_workload_id_provider")
+_ASSUME = ("aws_assume_role_arn", "aws_assume_role_region")
 # method -> (required fields, forbidden fields), as truss validates them
-_RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "GCP_SERVICE_ACCOUNT_JSON": (("secret_name",), _OIDC),
-    "AWS_OIDC": (
-        ("aws_oidc_role_arn", "aws_oidc_region"),
-        ("secret_name", "gcp_oidc_service_account", "gcp_oidc_workload_id_provider"),
-    ),
-    "GCP_OIDC": (
-        ("gcp_oidc_service_account", "gcp_oidc_workload_id_provider"),
-        ("secret_name", "aws_oidc_role_arn", "aws_oidc_region"),
-    ),
+RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "GCP_SERVICE_ACCOUNT_JSON": (("secret_name",), _AWS_OIDC + _GCP_OIDC + _ASSUME),
+    "AWS_OIDC": (_AWS_OIDC, ("secret_name", *_GCP_OIDC, *_ASSUME)),
+    "GCP_OIDC": (_GCP_OIDC, ("secret_name", *_AWS_OIDC, *_ASSUME)),
+    "AWS_ASSUME_ROLE": (_ASSUME, ("secret_name", *_AWS_OIDC, *_GCP_OIDC)),
 }
+
+
+class Found:
+    """What one truss definition says about registries.
+
+    ``entries``: registry key -> helper config entry (strings only); ``warnings`` and
+    ``problems``: one line each, naming the registry (or the field) concerned.
+    """
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.entries: dict[str, dict[str, str]] = {}
+        self.warnings: list[str] = []
+        self.problems: list[str] = []
 
 
 def config_path(path: str) -> str:
@@ -55,8 +80,11 @@ def config_path(path: str) -> str:
     return os.path.join(path, "config.yaml") if os.path.isdir(path) else path
 
 
-def read(path: str) -> dict[str, dict[str, str]]:
-    """Registry key -> helper config entry for everything ``path`` says about registries."""
+def read(path: str) -> Found:
+    """Everything ``path`` (a truss directory or config.yaml) says about registries.
+
+    Raises ConfigError only when the file as a whole cannot be used.
+    """
     path = os.path.abspath(config_path(path))
     try:
         with files.open_regular(path, "r", encoding="utf-8") as handle:
@@ -69,88 +97,157 @@ def read(path: str) -> dict[str, dict[str, str]]:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path} is not a truss config (expected a YAML mapping)")
-    entries: dict[str, dict[str, str]] = {}
-    for name in _registry_secret_names(data, path):
-        key = _key(name[len(registries.SECRET_PREFIX) :], f"secret {name!r} in {path}")
-        entries[key] = {"auth_method": "REGISTRY_SECRET", "secret_name": name, "source": path}
+    found = Found(path)
+    if "secrets" in data:
+        _secrets(found, data["secrets"])
     base = data.get("base_image")
     if base is not None:
-        if not isinstance(base, dict):
-            raise ConfigError(f"base_image in {path} should be a mapping")
-        auth = base.get("docker_auth")
-        if auth is not None:
-            key, entry = _docker_auth(auth, base.get("image"), path)
-            entries[key] = entry
-        _record_image(entries, base.get("image"))
-    return entries
+        _base_image(found, base)
+    return found
 
 
-def _record_image(entries: dict[str, dict[str, str]], image: object) -> None:
+def _secrets(found: Found, secrets: object) -> None:
+    where = f"secrets in {found.source}"
+    if not isinstance(secrets, dict):
+        found.problems.append(f"{where}: should be a map of name: value (truss refuses it)")
+        return
+    for name, value in secrets.items():
+        if not isinstance(name, str):
+            found.problems.append(f"{where}: secret name {name!r} is not a string")
+            continue
+        if value is not None and not isinstance(value, str):
+            found.problems.append(f"{where}: the value of {name} should be a string or null")
+            continue
+        if name.startswith(registries.SECRET_PREFIX):
+            server = name[len(registries.SECRET_PREFIX) :]
+            key = _key(found, server, f"secret {name!r} in {found.source}")
+            if key is not None:
+                add(found, key, {"auth_method": "REGISTRY_SECRET", "secret_name": name})
+
+
+def _base_image(found: Found, base: object) -> None:
+    where = f"base_image in {found.source}"
+    if not isinstance(base, dict):
+        found.problems.append(f"{where}: should be a mapping")
+        return
+    unknown = sorted(str(k) for k in base if k not in BASE_IMAGE_FIELDS)
+    if unknown:
+        found.problems.append(
+            f"{where}: unknown field {', '.join(unknown)} (truss push refuses it)"
+        )
+        return
+    image = base.get("image", "")
+    if not isinstance(image, str):
+        found.problems.append(f"{where}: image should be a string")
+        return
+    auth = base.get("docker_auth")
+    if auth is not None:
+        docker_auth(found, auth, image)
+    _record_image(found, image)
+
+
+def _record_image(found: Found, image: str) -> None:
     """Keep ``base_image.image`` with its registry's entry, for doctor to look it up."""
-    if not isinstance(image, str) or not image:
+    if not image:
         return
     try:
-        key = registries.parse(_image_host(image)).key
+        key = registries.parse(image_host(image)).key
     except registries.InvalidRegistry:
         return
-    if key in entries:
-        entries[key]["image"] = image
+    if key in found.entries:
+        found.entries[key]["image"] = image
 
 
-def _registry_secret_names(data: dict, path: str) -> list[str]:
-    secrets = data.get("secrets")
-    if secrets is None:
-        return []
-    if not isinstance(secrets, dict):
-        raise ConfigError(f"'secrets' in {path} should be a map of name: value")
-    return [
-        name
-        for name in secrets
-        if isinstance(name, str) and name.startswith(registries.SECRET_PREFIX)
-    ]
-
-
-def _docker_auth(auth: object, image: object, path: str) -> tuple[str, dict[str, str]]:
-    where = f"base_image.docker_auth in {path}"
-    if not isinstance(auth, dict):
-        raise ConfigError(f"{where} should be a mapping")
-    method = auth.get("auth_method")
-    if not isinstance(method, str) or method.upper() not in METHODS:
-        raise ConfigError(f"{where}: auth_method must be one of {', '.join(METHODS)}")
-    method = method.upper()
-    entry: dict[str, str] = {"auth_method": method, "source": path}
-    for field in FIELDS:
-        value = auth.get(field)
-        if value is None or value == "":
-            continue
-        if not isinstance(value, str):
-            raise ConfigError(f"{where}: {field} should be a string")
-        entry[field] = value
-    required, forbidden = _RULES.get(method, ((), ()))
-    for field in required:
-        if field not in entry:
-            raise ConfigError(f"{where}: {field} is required when auth_method is {method}")
-    for field in forbidden:
-        if field in entry:
-            raise ConfigError(f"{where}: {field} is not allowed when auth_method is {method}")
+def docker_auth(found: Found, auth: object, image: str, where: str = "") -> None:
+    """Check one ``docker_auth`` mapping as truss does; record it, or say why not."""
+    where = where or f"base_image.docker_auth in {found.source}"
+    entry = settings(auth, where)
+    if isinstance(entry, str):
+        found.problems.append(entry)
+        return
     image_key = None
-    if isinstance(image, str) and image:
-        image_key = _key(_image_host(image), f"base_image.image in {path}")
-    if "registry" in entry:
-        key = _key(entry["registry"], f"{where}: registry")
+    if image:
+        image_key = _key(found, image_host(image), f"{where}: base_image.image {image!r}")
+        if image_key is None:
+            return
+    if entry.get("registry"):
+        key = _key(found, entry["registry"], f"{where}: registry")
+        if key is None:
+            return
         if image_key is not None and key != image_key:
-            raise ConfigError(
-                f"{where}: registry {entry['registry']!r} is not the host of base_image.image"
-                f" ({image_key})"
-            )
+            entry["image_registry"] = image_key
     elif image_key is not None:
         key = image_key
     else:
-        raise ConfigError(f"{where}: set registry, or base_image.image with a registry host")
-    return key, entry
+        found.warnings.append(
+            f"{where}: names no registry (registry is empty and there is no base_image.image);"
+            " nothing to import: set registry to the registry's host"
+        )
+        return
+    add(found, key, entry)
 
 
-def _image_host(image: str) -> str:
+def settings(auth: object, where: str) -> dict[str, str] | str:
+    """The entry for a ``docker_auth`` mapping, or the reason truss refuses it."""
+    if not isinstance(auth, dict):
+        return f"{where}: should be a mapping"
+    unknown = sorted(str(k) for k in auth if k not in FIELDS and k != "auth_method")
+    if unknown:
+        return f"{where}: unknown field {', '.join(unknown)} (truss push refuses it)"
+    method = auth.get("auth_method")
+    if not isinstance(method, str) or method.upper() not in METHODS:
+        return f"{where}: auth_method must be one of {', '.join(METHODS)}"
+    method = method.upper()
+    entry: dict[str, str] = {"auth_method": method}
+    for field in FIELDS:
+        if field not in auth:
+            continue
+        value = auth[field]
+        if value is None and field in OPTIONAL_FIELDS:
+            continue
+        if not isinstance(value, str):
+            kind = "a string or null" if field in OPTIONAL_FIELDS else "a string (not null)"
+            return f"{where}: {field} should be {kind}"
+        if value:
+            entry[field] = value
+    required, forbidden = RULES.get(method, ((), ()))
+    missing = [f for f in required if f not in entry]
+    if missing:
+        return f"{where}: {', '.join(missing)} required when auth_method is {method}"
+    present = [f for f in forbidden if f in entry]
+    if present:
+        return f"{where}: {', '.join(present)} not allowed when auth_method is {method}"
+    return entry
+
+
+def add(found: Found, key: str, entry: dict[str, str]) -> None:
+    """Record ``entry`` for ``key``, with a warning for anything that cannot work here."""
+    entry["source"] = found.source
+    warning = usable(key, entry)
+    if warning:
+        found.warnings.append(warning)
+    found.entries[key] = entry
+
+
+def usable(key: str, entry: dict[str, str]) -> str | None:
+    """Why a configuration truss accepts cannot work for ``key`` here, or None.
+
+    Shared by ``configure`` (a warning) and ``doctor`` (a FAIL): the registry must be
+    the host docker will ask for, and the method's provider must be able to serve it.
+    """
+    image_key = entry.get("image_registry")
+    if image_key is not None and image_key != key:
+        return (
+            f"{key}: registry is not the host of base_image.image ({image_key}), which is"
+            f" the host docker will ask for; set registry: {image_key} (or leave it empty)"
+            " and configure again"
+        )
+    from docker_credential_truss.resolver import config_problem
+
+    return config_problem(registries.parse(key), entry["auth_method"], entry)
+
+
+def image_host(image: str) -> str:
     """The registry host of an image reference, as docker's reference grammar decides."""
     first, sep, _ = image.partition("/")
     if sep and ("." in first or ":" in first or first == "localhost"):
@@ -158,8 +255,12 @@ def _image_host(image: str) -> str:
     return "docker.io"
 
 
-def _key(server: str, what: str) -> str:
+def _key(found: Found, server: str, what: str) -> str | None:
+    """The registry key for ``server``, or None after recording why no client sends it."""
     try:
         return registries.parse(server).key
     except registries.InvalidRegistry as exc:
-        raise ConfigError(f"{what}: {server!r} is not a registry host ({exc})") from None
+        found.problems.append(
+            f"{what}: {server!r} is not a host a docker client can ask for ({exc})"
+        )
+        return None

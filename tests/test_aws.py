@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 
 from docker_credential_truss.errors import ConfigError, ProviderError, SecretError
 from docker_credential_truss.paths import Paths
-from docker_credential_truss.providers import TIMEOUT_VARIABLE, aws
+from docker_credential_truss.providers import TIMEOUT_VARIABLE, _aws_calls, aws
 from docker_credential_truss.registry import parse
 from docker_credential_truss.secrets import Secrets
 
@@ -336,8 +336,8 @@ def test_throttling_that_persists_fails_after_bounded_attempts(world):
     started = time.monotonic()
     message = world.failure()
     assert time.monotonic() - started < 10
-    assert world.fake.calls[ECR] == aws.MAX_ATTEMPTS
-    assert "throttled" in message and f"{aws.MAX_ATTEMPTS} attempts" in message
+    assert world.fake.calls[ECR] == _aws_calls.MAX_ATTEMPTS
+    assert "throttled" in message and f"{_aws_calls.MAX_ATTEMPTS} attempts" in message
     assert message.endswith("(ThrottlingException)")
 
 
@@ -363,9 +363,9 @@ def test_a_hanging_endpoint_is_bounded_by_the_default_timeouts(world):
     started = time.monotonic()
     message = world.failure()
     elapsed = time.monotonic() - started
-    bound = aws.READ_TIMEOUT + 3  # one read (silence is not retried), slack
+    bound = _aws_calls.READ_TIMEOUT + 3  # one read (silence is not retried), slack
     assert elapsed < bound, f"took {elapsed:.1f} s"
-    assert f"did not answer within {aws.READ_TIMEOUT:g} s" in message
+    assert f"did not answer within {_aws_calls.READ_TIMEOUT:g} s" in message
     assert world.fake.calls["hang"] == 1
 
 
@@ -600,6 +600,95 @@ def test_oidc_identity_names_the_role_and_changes_with_it(world, tmp_path):
     assert web_token not in first, "the identity must not carry the token itself"
 
 
+# -- AWS_ASSUME_ROLE -------------------------------------------------------------------------
+
+ASSUME = {"aws_assume_role_arn": ROLE, "aws_assume_role_region": "eu-west-1"}
+
+
+def test_assume_role_signs_sts_with_the_truss_keys_and_ecr_with_the_roles(world):
+    world.fake.add_role(Role(ROLE, trusted_keys={world.key_id}))
+    token = world.provider(method="AWS_ASSUME_ROLE", settings=ASSUME).mint()
+    assert token.secret == world.fake.password
+    assert world.fake.calls == {ASSUME_ROLE: 1, ECR: 1}
+    sts_request, ecr_request = world.fake.requests
+    assert (sts_request["key_id"], sts_request["region"]) == (world.key_id, "eu-west-1")
+    assert sts_request["role"] == ROLE
+    assert sts_request["session_name"] == "docker-credential-truss"
+    assert sts_request["external_id"] is None
+    assert ecr_request["key_id"].startswith("ASIA") and ecr_request["key_id"] != world.key_id
+    assert ecr_request["region"] == "us-east-1", "ECR is called in the registry's region"
+
+
+def test_assume_role_uses_the_configured_secret_names_and_session_token(world):
+    key_id, secret_key = _key_id(), "sk-" + pysecrets.token_urlsafe(24)
+    world.fake.keys[key_id] = secret_key
+    world.env["TRUSS_SECRET_my_id"] = key_id
+    world.env["TRUSS_SECRET_my_key"] = secret_key
+    world.fake.add_role(Role(ROLE, trusted_keys={key_id}))
+    settings = dict(
+        ASSUME, aws_access_key_id_secret_name="my_id", aws_secret_access_key_secret_name="my_key"
+    )
+    world.provider(method="AWS_ASSUME_ROLE", settings=settings).mint()
+    assert world.fake.requests[0]["key_id"] == key_id
+
+
+def test_assume_role_sends_the_external_id_from_the_environment(world):
+    world.fake.add_role(Role(ROLE, trusted_keys={world.key_id}, external_id="org-1234"))
+    message = world.failure(method="AWS_ASSUME_ROLE", settings=ASSUME)
+    assert "STS AssumeRole failed" in message and message.endswith("(AccessDenied)")
+    assert f"may not assume role {ROLE}" in message
+    world.env["DOCKER_CREDENTIAL_TRUSS_AWS_EXTERNAL_ID"] = "org-1234"
+    world.provider(method="AWS_ASSUME_ROLE", settings=ASSUME).mint()
+    assert world.fake.requests[-2]["external_id"] == "org-1234"
+    assert world.fake.requests[-2]["error"] is None
+
+
+def test_assume_role_with_an_unknown_key_names_the_call_the_secret_and_the_code(world):
+    world.fake.add_role(Role(ROLE, trusted_keys={world.key_id}))
+    world.env["TRUSS_SECRET_aws_access_key_id"] = _key_id()
+    message = world.failure(method="AWS_ASSUME_ROLE", settings=ASSUME)
+    assert message.startswith(f"{HOST}: STS AssumeRole failed: AWS does not recognise")
+    assert "'aws_access_key_id'" in message and message.endswith("(InvalidClientTokenId)")
+
+
+def test_assume_role_without_keys_needs_the_default_chain_opt_in(world, monkeypatch):
+    del world.env["TRUSS_SECRET_aws_access_key_id"]
+    world.fake.add_role(Role(ROLE, trusted_keys={world.key_id}))
+    with pytest.raises(SecretError, match="DOCKER_CREDENTIAL_TRUSS_AWS_DEFAULT_CHAIN"):
+        world.provider(method="AWS_ASSUME_ROLE", settings=ASSUME).identity()
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", world.key_id)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", world.secret_key)
+    world.env["DOCKER_CREDENTIAL_TRUSS_AWS_DEFAULT_CHAIN"] = "1"
+    provider = world.provider(method="AWS_ASSUME_ROLE", settings=ASSUME)
+    assert "default-chain" in provider.identity()
+    provider.mint()
+    assert world.fake.requests[0]["key_id"] == world.key_id
+
+
+def test_assume_role_needs_its_role_and_region(world):
+    for settings in ({}, {"aws_assume_role_arn": ROLE}, OIDC):
+        with pytest.raises(ConfigError, match="aws_assume_role_arn and aws_assume_role_region"):
+            world.provider(method="AWS_ASSUME_ROLE", settings=settings).identity()
+
+
+def test_assume_role_identity_changes_with_role_external_id_and_key(world):
+    first = world.provider(method="AWS_ASSUME_ROLE", settings=ASSUME).identity()
+    assert first.startswith("AWS_ASSUME_ROLE:") and ROLE in first and world.key_id in first
+    other_role = dict(ASSUME, aws_assume_role_arn=ROLE + "-2")
+    assert world.provider(method="AWS_ASSUME_ROLE", settings=other_role).identity() != first
+    world.env["DOCKER_CREDENTIAL_TRUSS_AWS_EXTERNAL_ID"] = "org-1"
+    assert world.provider(method="AWS_ASSUME_ROLE", settings=ASSUME).identity() != first
+    world.env["TRUSS_SECRET_aws_access_key_id"] = _key_id()
+    assert world.provider(method="AWS_ASSUME_ROLE", settings=ASSUME).identity() != first
+    assert world.secret_key not in first
+
+
+def test_assume_role_on_a_non_ecr_host_is_a_config_error_before_the_network(world):
+    with pytest.raises(ConfigError, match="works only with Amazon ECR hosts"):
+        world.provider("ghcr.io", method="AWS_ASSUME_ROLE", settings=ASSUME).identity()
+    assert world.fake.requests == []
+
+
 # -- laziness ----------------------------------------------------------------------------
 
 
@@ -612,3 +701,22 @@ def test_provider_module_does_not_import_botocore():
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_assume_role_tokens_are_cached_per_role_and_base_identity(world):
+    from docker_credential_truss import config
+    from docker_credential_truss.resolver import Resolver
+
+    world.fake.add_role(Role(ROLE, trusted_keys={world.key_id}))
+    world.fake.add_role(Role(ROLE + "-2", trusted_keys={world.key_id}))
+    paths = Paths.from_env(world.env)
+    entry = {"auth_method": "AWS_ASSUME_ROLE", **ASSUME, "source": "test"}
+    config.merge(paths, {HOST: entry})
+    first = Resolver(world.env, paths).get(parse(HOST))
+    again = Resolver(world.env, paths).get(parse(HOST))
+    assert again.secret == first.secret
+    assert world.fake.calls == {ASSUME_ROLE: 1, ECR: 1}, "the second get must come from the cache"
+    config.merge(paths, {HOST: dict(entry, aws_assume_role_arn=ROLE + "-2")})
+    Resolver(world.env, paths).get(parse(HOST))
+    assert world.fake.calls[ASSUME_ROLE] == 2, "another role is another identity"
+    assert world.fake.requests[-2]["role"] == ROLE + "-2"

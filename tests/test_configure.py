@@ -105,31 +105,94 @@ def test_several_trusses_accumulate(cli, tmp_path, paths):
 @pytest.mark.parametrize(
     ("docker_auth", "message"),
     [
-        ("{auth_method: GCP_SERVICE_ACCOUNT_JSON}", "secret_name is required"),
+        ("{auth_method: GCP_SERVICE_ACCOUNT_JSON}", "secret_name required"),
         (
             "{auth_method: GCP_SERVICE_ACCOUNT_JSON, secret_name: s, aws_oidc_region: r}",
-            "aws_oidc_region is not allowed",
+            "aws_oidc_region not allowed",
         ),
-        ("{auth_method: AWS_OIDC, aws_oidc_role_arn: arn}", "aws_oidc_region is required"),
-        ("{auth_method: AWS_OIDC, aws_oidc_role_arn: '', aws_oidc_region: r}", "role_arn is req"),
-        ("{auth_method: GCP_OIDC, gcp_oidc_service_account: sa}", "workload_id_provider is req"),
+        ("{auth_method: AWS_OIDC, aws_oidc_role_arn: arn}", "aws_oidc_region required"),
+        ("{auth_method: AWS_OIDC, aws_oidc_role_arn: '', aws_oidc_region: r}", "role_arn required"),
+        ("{auth_method: GCP_OIDC, gcp_oidc_service_account: sa}", "workload_id_provider required"),
         (
             "{auth_method: GCP_OIDC, gcp_oidc_service_account: a, gcp_oidc_workload_id_provider: p,"
             " secret_name: s}",
-            "secret_name is not allowed",
+            "secret_name not allowed",
         ),
+        (
+            "{auth_method: AWS_OIDC, aws_oidc_role_arn: a, aws_oidc_region: r,"
+            " aws_assume_role_arn: b}",
+            "aws_assume_role_arn not allowed",
+        ),
+        ("{auth_method: AWS_ASSUME_ROLE, aws_assume_role_arn: a}", "aws_assume_role_region req"),
+        ("{auth_method: AWS_IAM, aws_access_key_id_secret_name: null}", "not null"),
+        ("{auth_method: AWS_IAM, registry: 5}", "registry should be a string or null"),
+        ("{auth_method: AWS_IAM, password: x}", "unknown field password"),
         ("{auth_method: PASSWORD}", "auth_method must be one of"),
-        ("{auth_method: AWS_IAM, registry: other.example.com}", "is not the host of"),
-        ("{auth_method: AWS_IAM, registry: 'bad host!'}", "is not a registry host"),
+        ("{registry: ghcr.io}", "auth_method must be one of"),
+        ("{auth_method: AWS_IAM, registry: 'bad host!'}", "not a host a docker client"),
+        ("{auth_method: REGISTRY_SECRET, registry: 'me@ghcr.io'}", "cannot carry a user name"),
+        ("{auth_method: REGISTRY_SECRET, registry: 'ghcr.io.'}", "bad host"),
+        ("{auth_method: REGISTRY_SECRET, registry: 'oci://ghcr.io'}", "only http and https"),
         ("[AWS_IAM]", "should be a mapping"),
     ],
 )
-def test_truss_validation(cli, tmp_path, paths, docker_auth, message):
+def test_what_truss_refuses_is_refused_with_the_reason(cli, tmp_path, paths, docker_auth, message):
     path = truss(tmp_path, f"base_image:\n  image: ghcr.io/o/i:1\n  docker_auth: {docker_auth}\n")
     run = cli("configure", path)
     assert run.code == 1
-    assert message in run.out
-    assert run.out.count("\n") == 1
+    errors = [line for line in run.err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and message in errors[0], run.err
+    assert run.out == ""
+    assert not os.path.exists(paths.helper_config)
+
+
+@pytest.mark.parametrize(
+    ("image", "docker_auth", "message"),
+    [
+        ("ghcr.io/o/i:1", "{auth_method: AWS_IAM}", "works only with Amazon ECR hosts"),
+        (
+            "123456789.dkr.ecr.us-east-1.amazonaws.com/i:1",
+            "{auth_method: AWS_ASSUME_ROLE, aws_assume_role_arn: a, aws_assume_role_region: r}",
+            "the account id 123456789 is not 12 digits",
+        ),
+        ("ghcr.io/o/i:1", "{auth_method: GCP_SERVICE_ACCOUNT_JSON, secret_name: s}", "only for"),
+        (
+            "us-docker.pkg.dev/p/r/i:1",
+            "{auth_method: GCP_OIDC, gcp_oidc_service_account: sa,"
+            " gcp_oidc_workload_id_provider: p}",
+            "gcp_oidc_workload_id_provider must look like",
+        ),
+        ("ghcr.io/o/i:1", "{auth_method: REGISTRY_SECRET, registry: nvcr.io}", "not the host"),
+    ],
+)
+def test_what_truss_accepts_but_cannot_work_is_imported_with_a_warning(
+    cli, tmp_path, paths, image, docker_auth, message
+):
+    path = truss(tmp_path, f"base_image:\n  image: {image}\n  docker_auth: {docker_auth}\n")
+    run = cli("configure", path)
+    assert run.code == 0, run.err
+    warnings = [line for line in run.err.splitlines() if line.startswith("warning: ")]
+    assert any(message in line for line in warnings), run.err
+    assert len(config.load(paths)) == 1
+    doctor = cli("doctor", "--offline")
+    assert doctor.code == 1 and "FAIL" in doctor.out and message in doctor.out, doctor.out
+
+
+def test_one_bad_entry_does_not_stop_the_others(cli, tmp_path, paths):
+    path = truss(
+        tmp_path,
+        "base_image:\n  image: ghcr.io/o/i:1\n  docker_auth: {auth_method: AWS_IAM, x: 1}\n"
+        "secrets:\n  DOCKER_REGISTRY_user@nvcr.io: null\n  DOCKER_REGISTRY_quay.io: null\n",
+    )
+    run = cli("configure", path)
+    assert run.code == 1
+    assert run.err.count("error: ") == 2 and "2 problems; 1 imported" in run.err
+    assert set(config.load(paths)) == {"quay.io"}
+
+
+def test_registry_empty_and_no_image_is_a_warning_not_an_import(cli, tmp_path, paths):
+    run = cli("configure", truss(tmp_path, "base_image:\n  docker_auth: {auth_method: AWS_IAM}\n"))
+    assert run.code == 0 and "names no registry" in run.err
     assert not os.path.exists(paths.helper_config)
 
 
@@ -158,17 +221,17 @@ def test_docker_hub_image_without_host(cli, tmp_path, paths):
 )
 def test_malformed_truss_config(cli, tmp_path, text):
     run = cli("configure", truss(tmp_path, text))
-    assert run.code == 1 and run.out.count("\n") == 1
+    assert run.code == 1 and run.err.count("error: ") == 1
 
 
 def test_truss_without_registries_is_an_error(cli, tmp_path):
     run = cli("configure", truss(tmp_path, "model_name: plain\n"))
-    assert run.code == 1 and "names no private registry" in run.out
+    assert run.code == 1 and "names no private registry" in run.err
 
 
 def test_missing_path(cli, tmp_path):
     run = cli("configure", str(tmp_path / "nope"))
-    assert run.code == 1 and "cannot read truss config" in run.out
+    assert run.code == 1 and "cannot read truss config" in run.err
 
 
 def test_no_path_is_usage(cli):
@@ -216,6 +279,135 @@ def test_configured_secret_answers_get(cli, tmp_path, truss_secrets):
     truss_secrets({"ghcr_pat": base64.b64encode(b"me:pat").decode()})
     assert cli("get", stdin="ghcr.io").json["Username"] == "me"
     assert cli("list").json == {"ghcr.io": "me"}
+
+
+# -- configure without a config.yaml: flags and Python files ---------------------------------
+
+
+def test_flags_configure_a_registry(cli, paths):
+    run = cli(
+        "configure",
+        "--registry",
+        ECR,
+        "--auth-method",
+        "aws_assume_role",
+        "--aws-assume-role-arn=arn:aws:iam::123456789012:role/r",
+        "--aws-assume-role-region",
+        "us-east-1",
+    )
+    assert run.code == 0, run.err
+    entry = config.load(paths)[ECR]
+    assert entry["auth_method"] == "AWS_ASSUME_ROLE"
+    assert entry["aws_assume_role_region"] == "us-east-1"
+    assert entry["source"] == "the command line"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--auth-method", "AWS_IAM"], "--registry HOST is required"),
+        (["--registry", "ghcr.io"], "--auth-method is required"),
+        (["--registry", "ghcr.io", "--auth-method", "GCP_OIDC"], "required when auth_method"),
+        (["--registry", "me@ghcr.io", "--auth-method", "REGISTRY_SECRET"], "user name"),
+    ],
+)
+def test_flags_follow_the_same_rules(cli, paths, argv, message):
+    run = cli("configure", *argv)
+    assert run.code == 1 and message in run.err, run.err
+    assert not os.path.exists(paths.helper_config)
+
+
+def test_an_unknown_flag_is_usage(cli):
+    run = cli("configure", "--registry", "ghcr.io", "--password", "x")
+    assert run.code == 1 and "unknown option --password" in run.out
+
+
+def test_flags_warn_like_config_yaml(cli, paths):
+    run = cli("configure", "--registry", "ghcr.io", "--auth-method", "AWS_IAM")
+    assert run.code == 0 and "works only with Amazon ECR hosts" in run.err
+    assert "ghcr.io" in config.load(paths)
+
+
+CHAINS = """
+import os
+import truss_chains as chains
+from truss.base import truss_config
+
+AUTH = truss_config.DockerAuthSettings(
+    auth_method=truss_config.DockerAuthType.AWS_OIDC,
+    aws_oidc_role_arn="arn:aws:iam::123456789012:role/r",
+    aws_oidc_region="us-east-1",
+)
+IMAGE = chains.CustomImage(image="{ecr}/base:1", docker_auth=AUTH)
+OTHER = chains.CustomImage(
+    image="ghcr.io/o/i:1",
+    docker_auth=truss_config.DockerAuthSettings(auth_method="registry_secret", secret_name="gh"),
+)
+raise SystemExit("configure must never run this file")
+"""
+
+TRAIN = """
+from truss.base.truss_config import DockerAuthType
+from truss_train import definitions
+
+image = definitions.Image(
+    base_image="{ecr}/train:1",
+    docker_auth=definitions.DockerAuth(
+        auth_method=DockerAuthType.AWS_IAM,
+        registry="{ecr}",
+        aws_iam_docker_auth=definitions.AWSIAMDockerAuth(
+            access_key_secret_ref=definitions.SecretReference(name="kid"),
+            secret_access_key_secret_ref=definitions.SecretReference(name="skey"),
+        ),
+    ),
+)
+"""
+
+
+def test_chains_file_is_read_without_running_it(cli, tmp_path, paths):
+    source = tmp_path / "chain.py"
+    source.write_text(CHAINS.format(ecr=ECR))
+    run = cli("configure", str(source))
+    assert run.code == 0, run.err
+    registries = config.load(paths)
+    assert registries[ECR]["auth_method"] == "AWS_OIDC"
+    assert registries[ECR]["aws_oidc_region"] == "us-east-1"
+    assert registries["ghcr.io"] == {
+        "auth_method": "REGISTRY_SECRET",
+        "secret_name": "gh",
+        "source": str(source),
+    }
+
+
+def test_truss_train_file_maps_secret_references(cli, tmp_path, paths):
+    source = tmp_path / "train.py"
+    source.write_text(TRAIN.format(ecr=ECR))
+    run = cli("configure", str(source))
+    assert run.code == 0, run.err
+    entry = config.load(paths)[ECR]
+    assert entry["auth_method"] == "AWS_IAM"
+    assert entry["aws_access_key_id_secret_name"] == "kid"
+    assert entry["aws_secret_access_key_secret_name"] == "skey"
+
+
+def test_a_value_that_is_not_a_literal_names_the_flags(cli, tmp_path, paths):
+    source = tmp_path / "chain.py"
+    source.write_text(
+        "import os\nfrom truss.base.truss_config import DockerAuthSettings\n"
+        "A = DockerAuthSettings(auth_method='REGISTRY_SECRET', registry=os.environ['REG'])\n"
+    )
+    run = cli("configure", str(source))
+    assert run.code == 1
+    assert "os.environ['REG'] is not a literal" in run.err
+    assert "--registry HOST --auth-method REGISTRY_SECRET" in run.err
+    assert not os.path.exists(paths.helper_config)
+
+
+def test_a_python_file_without_docker_auth(cli, tmp_path):
+    source = tmp_path / "plain.py"
+    source.write_text("print('hello')\n")
+    run = cli("configure", str(source))
+    assert run.code == 1 and "names no private registry" in run.err
 
 
 def test_the_base_image_is_recorded_with_its_registry(cli, tmp_path, paths):

@@ -369,6 +369,32 @@ def test_installed_doctor_ecr_healthy_then_refused(ecr_env, healthy):
     assert not leaked, "doctor printed a secret"
 
 
+def test_docker_hub_secret_in_truss_config_is_warned_about(cli, healthy, truss_secrets):
+    hub = "DOCKER_REGISTRY_https://index.docker.io/v1/"
+    truss_secrets({f"DOCKER_REGISTRY_{REG}": VALUE, hub: VALUE})
+    run = cli("doctor", "--offline", REG)
+    assert run.code == 0, run.out  # a warning, not a problem: docker itself works
+    assert f"  WARN  secret {hub} in " in run.out and "truss image run" in run.out
+    assert "docker login`" in run.out and "TRUSS_SECRET_" in run.out
+    assert "DOCKER_REGISTRY_https:%2F%2Findex.docker.io%2Fv1%2F" in run.out
+    assert VALUE not in run.out
+
+
+def test_offline_doctor_fails_what_get_would_refuse_before_the_network(cli, healthy, paths):
+    from docker_credential_truss import config
+
+    ecr = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+    config.merge(paths, {ecr: {"auth_method": "AWS_IAM", "source": "test"}})
+    route(paths, REG, ecr)
+    healthy["TRUSS_SECRET_aws_access_key_id"] = "AKIAEXAMPLE"
+    healthy["TRUSS_SECRET_aws_secret_access_key"] = "sk"
+    healthy["DOCKER_CREDENTIAL_TRUSS_TIMEOUT"] = "forever"
+    run = cli("doctor", "--offline", ecr)
+    fails_with(run, "DOCKER_CREDENTIAL_TRUSS_TIMEOUT should be a number")
+    get = cli("get", stdin=ecr)
+    assert get.code == 1 and "DOCKER_CREDENTIAL_TRUSS_TIMEOUT should be a number" in get.err
+
+
 # --- the registry check when the registry is not one -----------------------------------
 
 

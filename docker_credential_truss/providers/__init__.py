@@ -1,6 +1,9 @@
 """One module per auth method; each makes a credential for one registry.
 
-A provider module exposes ``make(registry, method, settings, secrets, env) -> Provider``:
+A provider module exposes ``check(registry, method, settings) -> str | None`` (why the
+settings cannot serve the registry, from config alone: ``configure`` warns with it,
+``doctor --offline`` fails with it, ``make`` refuses with it) and
+``make(registry, method, settings, secrets, env) -> Provider``:
 
 - ``registry``: the normalised :class:`~docker_credential_truss.registry.Registry`;
 - ``method``: the truss auth method name, upper case (``AWS_IAM``, ``GCP_OIDC``...);
@@ -40,6 +43,13 @@ if TYPE_CHECKING:
 
         def mint(self) -> Token:
             """Make a credential now; may import an SDK and use the network."""
+
+        def preflight(self) -> object:
+            """Optional: every check ``mint`` makes before the network, made without it.
+
+            ``doctor --offline`` calls it, so that an ok there means ``get`` will not
+            refuse for a reason it could have found offline.
+            """
 
 
 #: Seconds for each network request a provider makes; no docker client times a helper out.

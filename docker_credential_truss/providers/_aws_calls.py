@@ -2,7 +2,9 @@
 
 Kept apart from :mod:`docker_credential_truss.providers.aws` so that the cheap half
 (host parsing, identity, the convention check) never pays for botocore, and so that
-everything that talks to AWS, and every way that can fail, is in one place.
+everything that talks to AWS, and every way that can fail, is in one place. It is a
+leaf: it takes a :class:`Call` of plain values and knows nothing of truss settings,
+secret sources or the module above it, so the import arrow runs one way.
 
 Error lines name the registry, the call and the cause: the AWS error code (never
 its message, which can quote request details), the endpoint, and which secret was
@@ -37,22 +39,21 @@ from botocore.exceptions import (
     SSLError,
 )
 
-from docker_credential_truss import __version__, files
+from docker_credential_truss import __version__
 from docker_credential_truss.errors import ProviderError
 from docker_credential_truss.providers import Token, network_timeout
-from docker_credential_truss.providers.aws import (
-    AWS_OIDC,
-    BACKOFF,
-    CONNECT_TIMEOUT,
-    MAX_ATTEMPTS,
-    READ_TIMEOUT,
-    SESSION_NAME,
-)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from docker_credential_truss.providers.aws import AwsProvider, EcrHost
+#: The RoleSessionName of every AssumeRole call: CloudTrail shows who asked.
+SESSION_NAME = "docker-credential-truss"
+CONNECT_TIMEOUT = 2.0
+READ_TIMEOUT = 3.0
+#: Attempts for an answer that asks to try again (throttling, 5xx); silence gets one.
+MAX_ATTEMPTS = 3
+#: Seconds: the n-th retry waits a random time up to BACKOFF x 2^(n-1).
+BACKOFF = 0.5
 
 _ENDPOINT_VARIABLES = {"ecr": "ECR", "ecr-public": "ECR_PUBLIC", "sts": "STS"}
 _INVALID_KEY = frozenset({"UnrecognizedClientException", "InvalidClientTokenId"})
@@ -76,59 +77,87 @@ _BAD_WEB_IDENTITY = frozenset(
 _SAFE_CODE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
-def mint(provider: AwsProvider, ecr: EcrHost) -> Token:
-    """STS first for AWS_OIDC, then ECR's GetAuthorizationToken; one token back."""
-    env = provider.env
-    where = provider.registry.key
-    keys = provider.keys()
-    token_file = provider.token_file() if provider.method == AWS_OIDC else None
-    isolated = keys is not None or token_file is not None
-    session = _session(isolated)
+class Call:
+    """What to ask AWS for one registry, as plain values (the caller knows truss; this does not).
+
+    ``keys``: the key pair to sign with (``aws_access_key_id``, ``aws_secret_access_key``
+    and maybe ``aws_session_token``), or None for boto3's default chain. ``labels``
+    says, per part (``key_id``, ``secret_key``, ``session_token``), which secret it came
+    from, for messages. With ``role`` set, STS is asked first: ``AssumeRoleWithWebIdentity``
+    with ``web_token`` (read from ``token_file``), else ``AssumeRole`` (with
+    ``external_id`` when given); ECR is then called with the role's credentials.
+    """
+
+    def __init__(
+        self,
+        where: str,
+        *,
+        service: str,
+        account: str | None,
+        region: str,
+        fips: bool,
+        env: Mapping[str, str],
+        keys: Mapping[str, str] | None,
+        labels: Mapping[str, str],
+        role: str | None = None,
+        role_region: str | None = None,
+        external_id: str | None = None,
+        token_file: str | None = None,
+        web_token: str | None = None,
+    ) -> None:
+        self.where = where
+        self.service = service
+        self.account = account
+        self.region = region
+        self.fips = fips
+        self.env = env
+        self.keys = keys
+        self.labels = labels
+        self.role = role
+        self.role_region = role_region
+        self.external_id = external_id
+        self.token_file = token_file
+        self.web_token = web_token
+
+    @property
+    def public(self) -> bool:
+        return self.service == "ecr-public"
+
+
+def mint(call: Call) -> Token:
+    """STS first when a role is to be assumed, then ECR's GetAuthorizationToken."""
+    env = call.env
+    where = call.where
+    session = _session(isolated=call.keys is not None or call.web_token is not None)
     config = _config(env)
-    credentials: dict[str, str] | None = None
-    if keys is not None:
-        credentials = {
-            "aws_access_key_id": keys.key_id.value,
-            "aws_secret_access_key": keys.secret_key.value,
-        }
-        if keys.session_token is not None:
-            credentials["aws_session_token"] = keys.session_token.value
+    credentials = dict(call.keys) if call.keys is not None else None
+    signer: Mapping[str, str] | None = call.labels
     cap: float | None = None
 
-    if provider.method == AWS_OIDC:
-        role, sts_region = provider._role()
-        if token_file is not None:
-            web_token = _read_token_file(provider, token_file)
-            sts = _client(
-                where,
-                session,
-                "sts",
-                sts_region,
-                env,
-                config.merge(Config(signature_version=UNSIGNED)),
-                None,
-            )
+    if call.role is not None:
+        role, sts_region = call.role, call.role_region or ""
+        extra = {"role": role, "labels": call.labels}
+        if call.web_token is not None:
+            unsigned = config.merge(Config(signature_version=UNSIGNED))
+            sts = _client(where, session, "sts", sts_region, env, unsigned, None)
             op = "STS AssumeRoleWithWebIdentity"
+            extra["token_file"] = call.token_file
             answer = _call(
-                provider,
+                call,
                 op,
                 sts.assume_role_with_web_identity,
                 RoleArn=role,
                 RoleSessionName=SESSION_NAME,
-                WebIdentityToken=web_token,
-                extra={"role": role, "token_file": token_file},
+                WebIdentityToken=call.web_token,
+                extra=extra,
             )
         else:
             sts = _client(where, session, "sts", sts_region, env, config, credentials)
             op = "STS AssumeRole"
-            answer = _call(
-                provider,
-                op,
-                sts.assume_role,
-                RoleArn=role,
-                RoleSessionName=SESSION_NAME,
-                extra={"role": role},
-            )
+            params = {"RoleArn": role, "RoleSessionName": SESSION_NAME}
+            if call.external_id:
+                params["ExternalId"] = call.external_id
+            answer = _call(call, op, sts.assume_role, extra=extra, **params)
         try:
             assumed = answer["Credentials"]
             credentials = {
@@ -138,30 +167,28 @@ def mint(provider: AwsProvider, ecr: EcrHost) -> Token:
             }
             cap = assumed["Expiration"].timestamp()
         except (KeyError, TypeError, AttributeError):
-            raise ProviderError(
-                f"{provider.registry.key}: {op} answered without credentials"
-            ) from None
-        keys = None  # from here on the role's credentials are used, not the secrets
+            raise ProviderError(f"{where}: {op} answered without credentials") from None
+        signer = None  # from here on the role's credentials sign, not the secrets
 
     client = _client(
-        where, session, ecr.service, ecr.region, env, config, credentials, fips=ecr.fips
+        where, session, call.service, call.region, env, config, credentials, fips=call.fips
     )
-    if ecr.public:
+    if call.public:
         op = "ECR Public GetAuthorizationToken"
-        answer = _call(provider, op, client.get_authorization_token, extra={"keys": keys})
+        answer = _call(call, op, client.get_authorization_token, extra={"labels": signer})
         data = answer.get("authorizationData")
     else:
         op = "ECR GetAuthorizationToken"
         answer = _call(
-            provider,
+            call,
             op,
             client.get_authorization_token,
-            registryIds=[ecr.account],
-            extra={"keys": keys},
+            registryIds=[call.account],
+            extra={"labels": signer},
         )
         found = answer.get("authorizationData") or [None]
         data = found[0]
-    return _token(provider, op, data, cap)
+    return _token(where, op, data, cap)
 
 
 # -- botocore set-up -----------------------------------------------------------------------
@@ -230,33 +257,17 @@ def _client(
         ) from None
 
 
-def _read_token_file(provider: AwsProvider, path: str) -> str:
-    try:
-        with files.open_regular(path, "r", encoding="utf-8") as handle:  # not a FIFO
-            token = handle.read().strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or "not UTF-8 text"
-        raise ProviderError(
-            f"{provider.registry.key}: cannot read the web identity token file {path}: {reason}"
-        ) from None
-    if not token:
-        raise ProviderError(f"{provider.registry.key}: the web identity token file {path} is empty")
-    return token
-
-
 # -- one call, and what its failure means -------------------------------------------------
 
 
-def _call(
-    provider: AwsProvider, op: str, method: Callable[..., Any], *, extra: dict, **params: Any
-) -> Any:
+def _call(call: Call, op: str, method: Callable[..., Any], *, extra: dict, **params: Any) -> Any:
     """One AWS call; an answer that says "try again" is retried, silence is not.
 
     botocore's own retries are off (``_config``): they also retry timeouts and refused
     connections, so a dead endpoint took three timeouts. Throttling and 5xx answers
     come back quickly and are retried here, up to MAX_ATTEMPTS with jittered backoff.
     """
-    where = provider.registry.key
+    where = call.where
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
             return method(**params)
@@ -265,10 +276,10 @@ def _call(
                 time.sleep(random.random() * BACKOFF * 2 ** (attempt - 1))  # noqa: S311 - jitter
                 continue
             raise ProviderError(
-                f"{where}: {op} failed: {_client_error(provider, exc, extra, attempt)}"
+                f"{where}: {op} failed: {_client_error(call, exc, extra, attempt)}"
             ) from None
         except BotoCoreError as exc:
-            raise ProviderError(f"{where}: {op} failed: {_sdk_error(provider, exc)}") from None
+            raise ProviderError(f"{where}: {op} failed: {_sdk_error(call, exc)}") from None
         except Exception as exc:  # botocore's parsers raise plain errors on a garbled answer
             raise ProviderError(
                 f"{where}: {op} failed: the answer could not be read ({type(exc).__name__})"
@@ -283,45 +294,45 @@ def _worth_retrying(exc: ClientError) -> bool:
     return code in _THROTTLED or status in (500, 502, 503, 504)
 
 
-def _client_error(provider: AwsProvider, exc: ClientError, extra: dict, attempts: int) -> str:
+def _client_error(call: Call, exc: ClientError, extra: dict, attempts: int) -> str:
     response = exc.response or {}
     error = response.get("Error") or {}
     raw_code = str(error.get("Code") or "")
     code = raw_code if _SAFE_CODE.fullmatch(raw_code) else "an unrecognised error"
     meta = response.get("ResponseMetadata") or {}
     status = meta.get("HTTPStatusCode")
-    keys = extra.get("keys")
+    labels = extra.get("labels") or {}
     role = extra.get("role")
     token_file = extra.get("token_file")
 
     def secret(part: str) -> str:
-        found = getattr(keys, part, None) if keys is not None else None
-        if found is None:
-            return ""
-        names = provider._secret_names()
-        name = {"key_id": names[0], "secret_key": names[1], "session_token": names[2]}[part]
-        return f" in secret {name!r} ({found.source})"
+        label = labels.get(part)
+        return f" in {label}" if label else ""
 
     if token_file is not None and raw_code in _BAD_WEB_IDENTITY:
         return f"STS rejected the web identity token in {token_file} for role {role} ({code})"
     if raw_code in _INVALID_KEY:
         text = f"AWS does not recognise the access key id{secret('key_id')}"
-        if keys is not None and keys.session_token is not None:
+        if labels.get("session_token"):
             text += f" with the session token{secret('session_token')}"
         return f"{text} ({code})"
     if raw_code in _BAD_SIGNATURE:
         message = str(error.get("Message") or "").lower()
         if "region" in message:
-            return f"AWS refused region {_region(provider)!r} for this endpoint ({code})"
+            region = call.role_region if role is not None else call.region
+            return f"AWS refused region {region!r} for this endpoint ({code})"
         return (
             f"AWS rejected the request signature: the secret access key{secret('secret_key')}"
             f" does not match the access key id ({code})"
         )
     if raw_code in _DENIED:
         if role is not None:
-            return f"access denied: the AWS identity may not assume role {role} ({code})"
+            text = f"access denied: the AWS identity may not assume role {role}"
+            if call.external_id:
+                text += " with the external id given"
+            return f"{text} ({code})"
         needs = "ecr:GetAuthorizationToken"
-        if provider.ecr is not None and provider.ecr.public:
+        if call.public:
             needs = "ecr-public:GetAuthorizationToken and sts:GetServiceBearerToken"
         return f"access denied: the AWS identity is not allowed {needs} ({code})"
     if raw_code in _EXPIRED:
@@ -336,10 +347,11 @@ def _client_error(provider: AwsProvider, exc: ClientError, extra: dict, attempts
     return f"{code} (HTTP {status})"
 
 
-def _sdk_error(provider: AwsProvider, exc: BotoCoreError) -> str:
+def _sdk_error(call: Call, exc: BotoCoreError) -> str:
     kwargs = getattr(exc, "kwargs", {}) or {}
     url = _safe_url(kwargs.get("endpoint_url"))
-    connect, read = _timeouts(provider)
+    config = _config(call.env)
+    connect, read = config.connect_timeout, config.read_timeout
     if isinstance(exc, ConnectTimeoutError):
         return f"{url} did not accept a connection within {connect:g} s"
     if isinstance(exc, ReadTimeoutError):
@@ -347,7 +359,7 @@ def _sdk_error(provider: AwsProvider, exc: BotoCoreError) -> str:
     if isinstance(exc, SSLError):
         return f"TLS verification of {url} failed (a proxy or AWS_CA_BUNDLE?)"
     if isinstance(exc, (EndpointConnectionError, ConnectionClosedError)):
-        return f"cannot reach {url}: no network, or the endpoint is wrong{_region_hint(provider)}"
+        return f"cannot reach {url}: no network, or the endpoint is wrong{_region_hint(call)}"
     if isinstance(exc, NoCredentialsError):
         return (
             "no AWS credentials: boto3's default chain (environment, ~/.aws, SSO,"
@@ -358,8 +370,7 @@ def _sdk_error(provider: AwsProvider, exc: BotoCoreError) -> str:
     return f"the AWS SDK failed ({type(exc).__name__})"
 
 
-def _token(provider: AwsProvider, op: str, data: Any, cap: float | None) -> Token:
-    where = provider.registry.key
+def _token(where: str, op: str, data: Any, cap: float | None) -> Token:
     try:
         encoded = data["authorizationToken"]
         expires = data["expiresAt"].timestamp()
@@ -378,25 +389,13 @@ def _token(provider: AwsProvider, op: str, data: Any, cap: float | None) -> Toke
 # -- small helpers ---------------------------------------------------------------------------
 
 
-def _timeouts(provider: AwsProvider) -> tuple[float, float]:
-    config = _config(provider.env)
-    return config.connect_timeout, config.read_timeout
-
-
-def _region(provider: AwsProvider) -> str:
-    return provider.ecr.region if provider.ecr is not None else "?"
-
-
-def _region_hint(provider: AwsProvider) -> str:
+def _region_hint(call: Call) -> str:
     """Say so when the region is not one botocore knows; new regions appear, so only a hint."""
-    ecr = provider.ecr
-    if ecr is None:
-        return ""
     session = botocore.session.Session()
     for partition in session.get_available_partitions():
-        if ecr.region in session.get_available_regions(ecr.service, partition):
+        if call.region in session.get_available_regions(call.service, partition):
             return ""
-    return f" (region {ecr.region!r} is not one this botocore knows)"
+    return f" (region {call.region!r} is not one this botocore knows)"
 
 
 def _safe_url(url: object) -> str:

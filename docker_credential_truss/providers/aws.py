@@ -1,4 +1,5 @@
-"""Amazon ECR (private and public) through truss's ``AWS_IAM`` and ``AWS_OIDC`` methods.
+"""Amazon ECR (private and public) through truss's ``AWS_IAM``, ``AWS_OIDC`` and
+``AWS_ASSUME_ROLE`` methods.
 
 Host matching is one anchored pattern, the one amazon-ecr-credential-helper uses
 (``ecr-login/api/client.go``), applied to the already normalised, lower-case host::
@@ -25,6 +26,13 @@ Credentials:
   ``AssumeRole`` from the truss key pair if its secrets exist, else from boto3's
   default chain (the user's ambient credentials: assuming a named role is the point
   of this method, so no opt-in is asked for).
+- ``AWS_ASSUME_ROLE``: STS ``AssumeRole`` into ``aws_assume_role_arn`` in
+  ``aws_assume_role_region``, signed with the truss key pair (the same secrets as
+  ``AWS_IAM``), or with boto3's default chain under the same opt-in as ``AWS_IAM``. On
+  Baseten, Baseten's own principal assumes the role with an ``sts:ExternalId`` it
+  assigns to the organisation; here the ExternalId, when the role's trust policy
+  wants one, comes from ``DOCKER_CREDENTIAL_TRUSS_AWS_EXTERNAL_ID``. The session name
+  is ``docker-credential-truss``, so CloudTrail shows who assumed the role.
 
 When truss secrets are used, the botocore session reads no ``~/.aws`` files at all:
 a stray profile, a broken config file or an ``AWS_PROFILE`` naming another account
@@ -42,7 +50,8 @@ throttling or a 5xx is tried up to 3 times with jittered backoff; a call that ti
 out or cannot connect is not retried, so a dead or black-holed endpoint fails within
 one timeout (under 5 s with the defaults), never hangs docker.
 
-Only :meth:`AwsProvider.mint` imports botocore; everything above it is cheap.
+Only :meth:`AwsProvider.mint` imports botocore, through ``_aws_calls``, which is handed
+plain values; everything in this module is cheap.
 """
 
 from __future__ import annotations
@@ -50,7 +59,8 @@ from __future__ import annotations
 import os
 import re
 
-from docker_credential_truss.errors import ConfigError, SecretError
+from docker_credential_truss import files
+from docker_credential_truss.errors import ConfigError, ProviderError, SecretError
 from docker_credential_truss.providers import Token
 
 TYPE_CHECKING = False  # importing typing costs start-up time
@@ -62,7 +72,13 @@ if TYPE_CHECKING:
 
 AWS_IAM = "AWS_IAM"
 AWS_OIDC = "AWS_OIDC"
-METHODS = (AWS_IAM, AWS_OIDC)
+AWS_ASSUME_ROLE = "AWS_ASSUME_ROLE"
+METHODS = (AWS_IAM, AWS_OIDC, AWS_ASSUME_ROLE)
+#: method -> (role ARN field, region field) for the methods that assume a role
+ROLE_FIELDS = {
+    AWS_OIDC: ("aws_oidc_role_arn", "aws_oidc_region"),
+    AWS_ASSUME_ROLE: ("aws_assume_role_arn", "aws_assume_role_region"),
+}
 
 ECR_PUBLIC_HOST = "public.ecr.aws"
 ECR_PUBLIC_REGION = "us-east-1"
@@ -75,14 +91,7 @@ DEFAULT_SESSION_TOKEN_SECRET = "aws_session_token"
 DEFAULT_CHAIN_VARIABLE = "DOCKER_CREDENTIAL_TRUSS_AWS_DEFAULT_CHAIN"
 TOKEN_FILE_VARIABLE = "DOCKER_CREDENTIAL_TRUSS_AWS_WEB_IDENTITY_TOKEN_FILE"
 AWS_TOKEN_FILE_VARIABLE = "AWS_WEB_IDENTITY_TOKEN_FILE"
-SESSION_NAME = "docker-credential-truss"
-
-CONNECT_TIMEOUT = 2.0
-READ_TIMEOUT = 3.0
-#: Attempts for an answer that asks to try again (throttling, 5xx); silence gets one.
-MAX_ATTEMPTS = 3
-#: Seconds: the n-th retry waits a random time up to BACKOFF x 2^(n-1).
-BACKOFF = 0.5
+EXTERNAL_ID_VARIABLE = "DOCKER_CREDENTIAL_TRUSS_AWS_EXTERNAL_ID"
 
 _ECR_HOST = re.compile(
     r"(?P<account>[0-9]{12})\.dkr(?P<sep>[.-])ecr(?P<fips>-fips)?"
@@ -90,6 +99,7 @@ _ECR_HOST = re.compile(
     r"\.(?P<suffix>amazonaws\.com(?:\.cn)?|amazonaws\.eu|on\.aws|on\.amazonwebservices\.com\.cn"
     r"|sc2s\.sgov\.gov|c2s\.ic\.gov|cloud\.adc-e\.uk|csp\.hci\.ic\.gov)"
 )
+_ACCOUNT_LIKE = re.compile(r"([0-9]+)\.dkr[.-]ecr")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 
 
@@ -167,6 +177,24 @@ def by_convention(registry: Registry, secrets: Secrets, env: Mapping[str, str]) 
     return secrets.find(DEFAULT_KEY_ID_SECRET) is not None
 
 
+def check(registry: Registry, method: str, settings: Mapping[str, str]) -> str | None:
+    """Why ``method`` cannot serve ``registry`` with ``settings``, or None (config alone).
+
+    The same checks, with the same messages, that :meth:`AwsProvider.identity` makes
+    before it reads a secret.
+    """
+    if method.upper() not in METHODS:
+        return f"{registry.key}: {method} is not an AWS auth method"
+    provider = AwsProvider(registry, method.upper(), settings, None, {})  # type: ignore[arg-type]
+    try:
+        provider._require_ecr()
+        if provider.method in ROLE_FIELDS:
+            provider._role()
+    except ConfigError as exc:
+        return exc.message
+    return None
+
+
 def make(
     registry: Registry,
     method: str,
@@ -234,10 +262,16 @@ class AwsProvider:
 
     def _require_ecr(self) -> EcrHost:
         if self.ecr is None:
+            account = _ACCOUNT_LIKE.match(self.registry.host)
+            hint = ""
+            if account is not None and len(account[1]) != 12:
+                hint = f"; the account id {account[1]} is not 12 digits"
+            elif self.registry.port is not None:
+                hint = "; ECR hosts take no port"
             raise ConfigError(
                 f"{self._where()}: {self.method} works only with Amazon ECR hosts"
                 " (<account>.dkr.ecr.<region>.amazonaws.com and the other ECR forms,"
-                " or public.ecr.aws)"
+                f" or public.ecr.aws){hint}"
             )
         return self.ecr
 
@@ -269,14 +303,19 @@ class AwsProvider:
         return self._keys
 
     def _role(self) -> tuple[str, str]:
-        role = _setting(self.settings, "aws_oidc_role_arn")
-        region = _setting(self.settings, "aws_oidc_region")
+        arn_field, region_field = ROLE_FIELDS[self.method]
+        role = _setting(self.settings, arn_field)
+        region = _setting(self.settings, region_field)
         if role is None or region is None:
             raise ConfigError(
-                f"{self._where()}: AWS_OIDC needs aws_oidc_role_arn and aws_oidc_region in"
+                f"{self._where()}: {self.method} needs {arn_field} and {region_field} in"
                 " the truss config's docker_auth; run `docker-credential-truss configure` again"
             )
         return role, region
+
+    def external_id(self) -> str | None:
+        """AWS_ASSUME_ROLE's ExternalId, for trust policies that require one."""
+        return self.env.get(EXTERNAL_ID_VARIABLE, "").strip() or None
 
     def token_file(self) -> str | None:
         for name in (TOKEN_FILE_VARIABLE, AWS_TOKEN_FILE_VARIABLE):
@@ -311,24 +350,37 @@ class AwsProvider:
         return ":".join(parts)
 
     def _source_identity(self) -> str:
-        """AWS_IAM's credential, or AWS_OIDC's source credential, as a non-secret id."""
+        """The key pair (or default chain) that signs, as a non-secret id."""
         keys = self.keys()
         if keys is not None:
             return "key=" + keys.key_id.value
         return self._default_chain_identity()
 
     def identity(self) -> str:
-        """Access key id, or role and source identity: never a secret value."""
+        """Access key id, or role and source identity: never a secret value.
+
+        Everything ``mint`` checks before the network is checked here, in the same
+        order, so ``doctor --offline`` (which calls this) refuses what ``get`` would.
+        """
         ecr = self._require_ecr()
         scope = f"{ecr.service}:{ecr.account or ''}:{ecr.region}"
         if self.method == AWS_IAM:
-            if self.keys() is None and not _flag(self.env, DEFAULT_CHAIN_VARIABLE):
-                raise self._missing_keys()
+            self._need_keys()
             return f"AWS_IAM:{scope}:{self._source_identity()}"
         role, region = self._role()
+        if self.method == AWS_ASSUME_ROLE:
+            self._need_keys()
+            external = self.external_id()
+            ext = "external-id=" + (external or "")
+            return f"AWS_ASSUME_ROLE:{scope}:{role}@{region}:{ext}:{self._source_identity()}"
         token_file = self.token_file()
         source = f"web-identity={token_file}" if token_file else self._source_identity()
         return f"AWS_OIDC:{scope}:{role}@{region}:{source}"
+
+    def _need_keys(self) -> None:
+        """The truss key pair, or the opt-in to boto3's default chain, must be there."""
+        if self.keys() is None and not _flag(self.env, DEFAULT_CHAIN_VARIABLE):
+            raise self._missing_keys()
 
     def _missing_keys(self) -> SecretError:
         id_name, _, _ = self._secret_names()
@@ -344,23 +396,88 @@ class AwsProvider:
     # -- the expensive part --------------------------------------------------------------
 
     def mint(self) -> Token:
-        """Call STS (AWS_OIDC) and ECR now; botocore is imported here and only here."""
+        """Call STS (role methods) and ECR now; botocore is imported here and only here."""
         self.identity()  # the same checks, in the same order, with the same messages
         ecr = self._require_ecr()
+        keys = self.keys()
+        values: dict[str, str] | None = None
+        labels: dict[str, str] = {}
+        if keys is not None:
+            names = dict(
+                zip(("key_id", "secret_key", "session_token"), self._secret_names(), strict=True)
+            )
+            values = {
+                "aws_access_key_id": keys.key_id.value,
+                "aws_secret_access_key": keys.secret_key.value,
+            }
+            parts = {"key_id": keys.key_id, "secret_key": keys.secret_key}
+            if keys.session_token is not None:
+                values["aws_session_token"] = keys.session_token.value
+                parts["session_token"] = keys.session_token
+            labels = {p: f"secret {names[p]!r} ({f.source})" for p, f in parts.items()}
+        role = role_region = None
+        if self.method in ROLE_FIELDS:
+            role, role_region = self._role()
+        token_file, web_token = self.preflight()
         from docker_credential_truss.providers import _aws_calls
 
-        return _aws_calls.mint(self, ecr)
+        return _aws_calls.mint(
+            _aws_calls.Call(
+                self._where(),
+                service=ecr.service,
+                account=ecr.account,
+                region=ecr.region,
+                fips=ecr.fips,
+                env=self.env,
+                keys=values,
+                labels=labels,
+                role=role,
+                role_region=role_region,
+                external_id=self.external_id() if self.method == AWS_ASSUME_ROLE else None,
+                token_file=token_file,
+                web_token=web_token,
+            )
+        )
+
+    def preflight(self) -> tuple[str | None, str | None]:
+        """What mint checks before the network besides identity(): AWS_OIDC's token file.
+
+        (token file, its token), or (None, None); ``doctor --offline`` calls it too.
+        """
+        self.identity()
+        if self.method != AWS_OIDC:
+            return None, None
+        token_file = self.token_file()
+        if token_file is None:
+            return None, None
+        return token_file, self._read_token_file(token_file)
+
+    def _read_token_file(self, path: str) -> str:
+        try:
+            with files.open_regular(path, "r", encoding="utf-8") as handle:  # not a FIFO
+                token = handle.read().strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+            raise ProviderError(
+                f"{self._where()}: cannot read the web identity token file {path}: {reason}"
+            ) from None
+        if not token:
+            raise ProviderError(f"{self._where()}: the web identity token file {path} is empty")
+        return token
 
 
 __all__ = [
+    "AWS_ASSUME_ROLE",
     "AWS_IAM",
     "AWS_OIDC",
     "DEFAULT_CHAIN_VARIABLE",
     "ECR_PUBLIC_HOST",
+    "EXTERNAL_ID_VARIABLE",
     "TOKEN_FILE_VARIABLE",
     "AwsProvider",
     "EcrHost",
     "by_convention",
+    "check",
     "make",
     "parse_host",
 ]

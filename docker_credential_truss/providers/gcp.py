@@ -75,6 +75,34 @@ def is_google_registry(host: str, port: int | None = None) -> bool:
     return host in CONTAINER_REGISTRY_HOSTS or _ARTIFACT_REGISTRY.match(host) is not None
 
 
+def check(registry: Registry, method: str, settings: Mapping[str, str]) -> str | None:
+    """Why ``method`` cannot serve ``registry`` with ``settings``, or None (config alone)."""
+    if method not in METHODS:
+        return f"{registry.key}: the gcp provider does not handle auth_method {method}"
+    if not is_google_registry(registry.host, registry.port):
+        return (
+            f"{registry.key}: {method} is only for Google Artifact Registry "
+            "(<location>-docker.pkg.dev) and Container Registry (gcr.io, us.gcr.io, "
+            "eu.gcr.io, asia.gcr.io); refusing to send a Google token to another host"
+        )
+    try:
+        if method == SERVICE_ACCOUNT_JSON:
+            _setting(registry, method, settings, "secret_name")
+            return None
+        provider = _setting(registry, method, settings, "gcp_oidc_workload_id_provider")
+        account = _setting(registry, method, settings, "gcp_oidc_service_account")
+    except ConfigError as exc:
+        return exc.message
+    if _WORKLOAD_PROVIDER.match(provider) is None:
+        return (
+            f"{registry.key}: gcp_oidc_workload_id_provider must look like "
+            "projects/<number>/locations/global/workloadIdentityPools/<pool>/providers/<id>"
+        )
+    if _SERVICE_ACCOUNT.match(account) is None:
+        return f"{registry.key}: gcp_oidc_service_account must be a service-account email"
+    return None
+
+
 def make(
     registry: Registry,
     method: str,
@@ -83,12 +111,9 @@ def make(
     env: Mapping[str, str],
 ) -> ServiceAccountKey | WorkloadIdentity:
     """Check the registry and the method's settings and return its provider (no network)."""
-    if not is_google_registry(registry.host, registry.port):
-        raise ConfigError(
-            f"{registry.key}: {method} is only for Google Artifact Registry "
-            "(<location>-docker.pkg.dev) and Container Registry (gcr.io, us.gcr.io, "
-            "eu.gcr.io, asia.gcr.io); refusing to send a Google token to another host"
-        )
+    problem = check(registry, method, settings)
+    if problem is not None:
+        raise ConfigError(problem)
     timeout = _timeout(env)
     if method == SERVICE_ACCOUNT_JSON:
         name = _setting(registry, method, settings, "secret_name")
@@ -98,15 +123,7 @@ def make(
         provider = _setting(registry, method, settings, "gcp_oidc_workload_id_provider")
         account = _setting(registry, method, settings, "gcp_oidc_service_account")
         match = _WORKLOAD_PROVIDER.match(provider)
-        if match is None:
-            raise ConfigError(
-                f"{registry.key}: gcp_oidc_workload_id_provider must look like "
-                "projects/<number>/locations/global/workloadIdentityPools/<pool>/providers/<id>"
-            )
-        if _SERVICE_ACCOUNT.match(account) is None:
-            raise ConfigError(
-                f"{registry.key}: gcp_oidc_service_account must be a service-account email"
-            )
+        assert match is not None  # check() said so
         return WorkloadIdentity(
             registry,
             audience="//iam.googleapis.com/" + match.group(1),
@@ -141,18 +158,20 @@ class ServiceAccountKey:
             (SERVICE_ACCOUNT_JSON, info["client_email"], info["private_key_id"], info["token_uri"])
         )
 
-    def mint(self) -> Token:
+    def preflight(self) -> object:
+        """The credentials, made from the key without the network (doctor --offline too)."""
         from google.oauth2 import service_account
 
         try:
-            credentials = service_account.Credentials.from_service_account_info(
-                self._info, scopes=[SCOPE]
-            )
+            return service_account.Credentials.from_service_account_info(self._info, scopes=[SCOPE])
         except Exception:  # cryptography's and google-auth's messages are not ours to show
             raise SecretError(
                 f"{self.registry.key}: secret {self.secret_name} holds a service-account key "
                 "whose private_key is not a usable PEM RSA key"
             ) from None
+
+    def mint(self) -> Token:
+        credentials = self.preflight()
         return _refresh(self.registry, credentials, self.timeout, "the token endpoint")
 
 
@@ -210,10 +229,14 @@ class WorkloadIdentity:
             )
         return token
 
+    def preflight(self) -> str:
+        """What mint checks before the network: the OIDC token file (doctor --offline too)."""
+        return self.read_subject_token()
+
     def mint(self) -> Token:
         from google.auth import identity_pool
 
-        subject_token = self.read_subject_token()
+        subject_token = self.preflight()
 
         class _Supplier(identity_pool.SubjectTokenSupplier):
             def get_subject_token(self, context: object, request: object) -> str:

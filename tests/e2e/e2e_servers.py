@@ -371,11 +371,15 @@ class Registry:
     def url(self) -> str:
         return f"http://{self.ip}:{self.port}"
 
-    def _write_files(self) -> None:
-        self.base.mkdir(parents=True, exist_ok=True)
+    def _auth(self) -> dict[str, object]:
+        """The ``auth`` section of the registry's config; writes what it needs."""
         (self.base / "htpasswd").write_text(
             "".join(htpasswd_line(u, p) for u, p in self.users.items())
         )
+        return {"htpasswd": {"realm": "dct-e2e", "path": str(self.base / "htpasswd")}}
+
+    def _write_files(self) -> None:
+        self.base.mkdir(parents=True, exist_ok=True)
         config = {
             "version": 0.1,
             "log": {"level": "info", "accesslog": {"disabled": False}},
@@ -384,7 +388,7 @@ class Registry:
                 "delete": {"enabled": True},
             },
             "http": {"addr": f"{self.ip}:{self.port}"},
-            "auth": {"htpasswd": {"realm": "dct-e2e", "path": str(self.base / "htpasswd")}},
+            "auth": self._auth(),
         }
         # JSON is YAML, and needs no quoting rules of our own.
         (self.base / "registry.yml").write_text(json.dumps(config, indent=2))

@@ -214,6 +214,41 @@ def test_simultaneous_gets_against_a_dead_endpoint_share_one_failure(box):
     assert 1 <= box.fake.count("hang") <= 3
 
 
+def test_assume_role_configured_from_a_truss_through_the_installed_command(box):
+    """configure a truss's AWS_ASSUME_ROLE, then 8 processes at once: one STS, one ECR call."""
+    from fakes.aws import ASSUME_ROLE, Role
+
+    role = "arn:aws:iam::123456789012:role/puller"
+    box.fake.add_role(Role(role, trusted_keys={box.key_id}, external_id="org-42"))
+    box.env["DOCKER_CREDENTIAL_TRUSS_AWS_EXTERNAL_ID"] = "org-42"
+    truss = box.root / "my-truss"
+    truss.mkdir()
+    (truss / "config.yaml").write_text(
+        f"base_image:\n  image: {HOST}/models/base:1\n  docker_auth:\n"
+        f"    auth_method: aws_assume_role\n    aws_assume_role_arn: {role}\n"
+        "    aws_assume_role_region: us-east-1\n"
+    )
+    done = subprocess.run(
+        [EXE, "configure", str(truss)],
+        capture_output=True,
+        text=True,
+        env=dict(box.env, DOCKER_CONFIG=str(box.root / "docker")),
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    box.fake.delay = 1.0
+    procs = [box.start_get() for _ in range(8)]
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        box.expect_password(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
+    assert (box.fake.count(ASSUME_ROLE), box.fake.count(ECR)) == (1, 1)
+    sts, ecr = box.fake.requests
+    assert sts["key_id"] == box.key_id and sts["external_id"] == "org-42"
+    assert sts["session_name"] == "docker-credential-truss"
+    assert ecr["key_id"].startswith("ASIA"), "ECR must be signed with the role's credentials"
+
+
 def test_a_failure_is_remembered_briefly_and_a_corrected_secret_is_tried_at_once(box):
     """The classic builder asks every routed registry before each build: a failure is
     remembered (keyed by registry and identity), but fixing the secret takes effect now."""

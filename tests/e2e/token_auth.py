@@ -233,26 +233,15 @@ class TokenRegistry(Registry):
         super().__init__(base, ip, port, [])
         self.token_server = token_server
 
-    def _write_files(self) -> None:
-        self.base.mkdir(parents=True, exist_ok=True)
-        config = {
-            "version": 0.1,
-            "log": {"level": "info", "accesslog": {"disabled": False}},
-            "storage": {
-                "filesystem": {"rootdirectory": str(self.base / "data")},
-                "delete": {"enabled": True},
-            },
-            "http": {"addr": f"{self.ip}:{self.port}"},
-            "auth": {
-                "token": {
-                    "realm": self.token_server.realm,
-                    "service": SERVICE,
-                    "issuer": ISSUER,
-                    "rootcertbundle": str(self.token_server.cert_file),
-                }
-            },
+    def _auth(self) -> dict[str, object]:
+        return {
+            "token": {
+                "realm": self.token_server.realm,
+                "service": SERVICE,
+                "issuer": ISSUER,
+                "rootcertbundle": str(self.token_server.cert_file),
+            }
         }
-        (self.base / "registry.yml").write_text(json.dumps(config, indent=2))
 
     def add_users(self, users: Iterable[tuple[str, str]]) -> None:
         """Users live in the token server, so nothing restarts."""

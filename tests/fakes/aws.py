@@ -60,11 +60,18 @@ class Role:
     """A role STS may hand out: who may assume it (key ids) and which OIDC tokens it trusts."""
 
     def __init__(
-        self, arn: str, *, trusted_keys: set[str] | None = None, web_tokens: set[str] | None = None
+        self,
+        arn: str,
+        *,
+        trusted_keys: set[str] | None = None,
+        web_tokens: set[str] | None = None,
+        external_id: str | None = None,
     ) -> None:
         self.arn = arn
         self.trusted_keys = trusted_keys or set()
         self.web_tokens = web_tokens or set()
+        #: the sts:ExternalId condition of the trust policy, if it has one
+        self.external_id = external_id
 
 
 class AwsError(Exception):
@@ -360,7 +367,13 @@ class _Handler(BaseHTTPRequestHandler):
         form = dict(parse_qsl(body.decode()))
         action = form.get("Action", "")
         op = f"sts:{action}"
-        info: dict[str, Any] = {"key_id": None, "region": None, "role": form.get("RoleArn")}
+        info: dict[str, Any] = {
+            "key_id": None,
+            "region": None,
+            "role": form.get("RoleArn"),
+            "session_name": form.get("RoleSessionName"),
+            "external_id": form.get("ExternalId"),
+        }
         try:
             role = fake.roles.get(form.get("RoleArn", ""))
             if action == "AssumeRoleWithWebIdentity":
@@ -372,7 +385,11 @@ class _Handler(BaseHTTPRequestHandler):
             elif action == "AssumeRole":
                 fake.authenticate(self, body, "sts", info)
                 fake._steer(op)
-                if role is None or info["key_id"] not in role.trusted_keys:
+                if (
+                    role is None
+                    or info["key_id"] not in role.trusted_keys
+                    or (role.external_id is not None and info["external_id"] != role.external_id)
+                ):
                     raise AwsError("AccessDenied", "not authorized to perform sts:AssumeRole", 403)
             else:
                 raise AwsError("InvalidAction", "unknown action", 400)

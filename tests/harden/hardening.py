@@ -110,6 +110,15 @@ def check_outcome(verb: str, code: int, out: bytes, err: str) -> None:
     expect(not looks_like_traceback(err), f"{verb}: traceback on stderr: {err[-300:]!r}")
     if verb == "doctor":  # a report of several lines, exit 1 when something is wrong
         return
+    if verb == "configure" and code == 1 and out == b"":
+        # configure reports each problem as one "error: ..." line on stderr
+        lines = err.splitlines()
+        expect(
+            any(line.startswith("error: ") for line in lines),
+            f"configure: exit 1 without an error line ({len(err)} chars)",
+        )
+        expect("internal error" not in err, f"configure: {err.strip()[:300]}")
+        return
     if verb == "get" and code == 1 and out == NOT_FOUND:
         expect(
             err == "" or (err.startswith("docker-credential-truss: ") and err.count("\n") == 1),
