@@ -71,7 +71,7 @@ def gcp_env(paths, key: ServiceAccountKey) -> dict[str, str]:
 
 
 def test_an_aws_secret_key_from_the_lookup_is_masked_in_a_traceback(cli, paths, monkeypatch):
-    def echoing_sdk(provider, ecr):
+    def echoing_sdk(call):
         raise RuntimeError(f"signature mismatch for key {SECRET_KEY}")
 
     monkeypatch.setattr(_aws_calls, "mint", echoing_sdk)
@@ -139,7 +139,7 @@ def failing_put(self, registry, identity, token, now):
 
 
 def test_an_ecr_token_minted_from_an_aws_key_is_masked_in_a_traceback(cli, paths, monkeypatch):
-    monkeypatch.setattr(_aws_calls, "mint", lambda provider, ecr: Token("AWS", TOKEN, 4e9))
+    monkeypatch.setattr(_aws_calls, "mint", lambda call: Token("AWS", TOKEN, 4e9))
     monkeypatch.setattr(TokenCache, "put", failing_put)
     run = cli("get", stdin=ECR, extra=aws_env())
     assert INTERNAL in run.err
@@ -160,7 +160,7 @@ def test_a_token_minted_from_a_service_account_key_is_masked_in_a_traceback(
 def test_a_token_served_from_the_cache_is_masked_in_a_traceback(cli, paths, monkeypatch, cloud):
     if cloud == "aws":
         server, env = ECR, aws_env()
-        monkeypatch.setattr(_aws_calls, "mint", lambda provider, ecr: Token("AWS", TOKEN, 4e9))
+        monkeypatch.setattr(_aws_calls, "mint", lambda call: Token("AWS", TOKEN, 4e9))
     else:
         server, env = AR, gcp_env(paths, ServiceAccountKey("http://127.0.0.1:9/token"))
         monkeypatch.setattr(gcp, "_refresh", lambda *args: Token("oauth2accesstoken", TOKEN, 4e9))
