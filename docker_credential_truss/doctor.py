@@ -215,23 +215,33 @@ def check_truss_secret_names(report: Report, resolver: Resolver, paths: Paths) -
     """A secret name with ``/`` in ~/.truss/config.yaml breaks ``truss image run``.
 
     truss mirrors each secret there to ``~/.truss/secrets/<name>``, so Docker Hub's
-    ``DOCKER_REGISTRY_https://index.docker.io/v1/`` ends in FileNotFoundError.
+    ``DOCKER_REGISTRY_https://index.docker.io/v1/`` ends in FileNotFoundError. Only
+    ``DOCKER_REGISTRY_*`` names are shown: any other key may be a value pasted where
+    a name belongs (a slip of indentation), and doctor never prints a value.
     """
     try:
-        names = list(resolver.secrets.truss_secrets())
+        names = [name for name in resolver.secrets.truss_secrets() if "/" in name]
     except HelperError:
         return  # reported where the secrets are read
+    breaks = "breaks `truss image run`, which writes each secret there to a file named after it"
+    others = 0
     for name in names:
-        if "/" not in name:
+        if not name.startswith(SECRET_PREFIX):
+            others += 1
             continue
         report.warn(
-            f"secret {name} in {paths.truss_config} breaks `truss image run`, which writes"
-            " each secret there to a file named after it",
+            f"secret {name} in {paths.truss_config} {breaks}",
             f"move it out of {paths.truss_config}: `docker login"
             f"{'' if name == DOCKER_HUB_SECRET else ' ' + name[len(SECRET_PREFIX) :]}`"
             " (the helper's own store), or export TRUSS_SECRET_<name>, or a file in"
             " $TRUSS_SECRETS_DIR named with %2F for each '/'"
             f" ({secrets_file_name(name)})",
+        )
+    if others:
+        report.warn(
+            f"{others} other secret name(s) with '/' in {paths.truss_config} (not shown, in"
+            f" case a value was pasted as a name): such a name {breaks}",
+            f"look for '/' in the names under secrets: in {paths.truss_config}",
         )
 
 

@@ -380,6 +380,16 @@ def test_docker_hub_secret_in_truss_config_is_warned_about(cli, healthy, truss_s
     assert VALUE not in run.out
 
 
+def test_other_names_with_a_slash_are_counted_not_shown(cli, healthy, truss_secrets):
+    """A key that is not DOCKER_REGISTRY_* may be a value pasted as a name: never echo it."""
+    pasted = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    truss_secrets({f"DOCKER_REGISTRY_{REG}": VALUE, pasted: "x"})
+    run = cli("doctor", "--offline", REG)
+    assert run.code == 0, run.out
+    assert "1 other secret name(s) with '/'" in run.out and "truss image run" in run.out
+    assert pasted not in run.out and "wJalrXUtnFEMI" not in run.out
+
+
 def test_offline_doctor_fails_what_get_would_refuse_before_the_network(cli, healthy, paths):
     from docker_credential_truss import config
 
