@@ -20,10 +20,13 @@ masks each of them in the finished line, tracebacks included, so a value that sl
 into a foreign exception's message is masked too.
 
 Costs stay linear when ``list`` runs over thousands of registries, registering a
-secret or two and logging a line or two for each: a line is masked in time linear in
-its length whatever the number of secrets (see :func:`masked`), formatted once, and
-written by a few lines of code here rather than the ``logging`` package, whose
-records, handlers and locks cost more than the rest of the line's work.
+secret or two for each: a line is masked in time linear in its length whatever the
+number of secrets (see :func:`masked`), formatted once, and written by a few lines of
+code here rather than the ``logging`` package, whose records, handlers and locks cost
+more than the rest of the line's work. ``list`` is a bulk operation whose per-registry
+lines (auth method and why, where each secret was found) would drown the log and cost
+more than the rest of its work: it resolves its registries under :func:`quiet` and logs
+one summary line instead; ``get`` logs every step.
 
 Off, this module costs one import and a function call per log point, and nothing is
 written.
@@ -52,19 +55,19 @@ MIN_PIECE = 16
 #: Fields of a JSON secret (a Google service-account key) that are secrets on their own.
 JSON_SECRET_FIELDS = ("private_key", "private_key_id", "client_secret", "refresh_token")
 
-#: Secrets of at least LONG characters are indexed by each of their last STEP
-#: substrings of HEAD characters, so a line is looked up only at every STEP-th position:
-#: any occurrence covers one of those with a whole indexed substring. Shorter secrets
-#: are indexed by their length, and the line's substrings of each such length looked up.
+#: Secrets of at least HEAD characters are indexed by their last HEAD characters, and a
+#: line's every substring of HEAD characters is looked up: one entry per secret, since
+#: ``list`` registers thousands and logs a line or two, while a line is short. Shorter
+#: secrets are indexed by their length, and the line's substrings of each such length
+#: looked up.
 HEAD = 8
-STEP = 8
-LONG = HEAD + STEP - 1
 
 _secrets: set[str] = set()
 _pending: list[str] = []  # registered, not yet indexed
-_heads: dict[str, tuple[tuple[int, str], ...]] = {}  # substring -> (its offset, the secret)
-_short: dict[int, set[str]] = {}  # length (< LONG) -> the secrets that long
+_tails: dict[str, tuple[str, ...]] = {}  # last HEAD characters -> the secrets ending so
+_short: dict[int, set[str]] = {}  # length (< HEAD) -> the secrets that long
 _log: _Log | None = None  # while debug logging is on
+_quiet = False  # debug lines are dropped (inside quiet())
 
 
 def enabled(env: Mapping[str, str]) -> bool:
@@ -85,15 +88,13 @@ def _index(value: str) -> None:
     if value in _secrets:
         return
     _secrets.add(value)
-    if len(value) >= LONG:
-        # the last STEP substrings: secrets often share a start (a user name's base64,
-        # a token's fixed prefix), rarely an end, so the dict's buckets stay small
-        for offset in range(len(value) - LONG, len(value) - HEAD + 1):
-            gram = value[offset : offset + HEAD]
-            entry = (offset, value)
-            found = _heads.get(gram)
-            # tuples of strings and ints, unlike lists, are left alone by the cyclic GC
-            _heads[gram] = (entry,) if found is None else (*found, entry)
+    if len(value) >= HEAD:
+        # the end: secrets often share a start (a user name's base64, a token's fixed
+        # prefix), rarely an end, so the dict's buckets stay small
+        tail = value[-HEAD:]
+        found = _tails.get(tail)
+        # tuples of strings, unlike lists, are left alone by the cyclic GC
+        _tails[tail] = (value,) if found is None else (*found, value)
     else:
         _short.setdefault(len(value), set()).add(value)
     if "\n" in value:
@@ -141,12 +142,12 @@ def masked(text: str) -> str:
     if not _secrets:
         return text
     spans: list[tuple[int, int]] = []
-    if _heads:
-        for i in range(0, len(text) - HEAD + 1, STEP):
-            for offset, value in _heads.get(text[i : i + HEAD], ()):
-                start = i - offset
+    if _tails:
+        for end in range(HEAD, len(text) + 1):
+            for value in _tails.get(text[end - HEAD : end], ()):
+                start = end - len(value)
                 if start >= 0 and text.startswith(value, start):
-                    spans.append((start, start + len(value)))
+                    spans.append((start, end))
     for length, values in _short.items():
         grams = {text[i : i + length] for i in range(len(text) - length + 1)}
         for value in values & grams:
@@ -168,9 +169,22 @@ def masked(text: str) -> str:
     return "".join(out)
 
 
+class quiet:  # lower case: used as a function, ``with debuglog.quiet():``
+    """Drop debug lines (not errors) inside the block: for a bulk operation such as
+    ``list``, which logs a summary instead. Secrets are still registered for masking."""
+
+    def __enter__(self) -> None:
+        global _quiet
+        self.was, _quiet = _quiet, True
+
+    def __exit__(self, *exc: object) -> None:
+        global _quiet
+        _quiet = self.was
+
+
 def debug(message: str, *args: object) -> None:
     """Log a line (``%``-style args) when logging is on; otherwise do nothing."""
-    if _log is not None:
+    if _log is not None and not _quiet:
         _log.write("DEBUG", message % args if args else message)
 
 
@@ -192,7 +206,7 @@ def close() -> None:
         _log = None
     _pending.clear()
     _secrets.clear()
-    _heads.clear()
+    _tails.clear()
     _short.clear()
 
 

@@ -132,13 +132,23 @@ class Resolver:
                 continue
             if registry.secret_name == name:
                 keys.setdefault(registry.key)
-        for key in keys:
-            try:
-                provider = self.provider(parse(key))
-                provider.identity()
-                answers[key] = provider.username
-            except (HelperError, InvalidRegistry) as exc:
-                problems.append(f"{key}: {exc}")
+        start = time.monotonic()
+        with debuglog.quiet():  # one summary line, not several per registry
+            for key in keys:
+                try:
+                    provider = self.provider(parse(key))
+                    provider.identity()
+                    answers[key] = provider.username
+                except (HelperError, InvalidRegistry) as exc:
+                    problems.append(f"{key}: {exc}")
+        debuglog.debug(
+            "list: %d registries answered, %d left out, in %.3fs",
+            len(answers),
+            len(problems),
+            time.monotonic() - start,
+        )
+        for problem in problems:  # the few a person needs to read, each with its reason
+            debuglog.debug("left out of list: %s", problem)
         return answers, problems
 
 

@@ -45,6 +45,21 @@ def test_a_static_get_is_logged_with_method_and_source_but_no_value(cli, paths, 
     assert not leaked, f"{len(leaked)} secret values reached the log"
 
 
+def test_list_logs_one_summary_line_not_each_registry(cli, paths, truss_secrets):
+    """list is a bulk operation: per-registry resolution lines would drown the log."""
+    secrets = {f"DOCKER_REGISTRY_r{i}.example.test": VALUE for i in range(3)}
+    truss_secrets({**secrets, "DOCKER_REGISTRY_bad.example.test": "not base64 at all"})
+    run = cli("list", extra=ON)
+    assert run.code == 0
+    log = log_text(paths)
+    assert "list: 3 registries answered, 1 left out, in " in log
+    assert "left out of list: bad.example.test: " in log
+    assert "auth method" not in log
+    assert "found in" not in log
+    leaked = [s for s in (VALUE, PASSWORD, "not base64 at all") if s in log]
+    assert not leaked, f"{len(leaked)} secret values reached the log"
+
+
 def test_log_directory_is_0700_and_file_0600_whatever_the_umask(cli, paths):
     old = os.umask(0)
     try:
