@@ -378,3 +378,187 @@ def test_the_index_finds_every_occurrence_the_slow_way_does(secrets, fillers):
     finally:
         debuglog.close()
     assert ours == _masked_by_brute_force(text, secrets)
+
+
+# -- the appender: line format, rotation, failures -------------------------------------
+
+
+def log_sizes(paths) -> list[int]:
+    """Sizes of debug.log, debug.log.1, ... (as many as exist, in order)."""
+    sizes, name = [], os.path.join(paths.log_dir, debuglog.FILE_NAME)
+    for suffix in ("", ".1", ".2", ".3", ".4"):
+        if os.path.exists(name + suffix):
+            sizes.append(os.path.getsize(name + suffix))
+    return sizes
+
+
+def line_length(env, paths) -> int:
+    """Bytes of one ``debug("same")`` line (fixed: the stamp and pid have fixed widths)."""
+    debuglog.setup({**env, **ON}, paths)
+    debuglog.debug("same")
+    debuglog.close()
+    (size,) = log_sizes(paths)
+    os.remove(os.path.join(paths.log_dir, debuglog.FILE_NAME))
+    return size
+
+
+@pytest.mark.parametrize(
+    ("prefill", "limit"),
+    # limit as (lines, extra bytes): at, just over and just under a whole number of lines
+    [(0, (3, 0)), (0, (3, 1)), (7, (2, 7)), (7, (2, 8)), (7, (2, 6)), (1, (1, 1)), (5, (2, 0))],
+)
+def test_a_file_is_rotated_before_a_line_would_make_it_max_bytes(
+    env, paths, monkeypatch, prefill, limit
+):
+    """As RotatingFileHandler: a line that would bring the file to MAX_BYTES or more
+    goes to a fresh file; the old ones shift up, three kept, all 0600."""
+    length = line_length(env, paths)
+    max_bytes = limit[0] * length + limit[1]
+    monkeypatch.setattr(debuglog, "MAX_BYTES", max_bytes)
+    with open(os.path.join(paths.log_dir, debuglog.FILE_NAME), "w") as handle:
+        handle.write("x" * prefill)  # what earlier runs left
+    current, older = prefill, []
+    try:
+        debuglog.setup({**env, **ON}, paths)
+        for _ in range(12):
+            debuglog.debug("same")
+            if current + length >= max_bytes:
+                current, older = 0, [current, *older][:3]
+            current += length
+    finally:
+        debuglog.close()
+    assert log_sizes(paths) == [current, *older]
+    modes = {
+        stat.S_IMODE(os.stat(os.path.join(paths.log_dir, n)).st_mode)
+        for n in os.listdir(paths.log_dir)
+    }
+    assert modes == {0o600}
+
+
+def test_the_stamp_is_the_local_time_of_the_line_to_the_millisecond(env, paths, monkeypatch):
+    import time
+
+    clock = iter([1_000_000_000.9995, 1_000_000_000.5, 1_000_000_061.25])
+    monkeypatch.setattr(time, "time", lambda: next(clock))
+    try:
+        debuglog.setup({**env, **ON}, paths)
+        for n in range(3):
+            debuglog.debug("line %d", n)
+    finally:
+        debuglog.close()
+    first = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(1_000_000_000))
+    later = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(1_000_000_061))
+    pid = os.getpid()
+    assert read_log(paths) == [
+        f"{first}.999 pid={pid} DEBUG line 0",
+        f"{first}.500 pid={pid} DEBUG line 1",
+        f"{later}.250 pid={pid} DEBUG line 2",
+    ]
+
+
+def test_the_first_line_has_its_stamp_even_at_the_start_of_the_epoch(env, paths, monkeypatch):
+    import time
+
+    monkeypatch.setattr(time, "time", lambda: 1.5)
+    try:
+        debuglog.setup({**env, **ON}, paths)
+        debuglog.debug("early")
+    finally:
+        debuglog.close()
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(1))
+    assert read_log(paths) == [f"{stamp}.500 pid={os.getpid()} DEBUG early"]
+
+
+def test_a_percent_sign_without_arguments_is_logged_as_it_is(env, paths):
+    try:
+        debuglog.setup({**env, **ON}, paths)
+        debuglog.debug("100% of %s")
+        debuglog.error("50% of %d")
+    finally:
+        debuglog.close()
+    assert [line.split(" ", 2)[2] for line in read_log(paths)] == [
+        "DEBUG 100% of %s",
+        "ERROR 50% of %d",
+    ]
+
+
+def test_text_that_is_not_valid_unicode_is_escaped_not_fatal(env, paths):
+    try:
+        debuglog.setup({**env, **ON}, paths)
+        debuglog.debug("file %s", os.fsdecode(b"name-\xff"))  # a surrogate escape
+    finally:
+        debuglog.close()
+    assert read_log(paths)[0].endswith(" DEBUG file name-\\udcff")
+
+
+def test_a_traceback_keeps_the_exception_message_exactly(env, paths):
+    try:
+        debuglog.setup({**env, **ON}, paths)
+        for message in ("ends in spaces  ", "ends in X"):
+            try:
+                raise RuntimeError(message)
+            except RuntimeError:
+                debuglog.error("traced", trace=True)
+    finally:
+        debuglog.close()
+    log = read_log(paths)
+    assert "RuntimeError: ends in spaces  " in log
+    assert log[-1] == "RuntimeError: ends in X"
+
+
+def test_a_failed_rotation_turns_the_log_off_and_writes_nowhere_else(
+    env, paths, monkeypatch, capfd
+):
+    import shutil
+
+    monkeypatch.setattr(debuglog, "MAX_BYTES", 10)
+    try:
+        debuglog.setup({**env, **ON}, paths)
+        shutil.rmtree(paths.log_dir)  # the directory vanished: the rotation fails
+        debuglog.debug("first")
+        debuglog.debug("second")  # must neither raise nor go to another descriptor
+    finally:
+        debuglog.close()
+    out, err = capfd.readouterr()
+    assert (out, err) == ("", "")
+    assert not os.path.exists(paths.log_dir)
+
+
+def test_a_log_on_descriptor_0_is_written_and_closed(env, paths):
+    """A helper started with stdin closed gets descriptor 0 for its log."""
+    saved = os.dup(0)
+    try:
+        os.close(0)
+        try:
+            path = debuglog.setup({**env, **ON}, paths)
+            on_zero = os.path.samestat(os.fstat(0), os.stat(path))
+            debuglog.debug("on zero")
+        finally:
+            debuglog.close()
+        closed = False
+        try:
+            os.fstat(0)
+        except OSError:
+            closed = True
+    finally:
+        os.dup2(saved, 0)
+        os.close(saved)
+    assert on_zero, "the test meant the log to get descriptor 0"
+    assert closed, "the log's descriptor 0 was left open"
+    assert read_log(paths)[0].endswith(" DEBUG on zero")
+
+
+@pytest.mark.parametrize("length", range(debuglog.LONG - 1, debuglog.LONG + 2 * debuglog.STEP))
+def test_a_secret_at_the_very_end_of_a_line_is_masked(length):
+    secret = "".join(chr(ord("a") + i % 26) for i in range(length))
+    try:
+        debuglog.redact(secret)
+        texts = {
+            before + secret + after: before + debuglog.MASK + after
+            for before in ("", *("p" * n for n in range(1, debuglog.STEP + 1)))
+            for after in ("", "\n")
+        }
+        wrong = [text for text, want in texts.items() if debuglog.masked(text) != want]
+    finally:
+        debuglog.close()
+    assert not wrong, f"{len(wrong)} of {len(texts)} placements not masked"
