@@ -548,14 +548,14 @@ def test_a_log_on_descriptor_0_is_written_and_closed(env, paths):
     assert read_log(paths)[0].endswith(" DEBUG on zero")
 
 
-@pytest.mark.parametrize("length", range(debuglog.LONG - 1, debuglog.LONG + 2 * debuglog.STEP))
+@pytest.mark.parametrize("length", range(debuglog.HEAD - 1, 3 * debuglog.HEAD + 8))
 def test_a_secret_at_the_very_end_of_a_line_is_masked(length):
     secret = "".join(chr(ord("a") + i % 26) for i in range(length))
     try:
         debuglog.redact(secret)
         texts = {
             before + secret + after: before + debuglog.MASK + after
-            for before in ("", *("p" * n for n in range(1, debuglog.STEP + 1)))
+            for before in ("", *("p" * n for n in range(1, debuglog.HEAD + 1)))
             for after in ("", "\n")
         }
         wrong = [text for text, want in texts.items() if debuglog.masked(text) != want]
