@@ -562,3 +562,32 @@ def test_a_secret_at_the_very_end_of_a_line_is_masked(length):
     finally:
         debuglog.close()
     assert not wrong, f"{len(wrong)} of {len(texts)} placements not masked"
+
+
+def test_quiet_blocks_nest_and_drop_only_debug_lines(env, paths):
+    try:
+        debuglog.setup({**env, **ON}, paths)
+        with debuglog.quiet():
+            with debuglog.quiet():
+                debuglog.debug("inner")
+            debuglog.debug("outer, still quiet")
+            debuglog.error("an error is kept")
+        debuglog.debug("after")
+    finally:
+        debuglog.close()
+    assert [line.split(" ", 2)[2] for line in read_log(paths)] == [
+        "ERROR an error is kept",
+        "DEBUG after",
+    ]
+
+
+def test_a_line_sharing_only_the_tail_of_a_secret_is_left_alone():
+    secret = "S3cretPrefix-" + "tailpart"  # indexed by its last HEAD characters
+    assert len("tailpart") == debuglog.HEAD
+    try:
+        debuglog.redact(secret)
+        for text in ("x" * 20 + "tailpart", "other-Prefix-tailpart!", "tailpart"):
+            assert debuglog.masked(text) == text
+        assert debuglog.masked("a " + secret + " b") == f"a {debuglog.MASK} b"
+    finally:
+        debuglog.close()
