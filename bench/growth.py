@@ -46,6 +46,7 @@ import tempfile
 import time
 
 import yaml
+from startup import interpreter_of  # bench/ is sys.path[0] when run as bench/growth.py
 
 ROWS = ("config", "store", "helper-config", "list", "list-debug")
 LABELS = {
@@ -133,14 +134,6 @@ class Row:
     @property
     def median(self) -> float:
         return statistics.median(self.times)
-
-
-def interpreter_of(script: str) -> str:
-    with open(script, "rb") as handle:
-        first = handle.readline()
-    if not first.startswith(b"#!") or b"python" not in first:
-        sys.exit(f"{script} is not a pip-installed script; pass --pip PATH")
-    return first[2:].decode().strip().split()[0]
 
 
 def main() -> int:
