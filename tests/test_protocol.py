@@ -524,3 +524,58 @@ def test_erase_names_the_ecr_convention_that_still_answers(cli):
     assert cli("get", stdin=ecr, extra=keys).json["Username"] == "alice"  # the login wins
     run = cli("erase", stdin=ecr, extra=keys)
     assert run.code == 1 and "AWS_IAM" in run.out
+
+
+def test_store_and_erase_refusals_for_a_cloud_method_say_why_in_full(cli, paths):
+    from docker_credential_truss import config
+
+    ecr = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+    config.merge(paths, {ecr: {"auth_method": "AWS_OIDC"}})  # no source recorded
+    tail = (
+        f" {ecr}: it is configured for AWS_OIDC (from the helper config, recorded in"
+        f" {paths.helper_config}), so get makes its credential from that and never reads"
+        " a login\n"
+    )
+    assert store(cli, server=ecr).out == "cannot store credentials for" + tail
+    assert cli("erase", stdin=ecr).out == "cannot erase credentials for" + tail
+
+
+def test_store_refusal_for_a_source_read_first_says_what_to_do(cli):
+    name = f"DOCKER_REGISTRY_{REG}"
+    run = cli(
+        "store",
+        stdin=json.dumps({"ServerURL": REG, "Username": "new", "Secret": "pw2"}),
+        extra={f"TRUSS_SECRET_{name}": b64("old:pw")},
+    )
+    assert run.out == (
+        f"cannot store credentials for {REG}: secret {name} in environment variable"
+        f" TRUSS_SECRET_{name} is read before the helper's store and holds another"
+        " credential; change it there, or remove it there and log in again\n"
+    )
+
+
+def test_erase_refusal_for_the_ecr_convention_says_what_to_do(cli):
+    ecr = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+    keys = {
+        "TRUSS_SECRET_aws_access_key_id": "AKIAEXAMPLE",
+        "TRUSS_SECRET_aws_secret_access_key": "x",
+    }
+    assert store(cli, server=ecr).code == 0
+    run = cli("erase", stdin=ecr, extra=keys)
+    assert run.out.startswith(f"erase would leave get answering for {ecr} by AWS_IAM (")
+    assert run.out.endswith(
+        "); docker-credential-truss does not edit those secrets: remove them where they are kept\n"
+    )
+
+
+def test_erase_of_a_configured_registry_secret_ignores_the_ecr_convention(cli, paths):
+    """The helper config decides: the default AWS secrets do not answer for it."""
+    ecr = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+    _configure(paths, ecr, auth_method="REGISTRY_SECRET", secret_name="ecr_login")
+    keys = {
+        "TRUSS_SECRET_aws_access_key_id": "AKIAEXAMPLE",
+        "TRUSS_SECRET_aws_secret_access_key": "x",
+    }
+    assert store(cli, server=ecr).code == 0
+    assert cli("erase", stdin=ecr, extra=keys).code == 0
+    assert cli("get", stdin=ecr, extra=keys).out == "credentials not found in native keychain\n"
