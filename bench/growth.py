@@ -46,7 +46,7 @@ import tempfile
 import time
 
 import yaml
-from startup import interpreter_of  # bench/ is sys.path[0] when run as bench/growth.py
+from startup import installed_command  # bench/ is sys.path[0] when run as bench/growth.py
 
 ROWS = ("config", "store", "helper-config", "list", "list-debug")
 LABELS = {
@@ -144,11 +144,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=9, help="timed runs per row and size")
     parser.add_argument("--budget", type=float, default=5.0, help="seconds; see above")
     args = parser.parse_args()
-    pip = args.pip or shutil.which("docker-credential-truss")
-    if pip is None:
-        sys.exit("no docker-credential-truss on PATH; pip install . or pass --pip PATH")
-    pip = os.path.abspath(pip)
-    python = interpreter_of(pip)
+    pip, python = installed_command(args.pip)
     sizes = [int(s) for s in args.sizes.split(",")]
     kinds = [k for k in args.rows.split(",") if k]
     tmp = tempfile.mkdtemp(prefix="dct-growth-")

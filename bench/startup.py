@@ -153,6 +153,15 @@ def interpreter_of(script: str) -> str:
     return first[2:].decode().strip().split()[0]
 
 
+def installed_command(given: str | None) -> tuple[str, str]:
+    """The pip-installed command (``--pip``, else on PATH) and the Python it runs on."""
+    pip = given or shutil.which("docker-credential-truss")
+    if pip is None:
+        sys.exit("no docker-credential-truss on PATH; pip install . or pass --pip PATH")
+    pip = os.path.abspath(pip)
+    return pip, interpreter_of(pip)
+
+
 def floor_binary(python: str, cache: str) -> str | None:
     """The PyInstaller hello-world, built once per spec/PyInstaller/Python version."""
     probe = subprocess.run(
@@ -287,11 +296,7 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help=f"exit 1 if a ratio > {BUDGET}")
     args = parser.parse_args()
 
-    pip = args.pip or shutil.which("docker-credential-truss")
-    if pip is None:
-        sys.exit("no docker-credential-truss on PATH; pip install . or pass --pip PATH")
-    pip = os.path.abspath(pip)
-    python = interpreter_of(pip)
+    pip, python = installed_command(args.pip)
     floor_exe = floor_binary(sys.executable, args.cache) if args.exe else None
     exe = os.path.abspath(args.exe) if args.exe and floor_exe else None
 
