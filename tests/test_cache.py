@@ -3,6 +3,7 @@
 import os
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -462,3 +463,247 @@ def test_a_cache_directory_of_another_owner_is_not_used_but_not_fatal(tmp_path):
     token = cache.fetch("r", "i", lambda: Token("AWS", "pw", NOW + 3600), Clock())
     assert token.secret == "pw" and os.listdir(directory) == []
     assert len(said) == 1 and "belongs to another user" in said[0]
+
+
+# The sweep, rule by rule. Times are injected: every file's mtime is set relative to
+# NOW, and NOW is passed to sweep(), so nothing here depends on the real clock.
+
+
+def _write_entry(cache, registry, identity, expires_at, written_at):
+    """An entry as put() writes it, last written at ``written_at``; its path."""
+    from docker_credential_truss import files
+
+    files.private_dir(cache.directory)
+    path = cache.path(registry, identity)
+    entry = {"format": 1, "registry": registry, "username": "u", "secret": "s"}
+    files.write_json(path, {**entry, "expires_at": expires_at, "minted_at": written_at})
+    os.utime(path, (written_at, written_at))
+    return path
+
+
+def _touch(path, written_at, text="{}"):
+    with open(path, "w") as handle:
+        handle.write(text)
+    os.utime(path, (written_at, written_at))
+
+
+def test_a_sweep_without_a_directory_removes_nothing(tmp_path):
+    assert TokenCache(str(tmp_path / "never-created")).sweep(NOW) == 0
+
+
+def test_a_sweep_removes_exactly_the_expired_entries_and_orphan_locks(tmp_path):
+    """Interleaved with what it must skip (dot files, locks of entries still there,
+    failure records, other files, recent writes, dangling links): skipping one must
+    not end the scan, and the count is what was removed."""
+    cache = TokenCache(str(tmp_path / "tokens"))
+    old = NOW - 3600
+    expired = []
+    for i in range(6):
+        path = _write_entry(cache, "reg.test", f"expired{i}", NOW - 60, old)
+        _touch(path + ".lock", old, "")
+        _touch(path + ".failed", old)
+        expired.append(path)
+    orphans = [cache.path("reg.test", f"orphan{i}") + ".lock" for i in range(2)]
+    for lock in orphans:
+        _touch(lock, old, "")
+    kept = []
+    for i in range(3):
+        path = _write_entry(cache, "reg.test", f"live{i}", NOW + 3600, old)
+        _touch(path + ".lock", old, "")
+        kept += [path, path + ".lock"]
+        kept.append(_write_entry(cache, "reg.test", f"recent{i}", NOW - 60, NOW - 10))
+    expired_text = Path(expired[0]).read_text()
+    for i in range(4):
+        hidden = os.path.join(cache.directory, f".hidden{i}.json")
+        _touch(hidden, old, expired_text)  # an expired entry, but a dot file
+        temporary = os.path.join(cache.directory, f".{os.path.basename(expired[0])}.1.ab{i}")
+        _touch(temporary, old)
+        other = os.path.join(cache.directory, f"notes{i}.txt")
+        _touch(other, old)
+        dangling = os.path.join(cache.directory, f"gone{i}.json")
+        os.symlink(os.path.join(cache.directory, "nowhere"), dangling)
+        kept += [hidden, temporary, other, dangling]
+    assert cache.sweep(NOW) == len(expired) + len(orphans)
+    left = sorted(os.listdir(cache.directory))
+    assert left == sorted(os.path.basename(path) for path in kept)
+
+
+def test_an_entry_is_read_once_not_written_for_exactly_the_sweep_age(tmp_path):
+    cache = TokenCache(str(tmp_path / "tokens"), sweep_age=900)
+    at_age = _write_entry(cache, "reg.test", "at-age", NOW - 60, NOW - 900)
+    younger = _write_entry(cache, "reg.test", "younger", NOW - 60, NOW - 899)
+    assert cache.sweep(NOW) == 1
+    assert not os.path.exists(at_age) and os.path.exists(younger)
+
+
+def test_an_entry_expiring_exactly_now_is_removed(tmp_path):
+    cache = TokenCache(str(tmp_path / "tokens"))
+    ending = _write_entry(cache, "reg.test", "ending", NOW, NOW - 3600)
+    later = _write_entry(cache, "reg.test", "later", NOW + 1, NOW - 3600)
+    assert cache.sweep(NOW) == 1
+    assert not os.path.exists(ending) and os.path.exists(later)
+
+
+def test_an_expired_entry_whose_failure_is_remembered_is_kept_until_the_ttl_ends(tmp_path):
+    """Its failure record answers the next get for failure_ttl seconds; removing the
+    entry would remove that record too. A record exactly failure_ttl old is over."""
+    cache = TokenCache(str(tmp_path / "tokens"), failure_ttl=30)
+    remembered = _write_entry(cache, "reg.test", "remembered", NOW - 60, NOW - 3600)
+    _touch(remembered + ".failed", NOW - 29)
+    _touch(remembered + ".lock", NOW - 3600, "")
+    over = _write_entry(cache, "reg.test", "over", NOW - 60, NOW - 3600)
+    _touch(over + ".failed", NOW - 30)
+    assert cache.sweep(NOW) == 1
+    left = set(os.listdir(cache.directory))
+    assert {os.path.basename(remembered) + s for s in ("", ".failed", ".lock")} <= left
+    assert not any(name.startswith(os.path.basename(over)) for name in left)
+
+
+def test_insecure_or_damaged_entries_are_left_and_not_counted(tmp_path):
+    """An insecure file is for doctor to report; a damaged one is replaced when its
+    identity mints again. Neither is the sweep's to remove."""
+    cache = TokenCache(str(tmp_path / "tokens"))
+    insecure = _write_entry(cache, "reg.test", "insecure", NOW - 60, NOW - 3600)
+    os.chmod(insecure, 0o622)
+    damaged = cache.path("reg.test", "damaged")
+    _touch(damaged, NOW - 3600, '{"format": 1, "regis')
+    assert cache.sweep(NOW) == 0
+    assert os.path.exists(insecure) and os.path.exists(damaged)
+
+
+def test_a_sweep_looks_at_no_more_than_sweep_scan_directory_entries(tmp_path, monkeypatch):
+    from docker_credential_truss import cache as module
+
+    monkeypatch.setattr(module, "SWEEP_SCAN", 3)
+    cache = TokenCache(str(tmp_path / "tokens"))
+    for i in range(5):
+        _write_entry(cache, "reg.test", f"expired{i}", NOW - 60, NOW - 3600)
+    assert cache.sweep(NOW) == 3
+    assert cache.sweep(NOW) == 2
+
+
+def test_the_failure_ttl_takes_its_bounds_and_names_them_when_refused():
+    from docker_credential_truss.cache import failure_ttl
+    from docker_credential_truss.errors import ConfigError
+
+    assert failure_ttl({"DOCKER_CREDENTIAL_TRUSS_FAILURE_TTL": "3600"}) == 3600.0
+    assert failure_ttl({"DOCKER_CREDENTIAL_TRUSS_FAILURE_TTL": " 2.5 "}) == 2.5
+    with pytest.raises(ConfigError) as caught:
+        failure_ttl({"DOCKER_CREDENTIAL_TRUSS_FAILURE_TTL": "soon"})
+    assert caught.value.message == (
+        "DOCKER_CREDENTIAL_TRUSS_FAILURE_TTL should be a number of seconds (0 to 3600)"
+    )
+
+
+def test_the_unusable_cache_warning_word_for_word(tmp_path):
+    (tmp_path / "file").write_text("not a directory")
+    directory = str(tmp_path / "file" / "tokens")
+    said: list[str] = []
+    TokenCache(directory, warn=said.append).fetch(
+        "r", "i", lambda: Token("AWS", "pw", NOW + 3600), Clock()
+    )
+    assert said == [
+        f"token cache unusable, minting without it: cannot create directory {directory}:"
+        " Not a directory; set XDG_CACHE_HOME to a writable directory to cache tokens"
+    ]
+
+
+def test_an_entry_made_insecure_while_waiting_for_the_lock_is_refused(tmp_path):
+    """The look under the lock checks the file as the first look does: an entry that
+    became writable by others meanwhile is not served, not replaced, and said once."""
+    cache_dir = str(tmp_path / "tokens")
+    said: list[str] = []
+    cache = TokenCache(cache_dir, warn=said.append)
+    path = cache.path("reg", "id")
+    calls = []
+
+    def clock():  # the second reading is the look under the lock: plant the file first
+        calls.append(1)
+        if len(calls) == 2:
+            _write_entry(TokenCache(cache_dir), "reg", "id", NOW + 3600, NOW)
+            os.chmod(path, 0o622)
+        return NOW
+
+    token = cache.fetch("reg", "id", lambda: Token("AWS", "minted", NOW + 3600), clock)
+    assert token.secret == "minted"
+    assert os.stat(path).st_mode & 0o777 == 0o622  # left for doctor to report
+    assert said == [
+        f"token cache unusable, minting without it: {path} is writable by other users;"
+        f" fix with: chmod go-w {path}; set XDG_CACHE_HOME to a writable directory to"
+        " cache tokens"
+    ]
+
+
+def test_a_token_that_cannot_be_stored_is_returned_and_the_reason_said(tmp_path):
+    """The directory was opened to others while the mint ran: the token is still the
+    answer, not written there, and the warning names the directory."""
+    directory = str(tmp_path / "tokens")
+    said: list[str] = []
+    cache = TokenCache(directory, warn=said.append)
+
+    def mint():
+        os.chmod(directory, 0o777)
+        return Token("AWS", "minted", NOW + 3600)
+
+    assert cache.fetch("reg", "id", mint, Clock()).secret == "minted"
+    assert not os.path.exists(cache.path("reg", "id"))
+    assert len(said) == 1 and f"{directory} is writable by other users" in said[0]
+
+
+def test_a_cached_token_is_served_without_the_lock(tmp_path):
+    """A hit reads one file and writes nothing: no lock file, no wait behind a minter."""
+    cache = TokenCache(str(tmp_path / "tokens"))
+    _write_entry(cache, "reg", "id", NOW + 3600, NOW)
+    token = cache.fetch("reg", "id", lambda: Token("AWS", "minted", NOW + 3600), Clock())
+    assert token.secret == "s"
+    assert not os.path.exists(cache.path("reg", "id") + ".lock")
+
+
+def test_a_failure_at_the_instant_a_call_starts_is_shared_not_remembered(tmp_path):
+    """at >= started: the failure came while this call waited, so it is the answer as
+    is, without the 'remembered' note (which is for failures from before the call)."""
+    from docker_credential_truss.errors import ProviderError
+
+    clock, calls = Clock(), []
+    with pytest.raises(ProviderError):
+        TokenCache(str(tmp_path), failure_ttl=30).fetch("reg", "id", _failing(calls), clock)
+    with pytest.raises(ProviderError) as caught:
+        TokenCache(str(tmp_path), failure_ttl=30).fetch("reg", "id", _failing(calls), clock)
+    assert calls == [1]
+    assert caught.value.message == "reg: cannot reach http://127.0.0.1:9 (connection failed)"
+
+
+def test_a_failure_remembered_from_under_a_second_ago_says_0s(tmp_path):
+    from docker_credential_truss.errors import ProviderError
+
+    clock, calls = Clock(), []
+    with pytest.raises(ProviderError):
+        TokenCache(str(tmp_path), failure_ttl=30).fetch("reg", "id", _failing(calls), clock)
+    clock.now += 0.2
+    with pytest.raises(ProviderError) as caught:
+        TokenCache(str(tmp_path), failure_ttl=30).fetch("reg", "id", _failing(calls), clock)
+    assert "(remembered from 0s ago; retried after 30s," in caught.value.message
+
+
+def test_the_failure_record_holds_a_fresh_salt_and_64_bits_of_its_hash(tmp_path):
+    """The record other helper versions read: a new 8-byte salt for each failure, and
+    the first 16 hex digits of SHA-256(salt NUL inputs), never the inputs."""
+    import hashlib
+    import json
+
+    from docker_credential_truss.errors import ProviderError
+
+    cache, clock, salts = TokenCache(str(tmp_path), failure_ttl=0), Clock(), []
+    for _ in range(2):
+        with pytest.raises(ProviderError):
+            cache.fetch("reg", "id", _failing([]), clock, "the-inputs")
+        clock.now += 1
+        with open(cache.path("reg", "id") + ".failed") as handle:
+            record = json.load(handle)
+        assert sorted(record) == ["at", "inputs", "message", "salt"]
+        salt = record["salt"]
+        assert len(salt) == 16 and int(salt, 16) >= 0
+        expected = hashlib.sha256(f"{salt}\0the-inputs".encode()).hexdigest()[:16]
+        assert record["inputs"] == expected
+        salts.append(salt)
+    assert salts[0] != salts[1]
