@@ -495,3 +495,43 @@ def test_list_reads_each_secret_file_once(cli, secrets_dir, monkeypatch):
     assert run.code == 0, run.out
     assert sorted(run.json) == [f"r{i}.example.test" for i in range(5)]
     assert len(opened) == len(set(opened)) == 5, opened
+
+
+def test_an_erase_that_cannot_write_says_so_and_the_store_still_answers(env, paths):
+    """The store could not be changed (here its lock cannot be opened): the refusal
+    names the secret and the file, and the secret is still read from the store, afresh."""
+    from docker_credential_truss.errors import StoreError
+
+    secrets = make_secrets(env, paths)
+    secrets.store("one", "1")
+    os.unlink(paths.store + ".lock")
+    os.mkdir(paths.store + ".lock")
+    with pytest.raises(StoreError) as caught:
+        secrets.erase("one")
+    assert caught.value.message == (
+        f"cannot remove one from the helper's store: cannot open lock {paths.store}.lock:"
+        f" Is a directory; what it held is unchanged (its directory {paths.data_dir} must"
+        " be writable; XDG_DATA_HOME moves it)"
+    )
+    assert secrets.stored() == {"one": "1"}
+    assert secrets.find("one").value == "1"
+
+
+def test_a_store_replaced_by_a_foreign_file_meanwhile_is_named_when_erasing(env, paths):
+    """The store is read again under its lock: a file another program put there since
+    this process read it is refused by name, not edited."""
+    from docker_credential_truss import files
+    from docker_credential_truss.errors import StoreError
+
+    secrets = make_secrets(env, paths)
+    secrets.store("one", "1")
+    assert secrets.stored() == {"one": "1"}  # read now; replaced below
+    files.write_json(paths.store, {"secrets": ["one"]})
+    with pytest.raises(StoreError) as caught:
+        secrets.erase("one")
+    assert caught.value.message.startswith(
+        f"cannot remove one from the helper's store: {paths.store} is not a"
+        " docker-credential-truss store; move it aside;"
+    )
+    with open(paths.store) as handle:
+        assert json.load(handle) == {"secrets": ["one"]}
