@@ -707,3 +707,30 @@ def test_the_failure_record_holds_a_fresh_salt_and_64_bits_of_its_hash(tmp_path)
         assert record["inputs"] == expected
         salts.append(salt)
     assert salts[0] != salts[1]
+
+
+def test_a_failure_at_the_instant_a_call_starts_is_shared_even_with_a_zero_ttl(tmp_path):
+    """A TTL of 0 keeps only the sharing with waiters, and a call that started at the
+    very time of the failure counts as one of them (at >= started)."""
+    from docker_credential_truss.errors import ProviderError
+
+    clock, calls = Clock(), []
+    for _ in range(2):
+        with pytest.raises(ProviderError) as caught:
+            TokenCache(str(tmp_path), failure_ttl=0).fetch("r", "i", _failing(calls), clock)
+        assert "remembered" not in caught.value.message
+    assert calls == [1]
+
+
+def test_no_inputs_means_no_secret_material(tmp_path):
+    """A mint that reads no secret (an instance role, the metadata server) passes ""
+    or nothing: the same inputs, so the same remembered failure."""
+    from docker_credential_truss.errors import ProviderError
+
+    clock, calls = Clock(), []
+    with pytest.raises(ProviderError):
+        TokenCache(str(tmp_path)).fetch("r", "i", _failing(calls), clock, inputs="")
+    clock.now += 1
+    with pytest.raises(ProviderError) as caught:
+        TokenCache(str(tmp_path)).fetch("r", "i", _failing(calls), clock)
+    assert calls == [1] and "remembered from 1s ago" in caught.value.message
