@@ -12,7 +12,8 @@ registers it with :func:`redact`: the secret lookup (``Secrets.find``, and
 ``Secrets.store`` for what ``docker login`` hands in) and the mint
 (``providers.minted``, and the resolver for a token read back from the cache). Outside
 ``get``, the few values made or received elsewhere are registered where they appear:
-the Baseten API key (``basetenapi``), and the Basic header and realm token of
+the OIDC tokens a CI job leaves in a file (``aws`` and ``gcp``, as they read it), the
+Baseten API key (``basetenapi``), and the Basic header and realm token of
 ``doctor``'s registry check (``registrycheck``). What a
 value contains is registered with it: the password in base64 of ``user:password``,
 the secret fields of a service-account key, each long line of a PEM key. The formatter

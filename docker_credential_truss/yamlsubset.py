@@ -29,6 +29,7 @@ accepted here means the same there.
 
 from __future__ import annotations
 
+import functools
 import re
 
 NOT_SIMPLE = object()
@@ -40,11 +41,17 @@ class _NotSimple(Exception):
 
 # Anything but printable text on one line (PyYAML's printable set, less the line breaks
 # \x85, \u2028 and \u2029, the BOM and tabs, which have rules of their own), and a CR
-# that is not part of a CRLF.
-_UNSAFE_TEXT = re.compile(
-    "[^\r\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
-    "|\r(?!\n)"
-)
+# that is not part of a CRLF. Compiling this class costs as much as the rest of the
+# module's import, so it is compiled only for text that is not ASCII: ASCII text is
+# checked with str methods (see load).
+@functools.cache
+def _unsafe_text() -> re.Pattern:
+    return re.compile(
+        "[^\r\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
+        "|\r(?!\n)"
+    )
+
+
 # The common line, matched whole at C speed: a key and an optional value made only of
 # characters that need no further thought (names, base64, tokens), apart from the
 # checks _plain makes when their first character calls for them.
@@ -55,18 +62,40 @@ _CHECK_FIRST = frozenset("-+.0123456789<=@yYnNtTfFoO")
 # A ':' that ends a plain key: followed by a space or the end of the line.
 _KEY_END = re.compile(r":(?: |$)")
 # Plain scalars that YAML 1.1's implicit resolvers (as PyYAML has them) give a type
-# other than str or null: bool, float, int, timestamp, merge and value.
-_NOT_STR = re.compile(
-    r"yes|Yes|YES|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF"
-    r"|[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
-    r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)"
-    r"|[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+"
-    r"|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+"
-    r"|[0-9]{4}-[0-9]{2}-[0-9]{2}"
-    r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]*)?"
-    r"(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?"
-    r"|<<|="
-)
+# other than str or null: the bool, merge and value words, and numbers and timestamps.
+_TYPED_WORDS = frozenset({
+    "yes", "Yes", "YES", "no", "No", "NO", "true", "True", "TRUE", "false", "False", "FALSE",
+    "on", "On", "ON", "off", "Off", "OFF", "<<", "=",
+})  # fmt: skip
+# Every number or timestamp below starts with one of these and is made only of the
+# second set's characters; a scalar that is not (a base64 value with any other letter,
+# which is nearly all of them) needs no pattern, whose compiling would cost ~2 ms.
+_NUMBER_FIRST = frozenset("-+.0123456789")
+_NUMBER_CHARS = frozenset("0123456789-+._:abcdefABCDEFxinINTtZ \t")  # hex, inf/nan, time
+
+
+@functools.cache
+def _number() -> re.Pattern:
+    return re.compile(
+        r"[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+][0-9]+)?|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
+        r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)"
+        r"|[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+"
+        r"|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+"
+        r"|[0-9]{4}-[0-9]{2}-[0-9]{2}"
+        r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]*)?"
+        r"(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?"
+    )
+
+
+def _typed(scalar: str) -> bool:
+    """Whether PyYAML's implicit resolvers give this plain scalar a type other than str or null."""
+    if scalar in _TYPED_WORDS:
+        return True
+    if scalar[:1] not in _NUMBER_FIRST or not _NUMBER_CHARS.issuperset(scalar):
+        return False
+    return _number().fullmatch(scalar) is not None
+
+
 _NULLS = frozenset({"~", "null", "Null", "NULL"})
 # Characters that cannot begin a plain scalar ('-', '?' and ':' only when a space or
 # the end follows, which _plain checks).
@@ -82,10 +111,14 @@ _HEX = {"x": 2, "u": 4, "U": 8}
 def load(text: str) -> dict | object | None:
     """The document as a dict (values str, None or {}, one nested level), None for an
     empty document, or NOT_SIMPLE."""
-    if _UNSAFE_TEXT.search(text):
+    lines = text.replace("\r\n", "\n")
+    if text.isascii():
+        if "\r" in lines or not lines.replace("\n", "").isprintable():
+            return NOT_SIMPLE  # ASCII's printable characters are exactly \x20-\x7e
+    elif _unsafe_text().search(text):
         return NOT_SIMPLE
     try:
-        return _load(text.replace("\r\n", "\n"))
+        return _load(lines)
     except _NotSimple:
         return NOT_SIMPLE
 
@@ -176,7 +209,7 @@ def _plain(scalar: str, key: bool) -> str | None:
         or ": " in scalar
         or scalar.endswith(":")
         or " #" in scalar
-        or _NOT_STR.fullmatch(scalar)
+        or _typed(scalar)
     ):
         raise _NotSimple
     return scalar

@@ -47,6 +47,19 @@ def test_cli_module_alone_is_light():
     assert not [m for m in (*SDKS, "dataclasses", "pathlib", "tempfile", "logging") if m in added]
 
 
+def test_static_get_compiles_no_avoidable_module(env, tmp_path):
+    # Each of these cost 0.7-1.8 ms of a ~27 ms start (bench/startup.py): base64 (and
+    # its struct) for a decode binascii does alone, importlib for one import by name.
+    secret = base64.b64encode(b"u:p").decode()
+    (tmp_path / ".truss").mkdir()
+    (tmp_path / ".truss" / "config.yaml").write_text(
+        f"secrets:\n  DOCKER_REGISTRY_ghcr.io: {secret}\n"
+    )
+    modules = loaded_after_get({**env, "HOME": str(tmp_path)}, "ghcr.io")
+    assert "docker_credential_truss.yamlsubset" in modules  # it did read the file
+    assert not [m for m in ("base64", "importlib", "struct") if m in modules]
+
+
 def test_static_get_loads_no_mint_machinery(env):
     # signal/threading arm the mint deadline; a decoded secret has no network to bound.
     secret = base64.b64encode(b"u:p").decode()

@@ -6,6 +6,8 @@ a token read back from the cache). Each test here opens one door only and then r
 an unexpected exception that quotes the value, as an SDK that echoes its input would:
 the traceback must reach the debug log with the value masked. Removing the
 registration at that door fails the test, whatever the other door does.
+The OIDC token a CI job leaves in a file is a third, narrower door: each provider
+registers it as it reads the file.
 
 Only the network calls are stood in for (``_aws_calls.mint``, ``gcp._refresh``): the
 providers, the resolver, the cache and the CLI's error path are the real ones. Secret
@@ -176,3 +178,61 @@ def test_a_token_served_from_the_cache_is_masked_in_a_traceback(cli, paths, monk
     assert INTERNAL in run.err
     assert "cache hit" in log_text(paths)
     assert masked_in_log(paths, [TOKEN]), "the cached token reached the log"
+
+
+# -- the OIDC token files, alone: a CI job's token is no secret the lookup or mint saw ------
+
+WEB_TOKEN = "eyJSENTINEL.oidc-web-identity.5c1f"
+
+
+def test_an_aws_web_identity_token_from_its_file_is_masked(cli, paths, monkeypatch, tmp_path):
+    config.merge(
+        paths,
+        {
+            ECR: {
+                "auth_method": "AWS_OIDC",
+                "aws_oidc_role_arn": "arn:aws:iam::123456789012:role/puller",
+                "aws_oidc_region": "eu-west-1",
+            }
+        },
+    )
+    (tmp_path / "web-token").write_text(WEB_TOKEN + "\n")
+
+    def echoing_sdk(call):
+        raise RuntimeError(f"AssumeRoleWithWebIdentity refused {call.web_token}")
+
+    monkeypatch.setattr(_aws_calls, "mint", echoing_sdk)
+    run = cli(
+        "get", stdin=ECR, extra={**ON, "AWS_WEB_IDENTITY_TOKEN_FILE": str(tmp_path / "web-token")}
+    )
+    assert INTERNAL in run.err
+    assert masked_in_log(paths, [WEB_TOKEN]), "the web identity token reached the log"
+
+
+def test_a_gcp_subject_token_from_its_file_is_masked(cli, paths, monkeypatch, tmp_path):
+    config.merge(
+        paths,
+        {
+            AR: {
+                "auth_method": "GCP_OIDC",
+                "gcp_oidc_workload_id_provider": (
+                    "projects/123456789/locations/global/workloadIdentityPools/ci-pool/providers/github"
+                ),
+                "gcp_oidc_service_account": "puller@proj-1.iam.gserviceaccount.com",
+            }
+        },
+    )
+    (tmp_path / "subject-token").write_text(WEB_TOKEN + "\n")
+
+    def echoing_sdk(registry, credentials, timeout, what):
+        token = credentials._subject_token_supplier.get_subject_token(None, None)
+        raise RuntimeError(f"token exchange refused {token}")
+
+    monkeypatch.setattr(gcp, "_refresh", echoing_sdk)
+    run = cli(
+        "get",
+        stdin=AR,
+        extra={**ON, gcp.ENV_OIDC_TOKEN_FILE: str(tmp_path / "subject-token")},
+    )
+    assert INTERNAL in run.err
+    assert masked_in_log(paths, [WEB_TOKEN]), "the GCP subject token reached the log"

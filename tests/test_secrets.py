@@ -1,10 +1,15 @@
 """Secret sources, their order, and errors that name the secret but never its value."""
 
 import base64
+import binascii
 import json
 import os
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from docker_credential_truss.providers.static import b64decode
 
 REG = "127.0.0.1:5000"
 NAME = f"DOCKER_REGISTRY_{REG}"
@@ -535,3 +540,32 @@ def test_a_store_replaced_by_a_foreign_file_meanwhile_is_named_when_erasing(env,
     )
     with open(paths.store) as handle:
         assert json.load(handle) == {"secrets": ["one"]}
+
+
+def standard_b64decode(text: str) -> bytes | str:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return "error"
+
+
+def our_b64decode(text: str) -> bytes | str:
+    try:
+        return b64decode(text)
+    except (binascii.Error, ValueError):
+        return "error"
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.one_of(
+        st.binary(max_size=40).map(lambda raw: base64.b64encode(raw).decode()),
+        st.text(alphabet="AZaz09+/=-_ \n.é", max_size=12),
+        st.binary(max_size=12)
+        .map(lambda raw: base64.b64encode(raw).decode())
+        .flatmap(lambda good: st.integers(0, len(good)).map(lambda i: good[:i] + "=" + good[i:])),
+    )
+)
+def test_secret_values_decode_as_the_standard_library_does(text):
+    """The secret decoder spares get the base64 import; it must agree with it exactly."""
+    assert our_b64decode(text) == standard_b64decode(text)

@@ -59,7 +59,7 @@ from __future__ import annotations
 import os
 import re
 
-from docker_credential_truss import files
+from docker_credential_truss import debuglog, files
 from docker_credential_truss.errors import ConfigError, ProviderError, SecretError
 from docker_credential_truss.providers import Token
 
@@ -463,6 +463,7 @@ class AwsProvider:
             ) from None
         if not token:
             raise ProviderError(f"{self._where()}: the web identity token file {path} is empty")
+        debuglog.redact(token)  # a bearer credential for STS, read from outside the lookup
         return token
 
 

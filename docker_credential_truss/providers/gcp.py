@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import re
 
-from docker_credential_truss import files
+from docker_credential_truss import debuglog, files
 from docker_credential_truss.errors import ConfigError, ProviderError, SecretError
 from docker_credential_truss.providers import DEFAULT_TIMEOUT, Token, network_timeout
 
@@ -227,6 +227,7 @@ class WorkloadIdentity:
                 f"{key}: the OIDC token file {self.token_file} ({ENV_OIDC_TOKEN_FILE}) "
                 "does not hold one token"
             )
+        debuglog.redact(token)  # a bearer credential for STS, read from outside the lookup
         return token
 
     def preflight(self) -> str:
