@@ -244,7 +244,7 @@ def test_get_fails_on_the_timeout_it_names(exe, tmp_path, case, endpoint, timeou
         )
         if endpoint == "silent":
             said = line.endswith(case.silence(timeout))
-            expect(said, f"the line does not name the {timeout or 'default'} timeout: {line!r}")
+            expect(said, f"the line does not end with {case.silence(timeout)!r}: {line!r}")
             expect(silent.connections() == 1, f"{silent.accepted} connections, not one")
         else:
             expect(line.endswith(REFUSED), f"the line does not say why: {line!r}")
@@ -291,8 +291,8 @@ def test_parallel_gets_against_a_silent_endpoint_share_one_failure(exe, tmp_path
                 out, err = proc.communicate(case.server.encode(), timeout=HANG_GUARD)
             except subprocess.TimeoutExpired:
                 proc.kill()
-                out, err = proc.communicate()
-                err = b"hung: still running after the hang guard"
+                proc.communicate()
+                return  # counted below as a get that did not finish
             times.append(time.monotonic() - start)
             results.append((proc.returncode, out, err))
 
@@ -304,7 +304,8 @@ def test_parallel_gets_against_a_silent_endpoint_share_one_failure(exe, tmp_path
         for thread in threads:
             thread.join()
         connections = silent.connections()
-    expect(len(results) == parallel, "a get did not finish")
+    hung = parallel - len(results)
+    expect(hung == 0, f"{hung} of {parallel} gets hung: still running after {HANG_GUARD:g}s")
     holder = f"{case.server}: "  # the line of the one get that tried, shared by the rest
     lines = set()
     for code, out, err in results:
