@@ -392,6 +392,8 @@ def check_secrets(
     report: Report, resolver: Resolver, registry: Registry, method: str, settings: dict
 ) -> bool:
     """Report each secret the method reads (names and sources only); False if one is missing."""
+    if method in ("AWS_IAM", "AWS_ASSUME_ROLE") and _uses_default_chain(report, resolver, settings):
+        return True
     complete = True
     for field, default in REQUIRED_SECRETS.get(method, ()):
         name = settings.get(field) or default or registry.secret_name
@@ -410,6 +412,23 @@ def check_secrets(
             ways += f"; or run: {_login(registry)}"
         report.fail(f"secret {name} is missing; looked in {resolver.secrets.places(name)}", ways)
     return complete
+
+
+def _uses_default_chain(report: Report, resolver: Resolver, settings: dict) -> bool:
+    """Whether get signs with boto3's default chain: no key id secret, and opted in.
+
+    Then the key pair is not missing: doctor says what signs instead, as get would.
+    """
+    from docker_credential_truss.providers import aws
+
+    id_name = settings.get("aws_access_key_id_secret_name") or aws.DEFAULT_KEY_ID_SECRET
+    if not aws.default_chain(resolver.env) or resolver.secrets.find(id_name) is not None:
+        return False
+    report.note(
+        f"secret {id_name}: not set; {aws.DEFAULT_CHAIN_VARIABLE}=1, so boto3's default"
+        " credentials sign (environment, profiles, SSO, instance role)"
+    )
+    return True
 
 
 def check_credential(

@@ -16,6 +16,7 @@ import sys
 import time
 
 import pytest
+from fakes import sockets
 from fakes.aws import (
     ASSUME_ROLE,
     ASSUME_ROLE_WEB,
@@ -331,22 +332,36 @@ def test_throttling_is_retried_with_backoff_and_then_succeeds(world):
     assert world.fake.calls[ECR] == 3
 
 
-def test_throttling_that_persists_fails_after_bounded_attempts(world):
+def test_throttling_that_persists_fails_after_bounded_attempts(world, monkeypatch):
     world.fake.throttle(ECR, 100)
-    started = time.monotonic()
+    waits: list[float] = []
+    sleep = time.sleep
+
+    def recorded(seconds: float) -> None:
+        waits.append(seconds)
+        sleep(seconds)
+
+    monkeypatch.setattr(_aws_calls.time, "sleep", recorded)
     message = world.failure()
-    assert time.monotonic() - started < 10
     assert world.fake.calls[ECR] == _aws_calls.MAX_ATTEMPTS
     assert "throttled" in message and f"{_aws_calls.MAX_ATTEMPTS} attempts" in message
     assert message.endswith("(ThrottlingException)")
+    # one jittered wait before each retry, each within its doubling cap
+    caps = [_aws_calls.BACKOFF * 2**n for n in range(_aws_calls.MAX_ATTEMPTS - 1)]
+    assert len(waits) == len(caps)
+    assert all(0 <= wait <= cap for wait, cap in zip(waits, caps, strict=True)), waits
 
 
-def test_a_refused_endpoint_fails_fast_and_names_it(world):
+def port_of(url: str) -> int:
+    return int(url.rsplit(":", 1)[1])
+
+
+def test_a_refused_endpoint_is_tried_once_and_named(world, monkeypatch):
     with refused_port() as port:
         world.env["AWS_ENDPOINT_URL_ECR"] = f"http://127.0.0.1:{port}"
-        started = time.monotonic()
+        wire = sockets.watch(monkeypatch, port)
         message = world.failure()
-    assert time.monotonic() - started < 10
+    assert [outcome for _, outcome in wire.connects] == ["ConnectionRefusedError"]
     assert f"cannot reach http://127.0.0.1:{port}" in message
     assert "not one this botocore knows" not in message
 
@@ -358,24 +373,27 @@ def test_an_unknown_region_is_hinted_when_unreachable(world):
     assert "region 'mars-north-1' is not one this botocore knows" in message
 
 
-def test_a_hanging_endpoint_is_bounded_by_the_default_timeouts(world):
+def test_a_hanging_endpoint_is_bounded_by_the_default_timeouts(world, monkeypatch):
     world.fake.hang = True
-    started = time.monotonic()
+    wire = sockets.watch(monkeypatch, port_of(world.fake.url))
     message = world.failure()
-    elapsed = time.monotonic() - started
-    bound = _aws_calls.READ_TIMEOUT + 3  # one read (silence is not retried), slack
-    assert elapsed < bound, f"took {elapsed:.1f} s"
+    # One connection, made under the connect timeout; its read waited under the read
+    # timeout and ended because that timeout expired; silence is not retried.
+    assert wire.connects == [(_aws_calls.CONNECT_TIMEOUT, "connected")]
+    assert wire.timed_out_reads() == [_aws_calls.READ_TIMEOUT]
     assert f"did not answer within {_aws_calls.READ_TIMEOUT:g} s" in message
     assert world.fake.calls["hang"] == 1
 
 
-def test_the_timeout_can_be_shortened(world):
+def test_the_timeout_can_be_shortened(world, monkeypatch):
     world.fake.hang = True
     world.env[TIMEOUT_VARIABLE] = "0.5"
-    started = time.monotonic()
+    wire = sockets.watch(monkeypatch, port_of(world.fake.url))
     message = world.failure()
-    assert time.monotonic() - started < 6
+    assert wire.connects == [(0.5, "connected")]
+    assert wire.timed_out_reads() == [0.5]
     assert "did not answer within 0.5 s" in message
+    assert world.fake.calls["hang"] == 1
 
 
 def test_a_bad_timeout_setting_is_a_config_error(world):

@@ -358,6 +358,35 @@ def test_ecr_healthy_then_refused(cli, ecr_env, paths):
     assert not leaked, "doctor printed a secret or the endpoint's token"
 
 
+def test_ecr_with_the_default_chain_opted_in_is_not_a_missing_secret(
+    cli, ecr_env, paths, truss_secrets, tmp_path, monkeypatch
+):
+    """Without the truss key pair but opted in to boto3's chain, get works: so must doctor."""
+    config.merge(paths, {ECR_HOST: {"auth_method": "AWS_IAM"}})  # as configure writes it
+    truss_secrets({f"DOCKER_REGISTRY_{REG}": VALUE})  # the AWS key pair gone from truss
+    credentials = tmp_path / "aws-credentials"
+    credentials.write_text(
+        "[default]\naws_access_key_id = AKIADOCTORTEST000001\n"
+        f"aws_secret_access_key = {AWS_SECRET}\n"
+    )
+    chain = {"AWS_SHARED_CREDENTIALS_FILE": str(credentials)}
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))  # botocore reads os.environ
+    run = cli("doctor", "--no-registry", ECR_HOST, extra=chain)
+    fails_with(run, "secret aws_access_key_id is missing")  # not opted in: get fails too
+    assert cli("get", stdin=ECR_HOST, extra=chain).code == 1
+
+    chain["DOCKER_CREDENTIAL_TRUSS_AWS_DEFAULT_CHAIN"] = "1"
+    got = cli("get", stdin=ECR_HOST, extra=chain)
+    assert got.code == 0, got.why
+    run = cli("doctor", "--no-registry", ECR_HOST, extra=chain)
+    assert run.code == 0, run.out
+    assert (
+        "secret aws_access_key_id: not set; DOCKER_CREDENTIAL_TRUSS_AWS_DEFAULT_CHAIN=1" in run.out
+    )
+    assert "credential: made one now for user AWS" in run.out
+    assert AWS_SECRET not in run.out
+
+
 def test_installed_doctor_ecr_healthy_then_refused(ecr_env, healthy):
     done = run_exe(healthy, "--no-registry", ECR_HOST)  # signed by the installed botocore
     assert done.returncode == 0, done.stdout

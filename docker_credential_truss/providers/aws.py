@@ -161,6 +161,11 @@ def parse_host(host: str, port: int | None = None) -> EcrHost | None:
     )
 
 
+def default_chain(env: Mapping[str, str]) -> bool:
+    """Whether the user opted in to boto3's default chain where the key id is absent."""
+    return _flag(env, DEFAULT_CHAIN_VARIABLE)
+
+
 def by_convention(registry: Registry, secrets: Secrets, env: Mapping[str, str]) -> bool:
     """Whether a registry nobody configured is still ours: truss's AWS_IAM defaults.
 
@@ -172,7 +177,7 @@ def by_convention(registry: Registry, secrets: Secrets, env: Mapping[str, str]) 
     ecr = parse_host(registry.host, registry.port)
     if ecr is None or ecr.public:
         return False
-    if _flag(env, DEFAULT_CHAIN_VARIABLE):
+    if default_chain(env):
         return True
     return secrets.find(DEFAULT_KEY_ID_SECRET) is not None
 
@@ -379,7 +384,7 @@ class AwsProvider:
 
     def _need_keys(self) -> None:
         """The truss key pair, or the opt-in to boto3's default chain, must be there."""
-        if self.keys() is None and not _flag(self.env, DEFAULT_CHAIN_VARIABLE):
+        if self.keys() is None and not default_chain(self.env):
             raise self._missing_keys()
 
     def _missing_keys(self) -> SecretError:
@@ -479,6 +484,7 @@ __all__ = [
     "EcrHost",
     "by_convention",
     "check",
+    "default_chain",
     "make",
     "parse_host",
 ]

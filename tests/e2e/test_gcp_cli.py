@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 
 import pytest
 from e2e_checks import not_found
@@ -183,13 +182,18 @@ def test_refused_key_is_one_line_exit_1_without_secrets(sa_helper, google):
     assert not leaked, "output repeats the key or the token endpoint's response body"
 
 
-def test_a_hanging_endpoint_fails_the_get_in_seconds(sa_helper, google):
+def test_a_hanging_endpoint_fails_the_get_on_its_timeout(sa_helper, google):
     google.fail["token"] = "hang"
-    start = time.monotonic()
-    done = sa_helper.run("get", stdin=AR, env={"DOCKER_CREDENTIAL_TRUSS_TIMEOUT": "2"})
-    elapsed = time.monotonic() - start
+    try:
+        done = sa_helper.run(
+            "get", stdin=AR, env={"DOCKER_CREDENTIAL_TRUSS_TIMEOUT": "2"}, timeout=120
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("get hung on an endpoint that never answers")
+    # The read timeout fired (not the whole-mint deadline, which says "too slow"),
+    # with the value asked for, after one request: silence is not retried.
     assert not_found(done) == f"{AR}: cannot reach {google.token_uri}: no answer within 2s"
-    assert elapsed < 8, f"get took {elapsed:.1f}s"
+    assert google.calls["token"] == 1
 
 
 def test_a_key_that_is_not_json_says_so(sa_helper, google):

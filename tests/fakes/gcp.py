@@ -114,6 +114,10 @@ class FakeGoogle:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    @property
     def token_uri(self) -> str:
         return self.url + "/token"
 
