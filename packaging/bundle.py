@@ -62,7 +62,11 @@ def build(
         hiddenimports=list(hiddenimports),
         datas=list(datas),
         excludes=EXCLUDES,
-        noarchive=False,
+        # Modules as .pyc files in _internal/, not in one compressed PYZ archive: the
+        # archive's table of contents (every botocore, google-auth and requests module)
+        # is read at each start and each module decompressed, which made a cached ECR
+        # get ~8 ms slower (55.9 -> 47.9 ms median; the floor 39.6 -> 35.6 ms).
+        noarchive=True,
     )
     analysis.scripts = [s for s in analysis.scripts if s[0] not in UNUSED_RUNTIME_HOOKS]
     analysis.datas = [d for d in analysis.datas if keep_data(d[0].replace(os.sep, "/"))]
@@ -86,7 +90,7 @@ def build(
 def package_modules(root: str, package: str) -> list[str]:
     """Every module of ``package`` found in the source tree, without importing it.
 
-    Provider modules are imported by name at run time (importlib), so PyInstaller's
+    Provider modules are imported by name at run time (``__import__``), so PyInstaller's
     import scan cannot see them; walking the tree also finds providers added later.
     """
     found = []
