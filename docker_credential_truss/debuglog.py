@@ -124,7 +124,7 @@ def _basic_password(value: str) -> str | None:
     import binascii
 
     try:
-        text = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        text = base64.b64decode(value.strip(), validate=True).decode()  # always UTF-8
     except (binascii.Error, ValueError):  # UnicodeDecodeError is a ValueError
         return None
     user, sep, password = text.partition(":")
@@ -245,8 +245,6 @@ class _Log:
         # written meanwhile are not counted, so a file may pass MAX_BYTES by what
         # concurrent processes wrote during this one's (short) run.
         self.size = os.lseek(self.fd, 0, os.SEEK_END)
-        self.second = -1
-        self.stamp = ""
 
     def _open(self) -> int:
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -255,12 +253,10 @@ class _Log:
 
     def write(self, level: str, text: str) -> None:
         now = time.time()
-        if int(now) != self.second:
-            self.second = int(now)
-            self.stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(now))
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(now))
         millis = int((now - int(now)) * 1000)
-        line = masked(f"{self.stamp}.{millis:03d} pid={self.pid} {level} {text}\n")
-        data = line.encode("utf-8", "backslashreplace")
+        line = masked(f"{stamp}.{millis:03d} pid={self.pid} {level} {text}\n")
+        data = line.encode(errors="backslashreplace")  # str.encode is always UTF-8
         if self.fd < 0:
             return  # a rotation failed: the log is off for this run
         try:
