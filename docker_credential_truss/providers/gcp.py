@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import re
 
-from docker_credential_truss import debuglog, files
 from docker_credential_truss.errors import ConfigError, ProviderError, SecretError
 from docker_credential_truss.providers import DEFAULT_TIMEOUT, Token, network_timeout
 
@@ -31,6 +30,7 @@ TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from docker_credential_truss.providers.citoken import Source
     from docker_credential_truss.registry import Registry
     from docker_credential_truss.secrets import Secrets
 
@@ -40,7 +40,8 @@ DEFAULT_TOKEN_URI = "https://oauth2.googleapis.com/token"
 DEFAULT_STS_URL = "https://sts.googleapis.com/v1/token"
 DEFAULT_IAMCREDENTIALS_URL = "https://iamcredentials.googleapis.com"
 
-#: Environment variables this module reads (documented in README, "Google").
+#: Environment variables this module reads (documented in README, "Google"); the CI
+#: token's sources are citoken's (GCP_OIDC).
 ENV_OIDC_TOKEN_FILE = "DOCKER_CREDENTIAL_TRUSS_GCP_OIDC_TOKEN_FILE"
 ENV_STS_URL = "DOCKER_CREDENTIAL_TRUSS_GCP_STS_URL"
 ENV_IAMCREDENTIALS_URL = "DOCKER_CREDENTIAL_TRUSS_GCP_IAMCREDENTIALS_URL"
@@ -124,11 +125,15 @@ def make(
         account = _setting(registry, method, settings, "gcp_oidc_service_account")
         match = _WORKLOAD_PROVIDER.match(provider)
         assert match is not None  # check() said so
+        from docker_credential_truss.providers import citoken
+
+        # what the CI is asked to put in the token's aud, as google-github-actions/auth does
+        default_audience = citoken.GOOGLE_AUDIENCE_PREFIX + match.group(1)
         return WorkloadIdentity(
             registry,
             audience="//iam.googleapis.com/" + match.group(1),
             service_account=account,
-            token_file=env.get(ENV_OIDC_TOKEN_FILE, ""),
+            token_source=citoken.find(citoken.GCP, env, default_audience, registry.key),
             sts_url=env.get(ENV_STS_URL) or DEFAULT_STS_URL,
             iam_url=(env.get(ENV_IAMCREDENTIALS_URL) or DEFAULT_IAMCREDENTIALS_URL).rstrip("/"),
             timeout=timeout,
@@ -187,7 +192,7 @@ class WorkloadIdentity:
         *,
         audience: str,
         service_account: str,
-        token_file: str,
+        token_source: Source | None,
         sts_url: str,
         iam_url: str,
         timeout: float,
@@ -195,49 +200,38 @@ class WorkloadIdentity:
         self.registry = registry
         self.audience = audience
         self.service_account = service_account
-        self.token_file = token_file
+        self.token_source = token_source
         self.sts_url = sts_url
         self.iam_url = iam_url
         self.timeout = timeout
 
     def identity(self) -> str:
-        # Not the subject token: a CI job gets a new one each run, but the service
-        # account's access token stays good for the same account.
-        return "\n".join((OIDC, self.audience, self.service_account, self.sts_url, self.iam_url))
+        # The job the CI token belongs to (known without fetching one: see citoken), not
+        # the token itself: a job gets a new one per request, all as good as the first.
+        job = self.token_source.job() if self.token_source is not None else ""
+        fields = (OIDC, self.audience, self.service_account, self.sts_url, self.iam_url, job)
+        return "\n".join(fields)
 
-    def read_subject_token(self) -> str:
-        """The OIDC token, read at mint time (a CI runner may rewrite the file)."""
-        key = self.registry.key
-        if not self.token_file:
-            raise ProviderError(
-                f"{key}: GCP_OIDC needs {ENV_OIDC_TOKEN_FILE} set to a file holding "
-                "the OIDC token your CI issued for the workload identity provider"
-            )
-        try:
-            with files.open_regular(self.token_file, "r", encoding="utf-8") as f:  # not a FIFO
-                token = f.read().strip()
-        except (OSError, UnicodeDecodeError) as e:
-            reason = e.strerror if isinstance(e, OSError) and e.strerror else type(e).__name__
-            raise ProviderError(
-                f"{key}: cannot read the OIDC token file {self.token_file} "
-                f"({ENV_OIDC_TOKEN_FILE}): {reason}"
-            ) from None
-        if not token or any(c.isspace() for c in token):
-            raise ProviderError(
-                f"{key}: the OIDC token file {self.token_file} ({ENV_OIDC_TOKEN_FILE}) "
-                "does not hold one token"
-            )
-        debuglog.redact(token)  # a bearer credential for STS, read from outside the lookup
-        return token
+    def inputs(self) -> str:
+        """Besides the secrets, what a mint is made from: the job's token (citoken)."""
+        return self.token_source.inputs() if self.token_source is not None else ""
 
-    def preflight(self) -> str:
-        """What mint checks before the network: the OIDC token file (doctor --offline too)."""
-        return self.read_subject_token()
+    def preflight(self) -> Source:
+        """What mint checks before the network: a token source, and a token at hand read."""
+        if self.token_source is None:
+            from docker_credential_truss.providers import citoken
+
+            raise ProviderError(
+                f"{self.registry.key}: GCP_OIDC found no OIDC token from a CI; looked at"
+                f" {citoken.GCP.places()}"
+            )
+        self.token_source.ready()
+        return self.token_source
 
     def mint(self) -> Token:
         from google.auth import identity_pool
 
-        subject_token = self.preflight()
+        subject_token = self.preflight().token()
 
         class _Supplier(identity_pool.SubjectTokenSupplier):
             def get_subject_token(self, context: object, request: object) -> str:
