@@ -329,7 +329,7 @@ class AwsProvider:
                 return path
         return None
 
-    def _default_chain_identity(self) -> str:
+    def _default_chain_identity(self) -> tuple[str, ...]:
         """Who boto3's default chain will be, as far as can be told without running it.
 
         The profile name, an access key id from the environment and the modification
@@ -339,9 +339,9 @@ class AwsProvider:
         home = env.get("HOME") or os.path.expanduser("~")
         parts = [
             "default-chain",
-            "profile=" + (env.get("AWS_PROFILE") or env.get("AWS_DEFAULT_PROFILE") or ""),
-            "key=" + env.get("AWS_ACCESS_KEY_ID", ""),
-            "role=" + env.get("AWS_ROLE_ARN", ""),
+            env.get("AWS_PROFILE") or env.get("AWS_DEFAULT_PROFILE") or "",
+            env.get("AWS_ACCESS_KEY_ID", ""),
+            env.get("AWS_ROLE_ARN", ""),
         ]
         for var, default in (
             ("AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials"),
@@ -349,38 +349,39 @@ class AwsProvider:
         ):
             path = env.get(var) or os.path.join(home, default)
             try:
-                parts.append(f"{path}@{os.stat(path).st_mtime_ns}")
+                parts += [path, str(os.stat(path).st_mtime_ns)]
             except OSError:
-                parts.append(f"{path}@absent")
-        return ":".join(parts)
+                parts += [path, "absent"]
+        return tuple(parts)
 
-    def _source_identity(self) -> str:
-        """The key pair (or default chain) that signs, as a non-secret id."""
+    def _source_identity(self) -> tuple[str, ...]:
+        """The key pair (or default chain) that signs, as non-secret parts."""
         keys = self.keys()
         if keys is not None:
-            return "key=" + keys.key_id.value
+            return ("key", keys.key_id.value)
         return self._default_chain_identity()
 
-    def identity(self) -> str:
-        """Access key id, or role and source identity: never a secret value.
+    def identity(self) -> tuple[str, ...]:
+        """Method, ECR scope, role, region, ExternalId, key id: never a secret value.
 
-        Everything ``mint`` checks before the network is checked here, in the same
-        order, so ``doctor --offline`` (which calls this) refuses what ``get`` would.
+        Separate parts, which the token cache encodes so that no ``@``, ``:`` or ``=``
+        inside a role path or an ExternalId can make two identities one. Everything
+        ``mint`` checks before the network is checked here, in the same order, so
+        ``doctor --offline`` (which calls this) refuses what ``get`` would.
         """
         ecr = self._require_ecr()
-        scope = f"{ecr.service}:{ecr.account or ''}:{ecr.region}"
+        scope = (ecr.service, ecr.account or "", ecr.region)
         if self.method == AWS_IAM:
             self._need_keys()
-            return f"AWS_IAM:{scope}:{self._source_identity()}"
+            return (AWS_IAM, *scope, *self._source_identity())
         role, region = self._role()
         if self.method == AWS_ASSUME_ROLE:
             self._need_keys()
-            external = self.external_id()
-            ext = "external-id=" + (external or "")
-            return f"AWS_ASSUME_ROLE:{scope}:{role}@{region}:{ext}:{self._source_identity()}"
+            external = self.external_id() or ""
+            return (AWS_ASSUME_ROLE, *scope, role, region, external, *self._source_identity())
         token_file = self.token_file()
-        source = f"web-identity={token_file}" if token_file else self._source_identity()
-        return f"AWS_OIDC:{scope}:{role}@{region}:{source}"
+        source = ("web-identity", token_file) if token_file else self._source_identity()
+        return (self.method, *scope, role, region, *source)
 
     def _need_keys(self) -> None:
         """The truss key pair, or the opt-in to boto3's default chain, must be there."""

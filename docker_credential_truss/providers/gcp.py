@@ -150,12 +150,15 @@ class ServiceAccountKey:
         self._info = info
         self.timeout = timeout
 
-    def identity(self) -> str:
+    def identity(self) -> tuple[str, ...]:
         # The key id changes when the key is rotated; the token URI decides who issued
         # the token. Neither is secret.
         info = self._info
-        return "\n".join(
-            (SERVICE_ACCOUNT_JSON, info["client_email"], info["private_key_id"], info["token_uri"])
+        return (
+            SERVICE_ACCOUNT_JSON,
+            info["client_email"],
+            info["private_key_id"],
+            info["token_uri"],
         )
 
     def preflight(self) -> object:
@@ -200,10 +203,10 @@ class WorkloadIdentity:
         self.iam_url = iam_url
         self.timeout = timeout
 
-    def identity(self) -> str:
+    def identity(self) -> tuple[str, ...]:
         # Not the subject token: a CI job gets a new one each run, but the service
         # account's access token stays good for the same account.
-        return "\n".join((OIDC, self.audience, self.service_account, self.sts_url, self.iam_url))
+        return (OIDC, self.audience, self.service_account, self.sts_url, self.iam_url)
 
     def read_subject_token(self) -> str:
         """The OIDC token, read at mint time (a CI runner may rewrite the file)."""
