@@ -65,6 +65,11 @@ class Registry:
     def secret_name(self) -> str:
         return SECRET_PREFIX + self.key
 
+    @property
+    def login_command(self) -> str:
+        """The command that stores this registry's credential through the helper."""
+        return "docker login" if self.is_docker_hub else f"docker login {self.key}"
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Registry) and self.key == other.key
 
@@ -97,6 +102,15 @@ def parse(server: str) -> Registry:
         if path.startswith("/v1/") and path != "/v1/":
             raise InvalidRegistry("a path under Docker Hub's /v1/ is not the Hub credential")
     return registry
+
+
+def split_image(image: str) -> tuple[str, str]:
+    """(registry host, repository path) of an image reference, as docker's grammar decides:
+    the first component is a host only if it has a ``.`` or ``:`` or is ``localhost``."""
+    first, sep, rest = image.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        return first, rest
+    return "docker.io", image
 
 
 def _split_port(authority: str) -> tuple[str, int | None]:
