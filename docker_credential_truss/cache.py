@@ -62,7 +62,7 @@ except ImportError:
 
 from docker_credential_truss import files
 from docker_credential_truss.errors import ConfigError, HelperError, ProviderError, StoreError
-from docker_credential_truss.providers import Token
+from docker_credential_truss.minting import Token
 
 TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:

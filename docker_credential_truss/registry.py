@@ -71,6 +71,11 @@ class Registry:
     def secret_name(self) -> str:
         return SECRET_PREFIX + self.key
 
+    @property
+    def login_command(self) -> str:
+        """The command that stores this registry's credential through the helper."""
+        return "docker login" if self.is_docker_hub else f"docker login {self.key}"
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Registry) and self.key == other.key
 
@@ -141,6 +146,15 @@ def _percent_decode(text: str) -> str:
     from urllib.parse import unquote  # only for the rare server string with a %
 
     return unquote(text, errors="surrogateescape")
+
+
+def split_image(image: str) -> tuple[str, str]:
+    """(registry host, repository path) of an image reference, as docker's grammar decides:
+    the first component is a host only if it has a ``.`` or ``:`` or is ``localhost``."""
+    first, sep, rest = image.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        return first, rest
+    return "docker.io", image
 
 
 def _split_port(authority: str) -> tuple[str, int | None]:

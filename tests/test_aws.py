@@ -30,8 +30,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from docker_credential_truss.errors import ConfigError, ProviderError, SecretError
+from docker_credential_truss.minting import TIMEOUT_VARIABLE
 from docker_credential_truss.paths import Paths
-from docker_credential_truss.providers import TIMEOUT_VARIABLE, _aws_calls, aws
+from docker_credential_truss.providers import _aws_calls, aws
 from docker_credential_truss.registry import parse
 from docker_credential_truss.secrets import Secrets
 

@@ -10,7 +10,7 @@ import pytest
 from docker_credential_truss.cache import MARGIN, TokenCache, identity_hash, is_fresh
 from docker_credential_truss.errors import StoreError
 from docker_credential_truss.files import FileLock
-from docker_credential_truss.providers import Token
+from docker_credential_truss.minting import Token
 
 NOW = 1_800_000_000.0
 

@@ -61,7 +61,7 @@ import re
 
 from docker_credential_truss import debuglog, files
 from docker_credential_truss.errors import ConfigError, ProviderError, SecretError
-from docker_credential_truss.providers import Token
+from docker_credential_truss.minting import Token
 
 TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
@@ -460,12 +460,11 @@ class AwsProvider:
 
     def _read_token_file(self, path: str) -> str:
         try:
-            with files.open_regular(path, "r", encoding="utf-8") as handle:  # not a FIFO
-                token = handle.read().strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+            token = files.read_text(path).strip()  # never a FIFO
+        except OSError as exc:
             raise ProviderError(
-                f"{self._where()}: cannot read the web identity token file {path}: {reason}"
+                f"{self._where()}: cannot read the web identity token file {path}:"
+                f" {files.reason(exc)}"
             ) from None
         if not token:
             raise ProviderError(f"{self._where()}: the web identity token file {path} is empty")

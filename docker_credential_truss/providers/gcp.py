@@ -24,8 +24,8 @@ import json
 import re
 
 from docker_credential_truss import debuglog, files
-from docker_credential_truss.errors import ConfigError, ProviderError, SecretError
-from docker_credential_truss.providers import DEFAULT_TIMEOUT, Token, network_timeout
+from docker_credential_truss.errors import ConfigError, ProviderError, SecretError, safe_code
+from docker_credential_truss.minting import Token, request_timeout
 
 TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
@@ -61,7 +61,6 @@ _WORKLOAD_PROVIDER = re.compile(
     r"/providers/[a-z0-9-]{4,32})\Z"
 )
 _SERVICE_ACCOUNT = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}@[a-z0-9][a-z0-9.-]{0,251}\Z")
-_ERROR_CODE = re.compile(r"[A-Za-z0-9_.-]{1,64}\Z")
 
 
 def is_google_registry(host: str, port: int | None = None) -> bool:
@@ -114,11 +113,12 @@ def make(
     problem = check(registry, method, settings)
     if problem is not None:
         raise ConfigError(problem)
-    timeout = _timeout(env)
+    timeout = request_timeout(env)
     if method == SERVICE_ACCOUNT_JSON:
         name = _setting(registry, method, settings, "secret_name")
         value = secrets.require(name, f"the service-account key for {registry.key}").value
-        return ServiceAccountKey(registry, name, _parse_key(registry, name, value), timeout)
+        info = service_account_info(f"{registry.key}: secret {name}", value)
+        return ServiceAccountKey(registry, name, info, timeout)
     if method == OIDC:
         provider = _setting(registry, method, settings, "gcp_oidc_workload_id_provider")
         account = _setting(registry, method, settings, "gcp_oidc_service_account")
@@ -217,13 +217,11 @@ class WorkloadIdentity:
                 "the OIDC token your CI issued for the workload identity provider"
             )
         try:
-            with files.open_regular(self.token_file, "r", encoding="utf-8") as f:  # not a FIFO
-                token = f.read().strip()
-        except (OSError, UnicodeDecodeError) as e:
-            reason = e.strerror if isinstance(e, OSError) and e.strerror else type(e).__name__
+            token = files.read_text(self.token_file).strip()  # never a FIFO
+        except OSError as exc:
             raise ProviderError(
                 f"{key}: cannot read the OIDC token file {self.token_file} "
-                f"({ENV_OIDC_TOKEN_FILE}): {reason}"
+                f"({ENV_OIDC_TOKEN_FILE}): {files.reason(exc)}"
             ) from None
         if not token or any(c.isspace() for c in token):
             raise ProviderError(
@@ -276,9 +274,12 @@ def _setting(registry: Registry, method: str, settings: Mapping[str, str], field
     return value
 
 
-def _parse_key(registry: Registry, name: str, value: str) -> dict[str, str]:
-    """Check the key JSON the way google-auth will need it; never quote its contents."""
-    where = f"{registry.key}: secret {name}"
+def service_account_info(where: str, value: str) -> dict[str, str]:
+    """The service-account key JSON in ``value``, checked the way google-auth will need it.
+
+    Errors start with ``where`` (which secret) and never quote the value. Shared by the
+    mint and ``baseten push``, which refuses to upload a key the builder could not use.
+    """
     try:
         info = json.loads(value)
     except ValueError as e:
@@ -300,11 +301,6 @@ def _parse_key(registry: Registry, name: str, value: str) -> dict[str, str]:
         raise SecretError(f"{where} has a token_uri that is not an http(s) URL")
     info["token_uri"] = token_uri
     return info
-
-
-def _timeout(env: Mapping[str, str]) -> float:
-    timeout = network_timeout(env)
-    return DEFAULT_TIMEOUT if timeout is None else timeout
 
 
 def _refresh(registry: Registry, credentials: object, timeout: float, what: str) -> Token:
@@ -398,7 +394,7 @@ def _error_code(error: BaseException) -> str:
             code = code.get("status") or code.get("code")
         if isinstance(code, int):
             code = str(code)
-        if isinstance(code, str) and _ERROR_CODE.match(code):
+        if safe_code(code):
             return f" ({code})"
     return ""
 
