@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """How the helper's costs grow with the size of what it reads.
 
-Not a test: it prints figures (the README quotes them). ``bench/startup.py`` times one
+Not a test: it prints figures (docs/development.md quotes them). ``bench/startup.py`` times one
 registry; a real user may have hundreds of secrets in ``~/.truss/config.yaml``,
 thousands of ``docker login``s in the helper's store or registries in its config, and
 docker runs ``list`` over all of them. For each size it lays out the files, checks the

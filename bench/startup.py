@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """How long ``docker-credential-truss get`` takes to start and answer, against its floor.
 
-Not a test: it prints figures (the README quotes them). docker runs the helper once
+Not a test: it prints figures (docs/development.md quotes them). docker runs the helper once
 per registry, and legacy ``docker build`` once per configured registry up front, so
 start-up is the helper's whole cost on the paths that matter:
 
@@ -78,7 +78,7 @@ SEED_CACHE = """\
 import os, sys, time
 from docker_credential_truss.cache import TokenCache
 from docker_credential_truss.paths import Paths
-from docker_credential_truss.providers import Token
+from docker_credential_truss.minting import Token
 from docker_credential_truss.registry import parse
 from docker_credential_truss.resolver import Resolver
 

@@ -39,7 +39,7 @@ USAGE = (
 
 def configure(args: list[str], stdout: BinaryIO, stderr: TextIO, env: Mapping[str, str]) -> int:
     dry_run, sources, fields = _parse(args)
-    found: list[trussconfig.Found] = []
+    found: list[trussconfig.TrussRegistries] = []
     failed = 0
     for source in sources:
         try:
@@ -111,8 +111,8 @@ def _parse(args: list[str]) -> tuple[bool, list[str], dict[str, str]]:
     return dry_run, sources, fields
 
 
-def _from_flags(fields: dict[str, str]) -> trussconfig.Found:
-    found = trussconfig.Found("the command line")
+def _from_flags(fields: dict[str, str]) -> trussconfig.TrussRegistries:
+    found = trussconfig.TrussRegistries("the command line")
     where = "--registry/--auth-method flags"
     if not fields.get("registry"):
         found.problems.append(f"{where}: --registry HOST is required (the host docker asks for)")

@@ -23,9 +23,16 @@ import time
 
 from docker_credential_truss import __version__, dockerconfig
 from docker_credential_truss.cache import TokenCache, is_fresh
-from docker_credential_truss.errors import HelperError, InputError, ProviderError, SecretError
+from docker_credential_truss.errors import (
+    REPORT_IT,
+    HelperError,
+    InputError,
+    ProviderError,
+    SecretError,
+    internal_error,
+)
+from docker_credential_truss.minting import mint_within, network_timeout
 from docker_credential_truss.paths import Paths
-from docker_credential_truss.providers import mint_within, network_timeout
 from docker_credential_truss.registry import (
     DOCKER_HUB,
     SECRET_PREFIX,
@@ -41,7 +48,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from typing import BinaryIO
 
-    from docker_credential_truss.providers import Token
+    from docker_credential_truss.minting import Token
 
 USAGE = (
     "usage: docker-credential-truss doctor [--offline] [--no-registry]"
@@ -316,7 +323,7 @@ def check_registry(
                 "no way to authenticate: not in the helper config, and no secret"
                 f" {registry.secret_name}",
                 f"run: {CONFIGURE}; or set the secret {registry.secret_name} (base64 of"
-                f" user:password) in ~/.truss/config.yaml; or run: {_login(registry)}",
+                f" user:password) in ~/.truss/config.yaml; or run: {registry.login_command}",
             )
     if found is not None:
         method, settings, why = found
@@ -409,7 +416,7 @@ def check_secrets(
         complete = False
         ways = f"export TRUSS_SECRET_{name}=...; or put it under secrets: in ~/.truss/config.yaml"
         if name == registry.secret_name:
-            ways += f"; or run: {_login(registry)}"
+            ways += f"; or run: {registry.login_command}"
         report.fail(f"secret {name} is missing; looked in {resolver.secrets.places(name)}", ways)
     return complete
 
@@ -465,9 +472,7 @@ def check_credential(
         report.fail(exc.message, "see the message; DOCKER_CREDENTIAL_TRUSS_DEBUG=1 keeps a log")
         return None
     except Exception as exc:  # a foreign error's text may hold a secret: name its type only
-        report.fail(
-            f"internal error ({type(exc).__name__}) making a credential", "please report it"
-        )
+        report.fail(internal_error(exc, "making a credential"), REPORT_IT)
         return None
     took = time.monotonic() - start
     until = f", valid until {_when(token.expires_at)}" if token.expires_at else ""
@@ -492,9 +497,7 @@ def check_registry_access(
             registry, token.username, token.secret, image, resolver.env, insecure
         )
     except Exception as exc:  # a foreign error's text may hold a secret: name its type only
-        report.fail(
-            f"internal error ({type(exc).__name__}) checking the registry", "please report it"
-        )
+        report.fail(internal_error(exc, "checking the registry"), REPORT_IT)
         return
     for finding in findings:
         if finding.kind == "ok":
@@ -554,10 +557,6 @@ def _insecure_registries(args: list[str]) -> tuple[list[str], list[str]]:
         else:
             rest.append(arg)
     return rest, hosts
-
-
-def _login(registry: Registry) -> str:
-    return "docker login" if registry.is_docker_hub else f"docker login {registry.key}"
 
 
 def _when(epoch: float) -> str:

@@ -19,7 +19,7 @@ import time
 
 from docker_credential_truss import config, debuglog
 from docker_credential_truss.errors import HelperError, NotFound
-from docker_credential_truss.providers import mint_within, minted
+from docker_credential_truss.minting import mint_within, minted
 from docker_credential_truss.registry import SECRET_PREFIX, InvalidRegistry, parse
 from docker_credential_truss.secrets import Secrets
 
@@ -28,8 +28,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from types import ModuleType
 
+    from docker_credential_truss.minting import Token
     from docker_credential_truss.paths import Paths
-    from docker_credential_truss.providers import Provider, Token
+    from docker_credential_truss.providers import Provider
     from docker_credential_truss.registry import Registry
 
 # auth method -> provider module under docker_credential_truss.providers

@@ -52,7 +52,7 @@ def build(
     pathex=(),
     keep_data=lambda dest: True,
 ):
-    """One-folder bundle ``dist/<name>/<name>``: fastest start-up (see README, Binary).
+    """One-folder bundle ``dist/<name>/<name>``: fastest start-up (see docs/development.md, Binary).
 
     ``keep_data(dest)`` may drop collected data files by their path in the bundle.
     """

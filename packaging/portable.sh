@@ -5,7 +5,7 @@
 # Debian 11 and everything newer. Run it as `./build --portable` (as root: it uses
 # debootstrap, chroot and a private mount namespace).
 #
-# Why this way (measured on the 2-core CI machine; README.md, Binary, has the figures):
+# Why this way (measured on the 2-core CI machine; docs/development.md, Binary, has the figures):
 # - Debian's archive is what CI can reach, and bullseye (glibc 2.31) is the oldest
 #   release it still serves. A program needs only the versions of the glibc functions it
 #   links, not the glibc it was built on: built there, CPython asks for 2.26-2.30 in ten

@@ -17,7 +17,6 @@ import base64
 import binascii
 import os
 import random
-import re
 import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -40,8 +39,8 @@ from botocore.exceptions import (
 )
 
 from docker_credential_truss import __version__, debuglog
-from docker_credential_truss.errors import ProviderError
-from docker_credential_truss.providers import Token, network_timeout
+from docker_credential_truss.errors import ProviderError, safe_code
+from docker_credential_truss.minting import Token, network_timeout
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -74,7 +73,6 @@ _THROTTLED = frozenset(
 _BAD_WEB_IDENTITY = frozenset(
     {"InvalidIdentityToken", "IDPRejectedClaim", "IDPCommunicationError", "ExpiredTokenException"}
 )
-_SAFE_CODE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 class Call:
@@ -300,7 +298,7 @@ def _client_error(call: Call, exc: ClientError, extra: dict, attempts: int) -> s
     response = exc.response or {}
     error = response.get("Error") or {}
     raw_code = str(error.get("Code") or "")
-    code = raw_code if _SAFE_CODE.fullmatch(raw_code) else "an unrecognised error"
+    code = safe_code(raw_code, more=":") or "an unrecognised error"
     meta = response.get("ResponseMetadata") or {}
     status = meta.get("HTTPStatusCode")
     labels = extra.get("labels") or {}

@@ -62,7 +62,7 @@ import os
 import re
 
 from docker_credential_truss.errors import ConfigError, SecretError
-from docker_credential_truss.providers import Token
+from docker_credential_truss.minting import Token
 
 TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
@@ -336,7 +336,7 @@ class AwsProvider:
             self._looked = True
         return self._source
 
-    def _default_chain_identity(self) -> str:
+    def _default_chain_identity(self) -> tuple[str, ...]:
         """Who boto3's default chain will be, as far as can be told without running it.
 
         The profile name, an access key id from the environment and the modification
@@ -346,9 +346,9 @@ class AwsProvider:
         home = env.get("HOME") or os.path.expanduser("~")
         parts = [
             "default-chain",
-            "profile=" + (env.get("AWS_PROFILE") or env.get("AWS_DEFAULT_PROFILE") or ""),
-            "key=" + env.get("AWS_ACCESS_KEY_ID", ""),
-            "role=" + env.get("AWS_ROLE_ARN", ""),
+            env.get("AWS_PROFILE") or env.get("AWS_DEFAULT_PROFILE") or "",
+            env.get("AWS_ACCESS_KEY_ID", ""),
+            env.get("AWS_ROLE_ARN", ""),
         ]
         for var, default in (
             ("AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials"),
@@ -356,39 +356,40 @@ class AwsProvider:
         ):
             path = env.get(var) or os.path.join(home, default)
             try:
-                parts.append(f"{path}@{os.stat(path).st_mtime_ns}")
+                parts += [path, str(os.stat(path).st_mtime_ns)]
             except OSError:
-                parts.append(f"{path}@absent")
-        return ":".join(parts)
+                parts += [path, "absent"]
+        return tuple(parts)
 
-    def _source_identity(self) -> str:
-        """The key pair (or default chain) that signs, as a non-secret id."""
+    def _source_identity(self) -> tuple[str, ...]:
+        """The key pair (or default chain) that signs, as non-secret parts."""
         keys = self.keys()
         if keys is not None:
-            return "key=" + keys.key_id.value
+            return ("key", keys.key_id.value)
         return self._default_chain_identity()
 
-    def identity(self) -> str:
-        """Access key id, or role and source identity: never a secret value.
+    def identity(self) -> tuple[str, ...]:
+        """Method, ECR scope, role, region, ExternalId, key id: never a secret value.
 
-        Everything ``mint`` checks before the network is checked here, in the same
-        order, so ``doctor --offline`` (which calls this) refuses what ``get`` would.
+        Separate parts, which the token cache encodes so that no ``@``, ``:`` or ``=``
+        inside a role path or an ExternalId can make two identities one. Everything
+        ``mint`` checks before the network is checked here, in the same order, so
+        ``doctor --offline`` (which calls this) refuses what ``get`` would.
         """
         ecr = self._require_ecr()
-        scope = f"{ecr.service}:{ecr.account or ''}:{ecr.region}"
+        scope = (ecr.service, ecr.account or "", ecr.region)
         if self.method == AWS_IAM:
             self._need_keys()
-            return f"AWS_IAM:{scope}:{self._source_identity()}"
+            return (AWS_IAM, *scope, *self._source_identity())
         role, region = self._role()
         if self.method == AWS_ASSUME_ROLE:
             self._need_keys()
-            external = self.external_id()
-            ext = "external-id=" + (external or "")
-            return f"AWS_ASSUME_ROLE:{scope}:{role}@{region}:{ext}:{self._source_identity()}"
+            external = self.external_id() or ""
+            return (AWS_ASSUME_ROLE, *scope, role, region, external, *self._source_identity())
         token_source = self.token_source()
         # the job the token belongs to, known without fetching one: see citoken
-        source = f"oidc={token_source.job()}" if token_source else self._source_identity()
-        return f"AWS_OIDC:{scope}:{role}@{region}:{source}"
+        source = ("oidc", token_source.job()) if token_source else self._source_identity()
+        return (self.method, *scope, role, region, *source)
 
     def inputs(self) -> str:
         """Besides the secrets, what a mint is made from: the job's token (citoken)."""

@@ -167,12 +167,6 @@ def claims(token: str) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
-def _timeout(env: Mapping[str, str]) -> float:
-    from docker_credential_truss.providers import DEFAULT_TIMEOUT, network_timeout
-
-    return network_timeout(env) or DEFAULT_TIMEOUT
-
-
 def _digest(*parts: str) -> str:
     return sha256("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
@@ -239,11 +233,11 @@ class TokenFile(_Given):
     def _value(self) -> str:
         if self._read is None:
             try:
-                with files.open_regular(self.path, "r", encoding="utf-8") as handle:  # no FIFO
-                    value = handle.read().strip()
-            except (OSError, UnicodeDecodeError) as exc:
-                reason = getattr(exc, "strerror", None) or "not UTF-8 text"
-                raise ProviderError(f"{self.key}: cannot read {self.name}: {reason}") from None
+                value = files.read_text(self.path).strip()  # never a FIFO
+            except OSError as exc:
+                raise ProviderError(
+                    f"{self.key}: cannot read {self.name}: {files.reason(exc)}"
+                ) from None
             if not value or any(c.isspace() for c in value):
                 raise ProviderError(f"{self.key}: {self.name} does not hold one token")
             debuglog.redact(value)  # a bearer credential, read from outside the lookup
@@ -298,8 +292,9 @@ class GitHub(Source):
         import time
 
         from docker_credential_truss import webclient
+        from docker_credential_truss.minting import request_timeout
 
-        timeout = _timeout(self.env)
+        timeout = request_timeout(self.env)
         url = self.request_url()
         headers = {"Authorization": f"Bearer {self.request_token}", "Accept": "application/json"}
         for attempt in range(1, MAX_ATTEMPTS + 1):
@@ -362,12 +357,14 @@ class Buildkite(Source):
         import shutil
         import subprocess
 
+        from docker_credential_truss.minting import request_timeout
+
         program = shutil.which(BUILDKITE_AGENT, path=self.env.get("PATH") or os.defpath)
         if program is None:
             raise ProviderError(
                 f"{self.key}: {BUILDKITE_JOB} is set but {BUILDKITE_AGENT} is not on PATH"
             )
-        seconds = 3 * _timeout(self.env)
+        seconds = 3 * request_timeout(self.env)
         try:
             done = subprocess.run(
                 [program, "oidc", "request-token", "--audience", self.audience],
@@ -382,9 +379,7 @@ class Buildkite(Source):
                 f"{self.key}: {self.name} did not answer within {seconds:g}s"
             ) from None
         except OSError as exc:
-            raise ProviderError(
-                f"{self.key}: cannot run {program}: {exc.strerror or type(exc).__name__}"
-            ) from None
+            raise ProviderError(f"{self.key}: cannot run {program}: {files.reason(exc)}") from None
         value = done.stdout.decode("utf-8", "replace").strip()
         if value:
             debuglog.redact(value)

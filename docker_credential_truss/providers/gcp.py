@@ -23,8 +23,8 @@ from __future__ import annotations
 import json
 import re
 
-from docker_credential_truss.errors import ConfigError, ProviderError, SecretError
-from docker_credential_truss.providers import DEFAULT_TIMEOUT, Token, network_timeout
+from docker_credential_truss.errors import ConfigError, ProviderError, SecretError, safe_code
+from docker_credential_truss.minting import Token, request_timeout
 
 TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
@@ -62,7 +62,6 @@ _WORKLOAD_PROVIDER = re.compile(
     r"/providers/[a-z0-9-]{4,32})\Z"
 )
 _SERVICE_ACCOUNT = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}@[a-z0-9][a-z0-9.-]{0,251}\Z")
-_ERROR_CODE = re.compile(r"[A-Za-z0-9_.-]{1,64}\Z")
 
 
 def is_google_registry(host: str, port: int | None = None) -> bool:
@@ -115,11 +114,12 @@ def make(
     problem = check(registry, method, settings)
     if problem is not None:
         raise ConfigError(problem)
-    timeout = _timeout(env)
+    timeout = request_timeout(env)
     if method == SERVICE_ACCOUNT_JSON:
         name = _setting(registry, method, settings, "secret_name")
         value = secrets.require(name, f"the service-account key for {registry.key}").value
-        return ServiceAccountKey(registry, name, _parse_key(registry, name, value), timeout)
+        info = service_account_info(f"{registry.key}: secret {name}", value)
+        return ServiceAccountKey(registry, name, info, timeout)
     if method == OIDC:
         provider = _setting(registry, method, settings, "gcp_oidc_workload_id_provider")
         account = _setting(registry, method, settings, "gcp_oidc_service_account")
@@ -155,12 +155,15 @@ class ServiceAccountKey:
         self._info = info
         self.timeout = timeout
 
-    def identity(self) -> str:
+    def identity(self) -> tuple[str, ...]:
         # The key id changes when the key is rotated; the token URI decides who issued
         # the token. Neither is secret.
         info = self._info
-        return "\n".join(
-            (SERVICE_ACCOUNT_JSON, info["client_email"], info["private_key_id"], info["token_uri"])
+        return (
+            SERVICE_ACCOUNT_JSON,
+            info["client_email"],
+            info["private_key_id"],
+            info["token_uri"],
         )
 
     def preflight(self) -> object:
@@ -205,12 +208,11 @@ class WorkloadIdentity:
         self.iam_url = iam_url
         self.timeout = timeout
 
-    def identity(self) -> str:
+    def identity(self) -> tuple[str, ...]:
         # The job the CI token belongs to (known without fetching one: see citoken), not
         # the token itself: a job gets a new one per request, all as good as the first.
         job = self.token_source.job() if self.token_source is not None else ""
-        fields = (OIDC, self.audience, self.service_account, self.sts_url, self.iam_url, job)
-        return "\n".join(fields)
+        return (OIDC, self.audience, self.service_account, self.sts_url, self.iam_url, job)
 
     def inputs(self) -> str:
         """Besides the secrets, what a mint is made from: the job's token (citoken)."""
@@ -267,9 +269,12 @@ def _setting(registry: Registry, method: str, settings: Mapping[str, str], field
     return value
 
 
-def _parse_key(registry: Registry, name: str, value: str) -> dict[str, str]:
-    """Check the key JSON the way google-auth will need it; never quote its contents."""
-    where = f"{registry.key}: secret {name}"
+def service_account_info(where: str, value: str) -> dict[str, str]:
+    """The service-account key JSON in ``value``, checked the way google-auth will need it.
+
+    Errors start with ``where`` (which secret) and never quote the value. Shared by the
+    mint and ``baseten push``, which refuses to upload a key the builder could not use.
+    """
     try:
         info = json.loads(value)
     except ValueError as e:
@@ -291,11 +296,6 @@ def _parse_key(registry: Registry, name: str, value: str) -> dict[str, str]:
         raise SecretError(f"{where} has a token_uri that is not an http(s) URL")
     info["token_uri"] = token_uri
     return info
-
-
-def _timeout(env: Mapping[str, str]) -> float:
-    timeout = network_timeout(env)
-    return DEFAULT_TIMEOUT if timeout is None else timeout
 
 
 def _refresh(registry: Registry, credentials: object, timeout: float, what: str) -> Token:
@@ -389,7 +389,7 @@ def _error_code(error: BaseException) -> str:
             code = code.get("status") or code.get("code")
         if isinstance(code, int):
             code = str(code)
-        if isinstance(code, str) and _ERROR_CODE.match(code):
+        if safe_code(code):
             return f" ({code})"
     return ""
 

@@ -18,7 +18,7 @@ the client does and what it shows:
 - a wrong password: the registry's refusal reaches the user, not a helper error.
 
 What each client showed is recorded and printed at the end of the run (the
-"client matrix" section), with the client versions, so README's table is measured.
+"client matrix" section), with the client versions, so the table in docs/reference.md is measured.
 """
 
 from __future__ import annotations
