@@ -395,6 +395,15 @@ def test_oidc_exchanges_the_ci_token_and_impersonates(tmp_path, federation, prov
     assert abs(token.expires_at - (time.time() + 3600)) < 30
 
 
+def test_oidc_registers_the_sts_token_and_the_ci_token_for_masking(tmp_path, federation):
+    from docker_credential_truss import debuglog
+
+    oidc_provider(tmp_path, federation).mint()
+    (sts_token,) = federation.issued["sts"]
+    line = debuglog.masked(f"{sts_token} {CI_TOKEN}")
+    assert sts_token not in line and CI_TOKEN not in line
+
+
 def test_oidc_with_a_token_the_provider_does_not_accept(tmp_path, federation):
     with pytest.raises(ProviderError) as err:
         oidc_provider(tmp_path, federation, token="SENTINEL.other.token").mint()

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import re
 
+from docker_credential_truss import debuglog
 from docker_credential_truss.errors import ConfigError, ProviderError, SecretError, safe_code
 from docker_credential_truss.minting import Token, request_timeout
 
@@ -203,7 +204,7 @@ class WorkloadIdentity:
         self.registry = registry
         self.audience = audience
         self.service_account = service_account
-        self.token_source = token_source
+        self.source = token_source
         self.sts_url = sts_url
         self.iam_url = iam_url
         self.timeout = timeout
@@ -211,24 +212,28 @@ class WorkloadIdentity:
     def identity(self) -> tuple[str, ...]:
         # The job the CI token belongs to (known without fetching one: see citoken), not
         # the token itself: a job gets a new one per request, all as good as the first.
-        job = self.token_source.job() if self.token_source is not None else ""
+        job = self.source.job() if self.source is not None else ""
         return (OIDC, self.audience, self.service_account, self.sts_url, self.iam_url, job)
 
     def inputs(self) -> str:
         """Besides the secrets, what a mint is made from: the job's token (citoken)."""
-        return self.token_source.inputs() if self.token_source is not None else ""
+        return self.source.inputs() if self.source is not None else ""
+
+    def token_source(self) -> Source | None:
+        """Where the CI job's token comes from (citoken), or None: none was found."""
+        return self.source
 
     def preflight(self) -> Source:
         """What mint checks before the network: a token source, and a token at hand read."""
-        if self.token_source is None:
+        if self.source is None:
             from docker_credential_truss.providers import citoken
 
             raise ProviderError(
                 f"{self.registry.key}: GCP_OIDC found no OIDC token from a CI; looked at"
                 f" {citoken.GCP.places()}"
             )
-        self.token_source.ready()
-        return self.token_source
+        self.source.ready()
+        return self.source
 
     def mint(self) -> Token:
         from google.auth import identity_pool
@@ -256,7 +261,13 @@ class WorkloadIdentity:
                 f"{self.registry.key}: google-auth rejected the GCP_OIDC settings "
                 f"({type(e).__name__})"
             ) from None
-        return _refresh(self.registry, credentials, self.timeout, "STS or IAM credentials")
+        try:
+            return _refresh(self.registry, credentials, self.timeout, "STS or IAM credentials")
+        finally:  # STS's token, traded for the CI's, is a credential too (google-auth keeps it)
+            impersonated = getattr(credentials, "_impersonated_credentials", None)
+            sts_token = getattr(getattr(impersonated, "_source_credentials", None), "token", None)
+            if isinstance(sts_token, str):
+                debuglog.redact(sts_token)
 
 
 def _setting(registry: Registry, method: str, settings: Mapping[str, str], field: str) -> str:
