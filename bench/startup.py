@@ -78,7 +78,7 @@ SEED_CACHE = """\
 import os, sys, time
 from docker_credential_truss.cache import TokenCache
 from docker_credential_truss.paths import Paths
-from docker_credential_truss.providers import Token
+from docker_credential_truss.minting import Token
 from docker_credential_truss.registry import parse
 from docker_credential_truss.resolver import Resolver
 

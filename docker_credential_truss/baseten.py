@@ -74,22 +74,9 @@ def check_value(need: Need, value: str) -> None:
 
         decode(value, need.name)
     elif need.kind == "gcp_key":
-        import json
+        from docker_credential_truss.providers.gcp import service_account_info
 
-        try:
-            info = json.loads(value)
-        except ValueError:
-            info = None
-        fields = ("client_email", "private_key", "private_key_id")
-        if (
-            not isinstance(info, dict)
-            or info.get("type") != "service_account"
-            or not all(isinstance(info.get(f), str) and info[f] for f in fields)
-        ):
-            raise SecretError(
-                f"secret {need.name!r} is not a service-account key JSON"
-                ' ("type": "service_account" with client_email, private_key_id, private_key)'
-            )
+        service_account_info(f"secret {need.name!r}", value)
     elif need.kind == "aws_key_id" and value.strip().startswith("ASIA"):
         raise SecretError(
             f"secret {need.name!r} is a temporary AWS key (ASIA...), which stops working with"

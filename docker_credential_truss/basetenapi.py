@@ -23,17 +23,13 @@ name where it came from instead.
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
-import re
-import urllib.error
 import urllib.parse
-import urllib.request
 
-from docker_credential_truss import debuglog
-from docker_credential_truss.errors import HelperError
-from docker_credential_truss.providers import DEFAULT_TIMEOUT, network_timeout, run_within
+from docker_credential_truss import debuglog, files, webclient
+from docker_credential_truss.errors import HelperError, safe_code
+from docker_credential_truss.minting import request_timeout, run_within
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -54,7 +50,6 @@ API_URLS = {
     "http://localhost:8000": "http://api.localhost:8000",
 }
 MAX_BODY = 4 << 20
-_CODE = re.compile(r"[A-Za-z0-9_.-]{1,64}\Z")
 
 
 class BasetenError(HelperError):
@@ -169,12 +164,11 @@ def _remotes(path: str) -> tuple[dict[str, dict[str, str]], str]:
 
     parser = configparser.ConfigParser(interpolation=None)
     try:
-        with open(path, encoding="utf-8") as handle:
-            parser.read_file(handle)
+        parser.read_string(files.read_text(path), path)
     except FileNotFoundError:
         return {}, "no such file"
-    except (OSError, UnicodeDecodeError) as exc:
-        return {}, f"cannot read it: {getattr(exc, 'strerror', None) or 'not UTF-8 text'}"
+    except OSError as exc:
+        return {}, f"cannot read it: {files.reason(exc)}"
     except configparser.Error:
         # Its message quotes the line, which may hold a key: say where only.
         raise BasetenError(f"{path} is not a valid INI file") from None
@@ -189,7 +183,7 @@ class Client:
         self.key = key
         self.env = env
         self.team = team
-        self.timeout = network_timeout(env) or DEFAULT_TIMEOUT
+        self.timeout = request_timeout(env)
         self.path = (
             f"/v1/teams/{urllib.parse.quote(team, safe='')}/secrets" if team else "/v1/secrets"
         )
@@ -222,33 +216,28 @@ class Client:
         headers = {
             "Authorization": f"{self.key.scheme} {self.key.value}",
             "Accept": "application/json",
-            "User-Agent": "docker-credential-truss",
         }
         if data is not None:
             headers["Content-Type"] = "application/json"
-        # S310: url is checked to be http(s) just above.
-        request = urllib.request.Request(url, data=data, method=method, headers=headers)  # noqa: S310
-        opener = urllib.request.build_opener(_NoRedirects)
         try:
-            with opener.open(request, timeout=self.timeout) as response:
-                raw = response.read(MAX_BODY)
-        except urllib.error.HTTPError as exc:
-            raw = exc.read(MAX_BODY) if exc.fp is not None else b""
+            answer = webclient.send(
+                method, url, timeout=self.timeout, max_body=MAX_BODY, headers=headers, data=data
+            )
+        except webclient.Unreachable as exc:
+            raise BasetenError(
+                f"cannot reach Baseten at {self.key.api_url}: {exc.reason}"
+            ) from None
+        raw = answer.body
+        if not 200 <= answer.status < 300:
             code = _error_code(raw)
-            status = f"HTTP {exc.code}" + (f" {code}" if code else "")
-            if exc.code in (401, 403):
+            status = f"HTTP {answer.status}" + (f" {code}" if code else "")
+            if answer.status in (401, 403):
                 raise BasetenError(
                     f"Baseten refused the API key from {self.key.source} ({status} for"
                     f" {method} {self.path}); check it, or make a new one in"
                     f" {self.key.remote_url.rstrip('/')}/settings/api_keys"
-                ) from None
-            raise BasetenError(f"Baseten answered {method} {self.path} with {status}") from None
-        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
-            reason = getattr(exc, "reason", exc)
-            text = getattr(reason, "strerror", None) or type(reason).__name__
-            if isinstance(reason, TimeoutError) or "timed out" in str(reason):
-                text = f"no answer within {self.timeout:g}s"
-            raise BasetenError(f"cannot reach Baseten at {self.key.api_url}: {text}") from None
+                )
+            raise BasetenError(f"Baseten answered {method} {self.path} with {status}")
         try:
             return json.loads(raw.decode("utf-8")) if raw.strip() else {}
         except (UnicodeDecodeError, ValueError):
@@ -256,13 +245,6 @@ class Client:
                 f"Baseten's answer to {method} {self.path} is not JSON"
                 f" (is {self.key.api_url} the Baseten API?)"
             ) from None
-
-
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """The key is never sent on to wherever a redirect points."""
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
-        return None
 
 
 def _error_code(raw: bytes) -> str:
@@ -273,7 +255,7 @@ def _error_code(raw: bytes) -> str:
     if not isinstance(data, dict):
         return ""
     for field in ("code", "error"):
-        value = data.get(field)
-        if isinstance(value, str) and _CODE.match(value):
-            return value
+        code = safe_code(data.get(field))
+        if code:
+            return code
     return ""

@@ -10,7 +10,13 @@ import os
 import sys
 
 from docker_credential_truss import __version__, debuglog
-from docker_credential_truss.errors import HelperError, InputError, NotFound
+from docker_credential_truss.errors import (
+    REPORT_IT,
+    HelperError,
+    InputError,
+    NotFound,
+    internal_error,
+)
 
 TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
@@ -125,7 +131,7 @@ def main(
     except Exception as exc:  # the text of a foreign error may hold a secret
         # The log gets the traceback: its formatter masks every secret value seen.
         debuglog.error("internal error (%s)", type(exc).__name__, trace=True)
-        line = f"internal error ({type(exc).__name__}); please report it"
+        line = f"{internal_error(exc)}; {REPORT_IT}"
     finally:
         debuglog.close()
     _say(stdout, line)

@@ -40,7 +40,7 @@ NOT_SETTINGS = ("source", "image", "image_registry")
 
 
 def configure(opts: Namespace, stdout: BinaryIO, stderr: TextIO, env: Mapping[str, str]) -> int:
-    found: list[trussconfig.Found] = []
+    found: list[trussconfig.TrussRegistries] = []
     failed = 0
     for source in opts.sources:
         try:
@@ -116,7 +116,7 @@ def conflict(key: str, before: Mapping[str, str], entry: Mapping[str, str]) -> s
     )
 
 
-def _read(source: str) -> trussconfig.Found:
+def _read(source: str) -> trussconfig.TrussRegistries:
     if source.endswith(".py"):
         from docker_credential_truss import trussdefs
 
@@ -128,8 +128,8 @@ def _shown(source: str) -> str:
     return source if source.endswith(".py") else trussconfig.config_path(source)
 
 
-def _from_flags(fields: dict[str, str]) -> trussconfig.Found:
-    found = trussconfig.Found("the command line")
+def _from_flags(fields: dict[str, str]) -> trussconfig.TrussRegistries:
+    found = trussconfig.TrussRegistries("the command line")
     where = "--registry/--auth-method flags"
     if not fields.get("registry"):
         found.problems.append(f"{where}: --registry HOST is required (the host docker asks for)")

@@ -10,7 +10,7 @@ Secrets are kept out twice over. The code logs names, sources and registry keys,
 values. And every value enters the process through one of two doors, each of which
 registers it with :func:`redact`: the secret lookup (``Secrets.find``, and
 ``Secrets.store`` for what ``docker login`` hands in) and the mint
-(``providers.minted``, and the resolver for a token read back from the cache). Outside
+(``minting.minted``, and the resolver for a token read back from the cache). Outside
 ``get``, the few values made or received elsewhere are registered where they appear:
 the OIDC tokens a CI job leaves in a file (``aws`` and ``gcp``, as they read it), the
 Baseten API key (``basetenapi``), and the Basic header and realm token of

@@ -23,9 +23,15 @@ import time
 
 from docker_credential_truss import __version__, dockerconfig
 from docker_credential_truss.cache import TokenCache, is_fresh
-from docker_credential_truss.errors import HelperError, ProviderError, SecretError
+from docker_credential_truss.errors import (
+    REPORT_IT,
+    HelperError,
+    ProviderError,
+    SecretError,
+    internal_error,
+)
+from docker_credential_truss.minting import mint_within, network_timeout
 from docker_credential_truss.paths import Paths
-from docker_credential_truss.providers import mint_within, network_timeout
 from docker_credential_truss.registry import (
     DOCKER_HUB,
     SECRET_PREFIX,
@@ -42,7 +48,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from typing import BinaryIO
 
-    from docker_credential_truss.providers import Token
+    from docker_credential_truss.minting import Token
 
 EXE_NAME = "docker-credential-truss"
 DOCKER_HUB_SECRET = SECRET_PREFIX + DOCKER_HUB
@@ -308,7 +314,7 @@ def check_registry(
                 "no way to authenticate: not in the helper config, and no secret"
                 f" {registry.secret_name}",
                 f"run: {CONFIGURE}; or set the secret {registry.secret_name} (base64 of"
-                f" user:password) in ~/.truss/config.yaml; or run: {_login(registry)}",
+                f" user:password) in ~/.truss/config.yaml; or run: {registry.login_command}",
             )
     if found is not None:
         method, settings, why = found
@@ -401,7 +407,7 @@ def check_secrets(
         complete = False
         ways = f"export TRUSS_SECRET_{name}=...; or put it under secrets: in ~/.truss/config.yaml"
         if name == registry.secret_name:
-            ways += f"; or run: {_login(registry)}"
+            ways += f"; or run: {registry.login_command}"
         report.fail(f"secret {name} is missing; looked in {resolver.secrets.places(name)}", ways)
     return complete
 
@@ -457,9 +463,7 @@ def check_credential(
         report.fail(exc.message, "see the message; DOCKER_CREDENTIAL_TRUSS_DEBUG=1 keeps a log")
         return None
     except Exception as exc:  # a foreign error's text may hold a secret: name its type only
-        report.fail(
-            f"internal error ({type(exc).__name__}) making a credential", "please report it"
-        )
+        report.fail(internal_error(exc, "making a credential"), REPORT_IT)
         return None
     took = time.monotonic() - start
     until = f", valid until {_when(token.expires_at)}" if token.expires_at else ""
@@ -484,9 +488,7 @@ def check_registry_access(
             registry, token.username, token.secret, image, resolver.env, insecure
         )
     except Exception as exc:  # a foreign error's text may hold a secret: name its type only
-        report.fail(
-            f"internal error ({type(exc).__name__}) checking the registry", "please report it"
-        )
+        report.fail(internal_error(exc, "checking the registry"), REPORT_IT)
         return
     for finding in findings:
         if finding.kind == "ok":
@@ -527,10 +529,6 @@ def check_cache(report: Report, registry: Registry, entries: list[dict]) -> None
             f"token cache: {stale} stale token{s} of other or earlier identities"
             f" (expired or nearly); expired ones {are} removed as the cache is written"
         )
-
-
-def _login(registry: Registry) -> str:
-    return "docker login" if registry.is_docker_hub else f"docker login {registry.key}"
 
 
 def _when(epoch: float) -> str:

@@ -68,3 +68,29 @@ class StoreError(HelperError):
 
 class ProviderError(HelperError):
     """A cloud provider could not make a credential (refused, unreachable, unsupported)."""
+
+
+#: What an error code from a server may be made of to be shown: a server's error text
+#: can quote what it was sent (a credential); a short code of these characters cannot
+#: carry much of one, and is what a person searches for.
+_CODE_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
+
+
+def safe_code(value: object, more: str = "") -> str:
+    """``value`` when it is an error code fit to show (1 to 64 letters, digits, ``._-``
+    and the characters in ``more``), else ''."""
+    if not isinstance(value, str) or not 0 < len(value) <= 64:
+        return ""
+    allowed = _CODE_CHARACTERS.union(more) if more else _CODE_CHARACTERS
+    return value if all(c in allowed for c in value) else ""
+
+
+#: What to do about an internal error: it is a bug.
+REPORT_IT = "please report it"
+
+
+def internal_error(exc: BaseException, doing: str = "") -> str:
+    """The words for an error that is a bug: its type only, since a foreign error's
+    text may hold a secret, and what was being done; :data:`REPORT_IT` says what next."""
+    during = f" {doing}" if doing else ""
+    return f"internal error ({type(exc).__name__}){during}"

@@ -89,6 +89,24 @@ def open_regular(path: str, mode: str = "rb", encoding: str | None = None) -> IO
         raise
 
 
+def read_text(path: str) -> str:
+    """The UTF-8 text of the regular file at ``path`` (never a FIFO or a device).
+
+    Every failure is an OSError, text that is not UTF-8 included, so a caller catches
+    one thing and words it with :func:`reason`; FileNotFoundError means no file.
+    """
+    with open_regular(path, "r", encoding="utf-8") as handle:  # "\r\n" and "\r" read as "\n"
+        try:
+            return handle.read()
+        except UnicodeDecodeError:
+            raise OSError(errno.EILSEQ, "not UTF-8 text", path) from None
+
+
+def reason(exc: OSError) -> str:
+    """Why a file could not be read or written, in the system's words; never its content."""
+    return exc.strerror or type(exc).__name__
+
+
 def read_json(path: str, *, private: bool = True) -> dict | None:
     """The JSON object in ``path``, or None when there is no file.
 
@@ -106,7 +124,7 @@ def read_json(path: str, *, private: bool = True) -> dict | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise StoreError(f"cannot read {path}: {exc.strerror}") from None
+        raise StoreError(f"cannot read {path}: {reason(exc)}") from None
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):  # deep nesting: RecursionError

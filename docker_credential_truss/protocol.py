@@ -19,11 +19,13 @@ import json
 
 from docker_credential_truss import debuglog
 from docker_credential_truss.errors import (
+    REPORT_IT,
     HelperError,
     InputError,
     MissingServerURL,
     MissingUsername,
     NotFound,
+    internal_error,
 )
 
 TYPE_CHECKING = False  # importing typing costs start-up time
@@ -70,7 +72,7 @@ def _get(helper: Helper, server: str) -> tuple[str, str]:
         # The log gets the traceback: its formatter masks every secret value seen.
         debuglog.error("internal error (%s)", type(exc).__name__, trace=True)
         raise NotFound(
-            f"internal error ({type(exc).__name__}); please report it (with"
+            f"{internal_error(exc)}; {REPORT_IT} (with"
             " DOCKER_CREDENTIAL_TRUSS_DEBUG=1 the traceback goes to the debug log)"
         ) from None
 

@@ -19,7 +19,7 @@ import time
 
 from docker_credential_truss import config, debuglog
 from docker_credential_truss.errors import HelperError, NotFound
-from docker_credential_truss.providers import mint_within, minted
+from docker_credential_truss.minting import mint_within, minted
 from docker_credential_truss.registry import SECRET_PREFIX, InvalidRegistry, parse
 from docker_credential_truss.secrets import Secrets
 
@@ -28,8 +28,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from types import ModuleType
 
+    from docker_credential_truss.minting import Token
     from docker_credential_truss.paths import Paths
-    from docker_credential_truss.providers import Provider, Token
+    from docker_credential_truss.providers import Provider
     from docker_credential_truss.registry import Registry
 
 # auth method -> provider module under docker_credential_truss.providers
@@ -106,7 +107,11 @@ class Resolver:
             self.paths.token_cache, failure_ttl=failure_ttl(self.env), warn=self.warn
         )
         identity = provider.identity()  # reads the secrets the mint will use
-        inputs = "\0".join(self.secrets.read)
+        # A remembered failure is kept only for the same inputs: the secrets read, and
+        # what else the provider mints from (an OIDC method's CI token), so a fixed secret
+        # or a rewritten token file is tried at once.
+        more = getattr(provider, "inputs", None)
+        inputs = "\0".join([*self.secrets.read, more() if more is not None else ""])
         token = cache.fetch(registry.key, identity, mint, inputs=inputs)
         if took:
             debuglog.debug("%s: cache miss; minted in %.3fs", registry.key, took[0])

@@ -229,14 +229,12 @@ class Secrets:
 
 def _read_secret_file(path: str) -> str | None:
     try:
-        with files.open_regular(path, "r", encoding="utf-8") as handle:
-            value = handle.read()
+        value = files.read_text(path)
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         return None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or "not UTF-8 text"
-        raise SecretError(f"cannot read secret file {path}: {reason}") from None
-    # Text mode reads "\r\n" and "\r" as "\n", so one check covers every line end.
+    except OSError as exc:
+        raise SecretError(f"cannot read secret file {path}: {files.reason(exc)}") from None
+    # read_text reads "\r\n" and "\r" as "\n", so one check covers every line end.
     return value[:-1] if value.endswith("\n") else value
 
 
@@ -257,18 +255,14 @@ def read_truss_secrets(path: str) -> dict[str, str]:
     YAML errors are reported by position only: the offending line could be a secret.
     """
     try:
-        with files.open_regular(path, "r", encoding="utf-8") as handle:
-            text = handle.read()
+        text = files.read_text(path)
     except FileNotFoundError:
         return {}
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or "not UTF-8 text"
-        raise ConfigError(f"cannot read {path}: {reason}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {files.reason(exc)}") from None
     from docker_credential_truss import yamlsubset
 
-    data = yamlsubset.load(text)  # the plain form, without PyYAML's start-up cost
-    if data is yamlsubset.NOT_SIMPLE:
-        data = load_yaml(text, path)
+    data = yamlsubset.parse(text, path)
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -286,22 +280,3 @@ def read_truss_secrets(path: str) -> dict[str, str]:
             raise ConfigError(f"secret {name!r} in {path} should be a string")
         result[str(name)] = value if isinstance(value, str) else str(value)
     return result
-
-
-def load_yaml(text: str, path: str) -> object:
-    """Parse YAML safely (libyaml when present); errors name the position, not the text."""
-    import yaml
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        # A problem may quote what it tripped on (a tag, an alias), which can be a
-        # secret's value: keep only the words before the first quote.
-        problem = (getattr(exc, "problem", None) or "").split("'")[0].split('"')[0]
-        problem = problem.strip(" :,") or "syntax error"
-        raise ConfigError(f"{path} is not valid YAML{where}: {problem}") from None
-    except Exception:  # PyYAML's constructors raise ValueError, AttributeError... on odd values
-        raise ConfigError(f"{path} is not valid YAML: a value in it cannot be read") from None

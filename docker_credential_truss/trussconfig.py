@@ -27,11 +27,10 @@ from __future__ import annotations
 
 import os
 
-from docker_credential_truss import files
+from docker_credential_truss import files, yamlsubset
 from docker_credential_truss import registry as registries
 from docker_credential_truss.config import METHODS
 from docker_credential_truss.errors import ConfigError
-from docker_credential_truss.secrets import load_yaml
 
 #: docker_auth fields that may be null (None) or a string.
 OPTIONAL_FIELDS = (
@@ -61,7 +60,7 @@ RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 
 
-class Found:
+class TrussRegistries:
     """What one truss definition says about registries.
 
     ``entries``: registry key -> helper config entry (strings only); ``warnings`` and
@@ -80,24 +79,22 @@ def config_path(path: str) -> str:
     return os.path.join(path, "config.yaml") if os.path.isdir(path) else path
 
 
-def read(path: str) -> Found:
+def read(path: str) -> TrussRegistries:
     """Everything ``path`` (a truss directory or config.yaml) says about registries.
 
     Raises ConfigError only when the file as a whole cannot be used.
     """
     path = os.path.abspath(config_path(path))
     try:
-        with files.open_regular(path, "r", encoding="utf-8") as handle:
-            text = handle.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or "not UTF-8 text"
-        raise ConfigError(f"cannot read truss config {path}: {reason}") from None
-    data = load_yaml(text, path)
+        text = files.read_text(path)
+    except OSError as exc:
+        raise ConfigError(f"cannot read truss config {path}: {files.reason(exc)}") from None
+    data = yamlsubset.parse(text, path)
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path} is not a truss config (expected a YAML mapping)")
-    found = Found(path)
+    found = TrussRegistries(path)
     if "secrets" in data:
         _secrets(found, data["secrets"])
     base = data.get("base_image")
@@ -106,7 +103,7 @@ def read(path: str) -> Found:
     return found
 
 
-def _secrets(found: Found, secrets: object) -> None:
+def _secrets(found: TrussRegistries, secrets: object) -> None:
     where = f"secrets in {found.source}"
     if not isinstance(secrets, dict):
         found.problems.append(f"{where}: should be a map of name: value (truss refuses it)")
@@ -132,7 +129,7 @@ def _secrets(found: Found, secrets: object) -> None:
             add(found, key, {"auth_method": "REGISTRY_SECRET", "secret_name": name})
 
 
-def _base_image(found: Found, base: object) -> None:
+def _base_image(found: TrussRegistries, base: object) -> None:
     where = f"base_image in {found.source}"
     if not isinstance(base, dict):
         found.problems.append(f"{where}: should be a mapping")
@@ -153,19 +150,19 @@ def _base_image(found: Found, base: object) -> None:
     _record_image(found, image)
 
 
-def _record_image(found: Found, image: str) -> None:
+def _record_image(found: TrussRegistries, image: str) -> None:
     """Keep ``base_image.image`` with its registry's entry, for doctor to look it up."""
     if not image:
         return
     try:
-        key = registries.parse(image_host(image)).key
+        key = registries.parse(registries.split_image(image)[0]).key
     except registries.InvalidRegistry:
         return
     if key in found.entries:
         found.entries[key]["image"] = image
 
 
-def docker_auth(found: Found, auth: object, image: str, where: str = "") -> None:
+def docker_auth(found: TrussRegistries, auth: object, image: str, where: str = "") -> None:
     """Check one ``docker_auth`` mapping as truss does; record it, or say why not."""
     where = where or f"base_image.docker_auth in {found.source}"
     entry = settings(auth, where)
@@ -174,7 +171,9 @@ def docker_auth(found: Found, auth: object, image: str, where: str = "") -> None
         return
     image_key = None
     if image:
-        image_key = _key(found, image_host(image), f"{where}: base_image.image {image!r}")
+        image_key = _key(
+            found, registries.split_image(image)[0], f"{where}: base_image.image {image!r}"
+        )
         if image_key is None:
             return
     if entry.get("registry"):
@@ -227,7 +226,7 @@ def settings(auth: object, where: str) -> dict[str, str] | str:
     return entry
 
 
-def add(found: Found, key: str, entry: dict[str, str]) -> None:
+def add(found: TrussRegistries, key: str, entry: dict[str, str]) -> None:
     """Record ``entry`` for ``key``, with a warning for anything that cannot work here."""
     entry["source"] = found.source
     warning = usable(key, entry)
@@ -254,15 +253,7 @@ def usable(key: str, entry: dict[str, str]) -> str | None:
     return config_problem(registries.parse(key), entry["auth_method"], entry)
 
 
-def image_host(image: str) -> str:
-    """The registry host of an image reference, as docker's reference grammar decides."""
-    first, sep, _ = image.partition("/")
-    if sep and ("." in first or ":" in first or first == "localhost"):
-        return first
-    return "docker.io"
-
-
-def _key(found: Found, server: str, what: str) -> str | None:
+def _key(found: TrussRegistries, server: str, what: str) -> str | None:
     """The registry key for ``server``, or None after recording why no client sends it."""
     try:
         return registries.parse(server).key

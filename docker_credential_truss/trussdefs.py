@@ -82,14 +82,12 @@ class Method(str):
     """``DockerAuthType.X`` written as the enum member (truss_train insists on it)."""
 
 
-def read(path: str) -> trussconfig.Found:
+def read(path: str) -> trussconfig.TrussRegistries:
     """Every docker auth definition in the Python file at ``path``."""
     try:
-        with files.open_regular(path, "r", encoding="utf-8") as handle:
-            source = handle.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or "not UTF-8 text"
-        raise ConfigError(f"cannot read {path}: {reason}") from None
+        source = files.read_text(path)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {files.reason(exc)}") from None
     try:
         tree = ast.parse(source, path)
     except (SyntaxError, ValueError) as exc:
@@ -114,10 +112,10 @@ class _Reader:
         self.path = path
         self.source = source
         self.tree = tree
-        self.found = trussconfig.Found(path)
+        self.found = trussconfig.TrussRegistries(path)
         self.names = _module_names(tree)
 
-    def run(self) -> trussconfig.Found:
+    def run(self) -> trussconfig.TrussRegistries:
         done: set[int] = set()
         for node in ast.walk(self.tree):
             kind = _callee(node)

@@ -1,4 +1,8 @@
-"""Reading the common forms of ``~/.truss/config.yaml`` without importing PyYAML.
+"""Reading YAML: the common forms of ``~/.truss/config.yaml`` without PyYAML, the rest with it.
+
+:func:`parse` is the one way the helper reads YAML (truss's user config, a truss
+project's config.yaml); it reads the subset below itself and hands anything else to
+PyYAML's safe loader, whose errors are reduced to a position.
 
 ``get`` reads this file whenever it exists, and importing ``yaml`` costs about as
 much as the interpreter's own start-up here (~20 ms: the package imports its Python
@@ -31,6 +35,8 @@ from __future__ import annotations
 
 import functools
 import re
+
+from docker_credential_truss.errors import ConfigError
 
 NOT_SIMPLE = object()
 
@@ -106,6 +112,34 @@ _ESCAPES = {
     "N": "\x85", "_": "\xa0", "L": "\u2028", "P": "\u2029",
 }  # fmt: skip
 _HEX = {"x": 2, "u": 4, "U": 8}
+
+
+def parse(text: str, path: str) -> object:
+    """Any YAML document ``path`` holds: read here when it is in the subset, else by PyYAML.
+
+    Errors are ConfigErrors naming the position, never the text (it may hold secrets).
+    """
+    data = load(text)  # the plain form, without PyYAML's start-up cost
+    return load_pyyaml(text, path) if data is NOT_SIMPLE else data
+
+
+def load_pyyaml(text: str, path: str) -> object:
+    """Parse YAML safely (libyaml when present); errors name the position, not the text."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        # A problem may quote what it tripped on (a tag, an alias), which can be a
+        # secret's value: keep only the words before the first quote.
+        problem = (getattr(exc, "problem", None) or "").split("'")[0].split('"')[0]
+        problem = problem.strip(" :,") or "syntax error"
+        raise ConfigError(f"{path} is not valid YAML{where}: {problem}") from None
+    except Exception:  # PyYAML's constructors raise ValueError, AttributeError... on odd values
+        raise ConfigError(f"{path} is not valid YAML: a value in it cannot be read") from None
 
 
 def load(text: str) -> dict | object | None:

@@ -394,7 +394,10 @@ def test_push_refuses_a_gcp_secret_that_is_no_service_account_key(env, tmp_path,
     )
     env["TRUSS_SECRET_gsa"] = json.dumps({"type": "authorized_user", "refresh_token": "x"})
     done = run(env, "push", "--yes", str(truss))
-    assert "refused  secret 'gsa' is not a service-account key JSON" in done.stdout
+    assert (
+        'refused  secret \'gsa\' is not a service-account key (no "type": "service_account")'
+        in done.stdout
+    )
     assert fake.upserts == []
 
 

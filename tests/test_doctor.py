@@ -23,7 +23,7 @@ from fakes.gcp import FakeGoogle
 
 from docker_credential_truss import config
 from docker_credential_truss.cache import TokenCache
-from docker_credential_truss.providers import Token
+from docker_credential_truss.minting import Token
 
 PORT = free_port()
 REG = f"127.0.0.1:{PORT}"

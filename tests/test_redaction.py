@@ -1,7 +1,7 @@
 """No secret in the log, as a property of the two doors where values enter the process.
 
 Values enter through the secret lookup (``Secrets.find``; ``Secrets.store`` for what
-``docker login`` hands in) and through the mint (``providers.minted``; the resolver for
+``docker login`` hands in) and through the mint (``minting.minted``; the resolver for
 a token read back from the cache). Each test here opens one door only and then raises
 an unexpected exception that quotes the value, as an SDK that echoes its input would:
 the traceback must reach the debug log with the value masked. Removing the
@@ -23,7 +23,8 @@ from fakes.gcp import ServiceAccountKey
 
 from docker_credential_truss import config, debuglog, protocol
 from docker_credential_truss.cache import TokenCache
-from docker_credential_truss.providers import Token, _aws_calls, gcp
+from docker_credential_truss.minting import Token
+from docker_credential_truss.providers import _aws_calls, gcp
 
 ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 AR = "us-west2-docker.pkg.dev"

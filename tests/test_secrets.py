@@ -407,7 +407,7 @@ def test_yaml_errors_name_the_position_but_not_the_text():
     import yaml
 
     from docker_credential_truss.errors import ConfigError
-    from docker_credential_truss.secrets import load_yaml
+    from docker_credential_truss.yamlsubset import load_pyyaml
 
     unclosed = (  # libyaml's words when PyYAML has it (the wheels do), else PyYAML's own
         "did not find expected node content"
@@ -423,7 +423,7 @@ def test_yaml_errors_name_the_position_but_not_the_text():
         ("secrets:\n  a: *nothing\n", "at line 2, column 6: found undefined alias"),
     ):
         with pytest.raises(ConfigError) as caught:
-            load_yaml(text, "/cfg.yaml")
+            load_pyyaml(text, "/cfg.yaml")
         assert caught.value.message == f"/cfg.yaml is not valid YAML {message}"
 
 
@@ -431,7 +431,7 @@ def test_yaml_errors_without_a_position_or_problem_still_make_one_line(monkeypat
     import yaml
 
     from docker_credential_truss.errors import ConfigError
-    from docker_credential_truss.secrets import load_yaml
+    from docker_credential_truss.yamlsubset import load_pyyaml
 
     def raise_(error):
         def load(text, Loader):
@@ -445,7 +445,7 @@ def test_yaml_errors_without_a_position_or_problem_still_make_one_line(monkeypat
     ):
         monkeypatch.setattr(yaml, "load", raise_(error))
         with pytest.raises(ConfigError) as caught:
-            load_yaml("x", "/c.yaml")
+            load_pyyaml("x", "/c.yaml")
         assert caught.value.message == message
 
 

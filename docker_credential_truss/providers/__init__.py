@@ -19,14 +19,11 @@ the token cache. Only ``mint()`` may import boto3 or google-auth.
 
 from __future__ import annotations
 
-from docker_credential_truss import debuglog
-
 TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
-    from typing import Protocol, TypeVar
+    from typing import Protocol
 
-    T = TypeVar("T")
+    from docker_credential_truss.minting import Token
 
     class Provider(Protocol):
         #: The user name ``list`` shows without minting anything.
@@ -34,15 +31,23 @@ if TYPE_CHECKING:
         #: Whether tokens expire and so belong in the token cache.
         cacheable: bool
 
-        def identity(self) -> str:
-            """Who the credential is for (access key id, role, service account).
+        def identity(self) -> tuple[str, ...]:
+            """Who the credential is for (access key id, role, service account), in parts.
 
-            Hashed into the token cache key, so a rotated key or a new role never
-            gets the previous identity's token. Never a secret value itself.
+            The token cache hashes the parts from a structured encoding (cache.py), so
+            a rotated key or a new role never gets the previous identity's token, and
+            no separator inside a part can join two identities. Never a secret value.
             """
 
         def mint(self) -> Token:
             """Make a credential now; may import an SDK and use the network."""
+
+        def inputs(self) -> str:
+            """Optional: what the mint is made from besides the secrets read (a CI token).
+
+            The failure memory keeps a salted hash of it, so that a changed input is
+            tried at once rather than answered with the remembered failure.
+            """
 
         def preflight(self) -> object:
             """Optional: every check ``mint`` makes before the network, made without it.
@@ -50,96 +55,3 @@ if TYPE_CHECKING:
             ``doctor --offline`` calls it, so that an ok there means ``get`` will not
             refuse for a reason it could have found offline.
             """
-
-
-#: Seconds for each network request a provider makes; no docker client times a helper out.
-TIMEOUT_VARIABLE = "DOCKER_CREDENTIAL_TRUSS_TIMEOUT"
-#: Token endpoints answer in well under a second; a dead one must fail a get within 5 s.
-DEFAULT_TIMEOUT = 3.0
-#: A whole mint (every request, retry and backoff) is abandoned after this many timeouts.
-DEADLINE_FACTOR = 6
-
-
-def network_timeout(env: Mapping[str, str]) -> float | None:
-    """``$DOCKER_CREDENTIAL_TRUSS_TIMEOUT`` in seconds (0 < t <= 300), or None when unset."""
-    from docker_credential_truss.errors import ConfigError
-
-    text = env.get(TIMEOUT_VARIABLE, "").strip()
-    if not text:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not 0 < value <= 300:
-        raise ConfigError(f"{TIMEOUT_VARIABLE} should be a number of seconds (0 to 300)")
-    return value
-
-
-def minted(provider: Provider) -> Token:
-    """``provider.mint()``, its secret registered for masking before anything can quote it.
-
-    Every credential this process makes comes through here (through :func:`mint_within`
-    where there is a network), so "no token in the log" is a property of this function.
-    """
-    token = provider.mint()
-    debuglog.redact(token.secret)
-    return token
-
-
-def mint_within(provider: Provider, what: str, env: Mapping[str, str]) -> Token:
-    """``provider.mint()``, abandoned after ``DEADLINE_FACTOR`` x the network timeout."""
-    return run_within(lambda: minted(provider), what, env, "no credential")
-
-
-def run_within(call: Callable[[], T], what: str, env: Mapping[str, str], missing: str) -> T:
-    """``call()``, abandoned after ``DEADLINE_FACTOR`` x the network timeout.
-
-    SDK timeouts bound each socket read, not a request: an endpoint that sends a byte
-    per read timeout would hold docker forever. So the whole call runs under a wall-clock
-    alarm (18 s by default). The alarm raises a BaseException, which no SDK's
-    ``except Exception`` can swallow, and it becomes one ProviderError line here, saying
-    ``<what>: <missing> within <n>s``.
-    """
-    import signal
-    import threading
-
-    seconds = DEADLINE_FACTOR * (network_timeout(env) or DEFAULT_TIMEOUT)
-    if threading.current_thread() is not threading.main_thread():
-        return call()  # alarms reach only the main thread; in-process tests
-
-    def expire(signum: int, frame: object) -> None:
-        raise _DeadlinePassed
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        return call()
-    except _DeadlinePassed:
-        from docker_credential_truss.errors import ProviderError
-
-        raise ProviderError(
-            f"{what}: {missing} within {seconds:g}s; the endpoint is too slow"
-            f" ({DEADLINE_FACTOR} x {TIMEOUT_VARIABLE})"
-        ) from None
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-class _DeadlinePassed(BaseException):
-    """Raised by the alarm; a BaseException so SDK error handling lets it through."""
-
-
-class Token:
-    """A credential to hand to docker, and when it stops working (epoch seconds)."""
-
-    __slots__ = ("expires_at", "secret", "username")
-
-    def __init__(self, username: str, secret: str, expires_at: float | None = None) -> None:
-        self.username = username
-        self.secret = secret
-        self.expires_at = expires_at
-
-    def __repr__(self) -> str:  # never show the secret
-        return f"Token(username={self.username!r}, expires_at={self.expires_at!r})"

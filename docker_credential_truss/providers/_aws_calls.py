@@ -17,7 +17,6 @@ import base64
 import binascii
 import os
 import random
-import re
 import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -39,9 +38,9 @@ from botocore.exceptions import (
     SSLError,
 )
 
-from docker_credential_truss import __version__
-from docker_credential_truss.errors import ProviderError
-from docker_credential_truss.providers import Token, network_timeout
+from docker_credential_truss import __version__, debuglog
+from docker_credential_truss.errors import ProviderError, safe_code
+from docker_credential_truss.minting import Token, network_timeout
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -74,7 +73,6 @@ _THROTTLED = frozenset(
 _BAD_WEB_IDENTITY = frozenset(
     {"InvalidIdentityToken", "IDPRejectedClaim", "IDPCommunicationError", "ExpiredTokenException"}
 )
-_SAFE_CODE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 class Call:
@@ -84,7 +82,7 @@ class Call:
     and maybe ``aws_session_token``), or None for boto3's default chain. ``labels``
     says, per part (``key_id``, ``secret_key``, ``session_token``), which secret it came
     from, for messages. With ``role`` set, STS is asked first: ``AssumeRoleWithWebIdentity``
-    with ``web_token`` (read from ``token_file``), else ``AssumeRole`` (with
+    with ``web_token`` (from ``web_source``, as citoken names it), else ``AssumeRole`` (with
     ``external_id`` when given); ECR is then called with the role's credentials.
     """
 
@@ -102,7 +100,7 @@ class Call:
         role: str | None = None,
         role_region: str | None = None,
         external_id: str | None = None,
-        token_file: str | None = None,
+        web_source: str | None = None,
         web_token: str | None = None,
     ) -> None:
         self.where = where
@@ -116,7 +114,7 @@ class Call:
         self.role = role
         self.role_region = role_region
         self.external_id = external_id
-        self.token_file = token_file
+        self.web_source = web_source
         self.web_token = web_token
 
     @property
@@ -141,7 +139,7 @@ def mint(call: Call) -> Token:
             unsigned = config.merge(Config(signature_version=UNSIGNED))
             sts = _client(where, session, "sts", sts_region, env, unsigned, None)
             op = "STS AssumeRoleWithWebIdentity"
-            extra["token_file"] = call.token_file
+            extra["web_source"] = call.web_source
             answer = _call(
                 call,
                 op,
@@ -168,6 +166,8 @@ def mint(call: Call) -> Token:
             cap = assumed["Expiration"].timestamp()
         except (KeyError, TypeError, AttributeError):
             raise ProviderError(f"{where}: {op} answered without credentials") from None
+        for part in ("aws_secret_access_key", "aws_session_token"):  # minted from the job's token
+            debuglog.redact(credentials[part])
         signer = None  # from here on the role's credentials sign, not the secrets
 
     client = _client(
@@ -298,19 +298,19 @@ def _client_error(call: Call, exc: ClientError, extra: dict, attempts: int) -> s
     response = exc.response or {}
     error = response.get("Error") or {}
     raw_code = str(error.get("Code") or "")
-    code = raw_code if _SAFE_CODE.fullmatch(raw_code) else "an unrecognised error"
+    code = safe_code(raw_code, more=":") or "an unrecognised error"
     meta = response.get("ResponseMetadata") or {}
     status = meta.get("HTTPStatusCode")
     labels = extra.get("labels") or {}
     role = extra.get("role")
-    token_file = extra.get("token_file")
+    web_source = extra.get("web_source")
 
     def secret(part: str) -> str:
         label = labels.get(part)
         return f" in {label}" if label else ""
 
-    if token_file is not None and raw_code in _BAD_WEB_IDENTITY:
-        return f"STS rejected the web identity token in {token_file} for role {role} ({code})"
+    if web_source is not None and raw_code in _BAD_WEB_IDENTITY:
+        return f"STS rejected the web identity token from {web_source} for role {role} ({code})"
     if raw_code in _INVALID_KEY:
         text = f"AWS does not recognise the access key id{secret('key_id')}"
         if labels.get("session_token"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 from docker_credential_truss.errors import SecretError
-from docker_credential_truss.providers import Token
+from docker_credential_truss.minting import Token
 
 TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
@@ -69,8 +69,8 @@ class StaticProvider:
         # No registration here: the lookup that found ``value`` registered its password.
         self.username, self._password = decode(value, name)
 
-    def identity(self) -> str:
-        return self.name
+    def identity(self) -> tuple[str, ...]:
+        return (self.name,)
 
     def mint(self) -> Token:
         return Token(self.username, self._password)
@@ -89,8 +89,9 @@ def make(
     env: Mapping[str, str],
 ) -> StaticProvider:
     name = settings.get("secret_name") or registry.secret_name
-    login = "docker login" + ("" if registry.is_docker_hub else f" {registry.key}")
     found = secrets.require(
-        name, f"the credential for {registry.key}", f"set it in one of them, or run `{login}`"
+        name,
+        f"the credential for {registry.key}",
+        f"set it in one of them, or run `{registry.login_command}`",
     )
     return StaticProvider(name, found.value)

@@ -29,7 +29,7 @@ from docker_credential_truss.cache import TokenCache
 WORKER = r"""
 import os, random, sys, time
 from docker_credential_truss.cache import TokenCache
-from docker_credential_truss.providers import Token
+from docker_credential_truss.minting import Token
 
 directory, seconds, seed = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
 rng = random.Random(seed)

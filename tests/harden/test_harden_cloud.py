@@ -52,10 +52,10 @@ from hardening import (
     stress,
 )
 
-from docker_credential_truss.providers import DEADLINE_FACTOR
+from docker_credential_truss.minting import DEADLINE_FACTOR
 
 HANG_GUARD = 120.0  # seconds: a get still running then has hung; not a speed bound
-DEFAULT_TIMEOUT = 3.0  # google-auth requests (providers/__init__.py)
+DEFAULT_TIMEOUT = 3.0  # google-auth requests (minting.py)
 AWS_READ_TIMEOUT = 3.0  # botocore's read timeout (aws.py); silence is not retried
 #: Tries per request for an answer that asks to try again: botocore here (MAX_ATTEMPTS,
 #: throttling and 5xx) and google-auth (a token endpoint's 500) both make three.

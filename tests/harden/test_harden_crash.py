@@ -31,8 +31,8 @@ from hardening import Clock, expect, make_env, record, run_inprocess, trials
 
 from docker_credential_truss import secrets
 from docker_credential_truss.cache import TokenCache
+from docker_credential_truss.minting import Token
 from docker_credential_truss.paths import Paths
-from docker_credential_truss.providers import Token
 
 NAME = "DOCKER_REGISTRY_crash.test"
 BYSTANDERS = {f"DOCKER_REGISTRY_b{i}.test": f"Ynl{i}" for i in range(3)}
@@ -125,7 +125,7 @@ for i in range(100000):
 CACHE_LOOP = """
 import sys, time
 from docker_credential_truss.cache import TokenCache
-from docker_credential_truss.providers import Token
+from docker_credential_truss.minting import Token
 cache = TokenCache(sys.argv[1])
 print("ready", flush=True)
 for i in range(100000):

@@ -24,7 +24,7 @@ COUNTS = figures("permissions")
 CACHE_PUT = """
 import sys, time
 from docker_credential_truss.cache import TokenCache
-from docker_credential_truss.providers import Token
+from docker_credential_truss.minting import Token
 TokenCache(sys.argv[1]).put("r.test", "id", Token("u", "s", time.time() + 3600), time.time())
 """
 
@@ -139,7 +139,7 @@ def test_an_insecure_helper_config_or_cache_file_is_refused(exe, tmp_path):
 
     from docker_credential_truss.cache import TokenCache
     from docker_credential_truss.errors import StoreError
-    from docker_credential_truss.providers import Token
+    from docker_credential_truss.minting import Token
 
     cache = TokenCache(paths.token_cache)
     cache.put("r.test", "id", Token("u", "s", 2e9), 1e9)

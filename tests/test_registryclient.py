@@ -1,4 +1,4 @@
-"""registrycheck's pure parts: when plain http is allowed, challenges, image references.
+"""registryclient's pure parts: when plain http is allowed, challenges, image references.
 
 The conversation with a registry is tested against the real docker-registry in
 tests/e2e/test_e2e_registry_check.py.
@@ -9,7 +9,7 @@ import json
 import pytest
 
 from docker_credential_truss.registry import parse
-from docker_credential_truss.registrycheck import (
+from docker_credential_truss.registryclient import (
     daemon_insecure_registries,
     image_reference,
     parse_challenge,
