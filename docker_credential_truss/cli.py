@@ -115,7 +115,7 @@ def main(
         _say(stdout, exc.message)  # clients go anonymous on exactly this answer
         if exc.reason:  # every client shows the helper's stderr to the person
             debuglog.error("error: %s", exc.reason)
-            stderr.write(f"docker-credential-truss: {exc.reason}\n")
+            stderr.write(f"docker-credential-truss: {debuglog.shown(exc.reason)}\n")
         else:
             debuglog.debug("answer: %s", exc.message)
         return 1
@@ -130,6 +130,7 @@ def main(
         line = f"{internal_error(exc)}; {REPORT_IT}"
     finally:
         debuglog.close()
+    line = debuglog.shown(line)  # it may quote a server: masked and made inert
     _say(stdout, line)
     # Some clients show the helper's stdout, others only its stderr: say it in both.
     stderr.write(f"docker-credential-truss: {line}\n")
