@@ -121,7 +121,7 @@ def main(
         return 1
     except HelperError as exc:
         debuglog.error("error: %s", exc.message)
-        line = exc.message
+        line = debuglog.shown(exc.message)  # it may quote a server: masked, made inert
     except KeyboardInterrupt:
         line = "interrupted"
     except Exception as exc:  # the text of a foreign error may hold a secret
@@ -130,7 +130,6 @@ def main(
         line = f"{internal_error(exc)}; {REPORT_IT}"
     finally:
         debuglog.close()
-    line = debuglog.shown(line)  # it may quote a server: masked and made inert
     _say(stdout, line)
     # Some clients show the helper's stdout, others only its stderr: say it in both.
     stderr.write(f"docker-credential-truss: {line}\n")

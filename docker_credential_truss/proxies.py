@@ -30,12 +30,14 @@ if TYPE_CHECKING:
 class Proxy:
     """A proxy to use: its URL, that URL without user info (to show), and the variable."""
 
-    __slots__ = ("shown", "url", "variable")
+    __slots__ = ("password", "shown", "url", "variable")
 
     def __init__(self, url: str, variable: str) -> None:
         self.url = url
         self.variable = variable
         parts = urllib.parse.urlsplit(url)
+        #: a proxy's password, to register for masking before anything can quote it
+        self.password = urllib.parse.unquote(parts.password or "")
         self.shown = f"{parts.scheme}://{parts.hostname or ''}" + (
             f":{parts.port}" if parts.port else ""
         )

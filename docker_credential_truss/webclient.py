@@ -81,8 +81,8 @@ def send(
         proxy = proxies.proxy_for(url, env)
     except proxies.UnsupportedProxy as exc:
         raise Unreachable(str(exc)) from None
-    if proxy is not None:
-        debuglog.redact(proxy.url)  # it may carry a user and password
+    if proxy is not None and proxy.password:
+        debuglog.redact(proxy.password)
     scheme = url.split("://", 1)[0]
     handlers: list[urllib.request.BaseHandler] = [
         urllib.request.ProxyHandler({scheme: proxy.url} if proxy else {}),
