@@ -107,7 +107,11 @@ class Resolver:
             self.paths.token_cache, failure_ttl=failure_ttl(self.env), warn=self.warn
         )
         identity = provider.identity()  # reads the secrets the mint will use
-        inputs = "\0".join(self.secrets.read)
+        # A remembered failure is kept only for the same inputs: the secrets read, and
+        # what else the provider mints from (an OIDC method's CI token), so a fixed secret
+        # or a rewritten token file is tried at once.
+        more = getattr(provider, "inputs", None)
+        inputs = "\0".join([*self.secrets.read, more() if more is not None else ""])
         token = cache.fetch(registry.key, identity, mint, inputs=inputs)
         if took:
             debuglog.debug("%s: cache miss; minted in %.3fs", registry.key, took[0])

@@ -42,6 +42,13 @@ if TYPE_CHECKING:
         def mint(self) -> Token:
             """Make a credential now; may import an SDK and use the network."""
 
+        def inputs(self) -> str:
+            """Optional: what the mint is made from besides the secrets read (a CI token).
+
+            The failure memory keeps a salted hash of it, so that a changed input is
+            tried at once rather than answered with the remembered failure.
+            """
+
         def preflight(self) -> object:
             """Optional: every check ``mint`` makes before the network, made without it.
 
