@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 
-from docker_credential_truss import __version__, dockerconfig
+from docker_credential_truss import __version__, debuglog, dockerconfig
 from docker_credential_truss.cache import TokenCache, is_fresh
 from docker_credential_truss.errors import (
     REPORT_IT,
@@ -139,7 +139,8 @@ def doctor(opts: Namespace, stdout: BinaryIO, env: Mapping[str, str]) -> int:
         report.lines.append(
             f"all good: {len(registries)} registr{'y' if len(registries) == 1 else 'ies'} ready"
         )
-    stdout.write(("\n".join(report.lines) + "\n").encode())
+    # Lines quote servers (error codes, realm URLs, types): masked and made inert.
+    stdout.write("".join(debuglog.shown(line) + "\n" for line in report.lines).encode())
     stdout.flush()
     return 1 if report.problems else 0
 
