@@ -14,7 +14,7 @@ their use needs, sent only in the body of the upsert, and never printed or logge
 
 from __future__ import annotations
 
-from docker_credential_truss import basetenapi, config, trussconfig
+from docker_credential_truss import basetenapi, config, debuglog, trussconfig
 from docker_credential_truss.errors import InputError, SecretError
 from docker_credential_truss.paths import Paths
 from docker_credential_truss.registry import SECRET_PREFIX, InvalidRegistry, parse
@@ -128,7 +128,8 @@ class _Out:
         self.lines.append(text)
 
     def flush(self) -> None:
-        self.stdout.write("".join(f"{line}\n" for line in self.lines).encode())
+        # Lines may quote Baseten's answers: masked and made inert.
+        self.stdout.write("".join(debuglog.shown(line) + "\n" for line in self.lines).encode())
         self.stdout.flush()
         self.lines = []
 

@@ -119,13 +119,13 @@ def main(
         _say(stdout, exc.message)  # clients go anonymous on exactly this answer
         if exc.reason:  # every client shows the helper's stderr to the person
             debuglog.error("error: %s", exc.reason)
-            stderr.write(f"docker-credential-truss: {exc.reason}\n")
+            stderr.write(f"docker-credential-truss: {debuglog.shown(exc.reason)}\n")
         else:
             debuglog.debug("answer: %s", exc.message)
         return 1
     except HelperError as exc:
         debuglog.error("error: %s", exc.message)
-        line = exc.message
+        line = debuglog.shown(exc.message)  # it may quote a server: masked, made inert
     except KeyboardInterrupt:
         line = "interrupted"
     except Exception as exc:  # the text of a foreign error may hold a secret

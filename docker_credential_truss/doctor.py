@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 
-from docker_credential_truss import __version__, dockerconfig, pitfalls
+from docker_credential_truss import __version__, debuglog, dockerconfig, pitfalls
 from docker_credential_truss.cache import TokenCache, is_fresh
 from docker_credential_truss.errors import (
     REPORT_IT,
@@ -103,10 +103,12 @@ class Report:
         self.lines.append(f"  WARN  {text}")
         self.lines.append(f"        fix: {fix}")
 
-    def fail(self, text: str, fix: str) -> None:
+    def fail(self, text: str, fix: str, ways: Sequence[str] = ()) -> None:
+        """A problem and its fix; ``ways``, when there are several, a line each to paste."""
         self.problems += 1
         self.lines.append(f"  FAIL  {text}")
         self.lines.append(f"        fix: {fix}")
+        self.lines += [f"          {way}" for way in ways]
 
 
 def doctor(opts: Namespace, stdout: BinaryIO, env: Mapping[str, str]) -> int:
@@ -139,7 +141,8 @@ def doctor(opts: Namespace, stdout: BinaryIO, env: Mapping[str, str]) -> int:
         report.lines.append(
             f"all good: {len(registries)} registr{'y' if len(registries) == 1 else 'ies'} ready"
         )
-    stdout.write(("\n".join(report.lines) + "\n").encode())
+    # Lines quote servers (error codes, realm URLs, types): masked and made inert.
+    stdout.write("".join(debuglog.shown(line) + "\n" for line in report.lines).encode())
     stdout.flush()
     return 1 if report.problems else 0
 
@@ -423,18 +426,13 @@ def check_secrets(
         pull = f"docker pull {settings.get('image') or _image_placeholder(registry)}"
         ways = pitfalls.secret_fixes(name, login, resolver.env, resolver.paths.truss_config, pull)
         report.fail(
-            f"secret {name} is missing; looked in {resolver.secrets.places(name)}", one_of(ways)
+            f"secret {name} is missing; looked in {resolver.secrets.places(name)}",
+            "any one of these:",
+            ways,
         )
         for line in _near_misses(resolver, name):
             report.note(line)
     return complete
-
-
-def one_of(ways: list[str]) -> str:
-    """A fix with several ways, one per line, each to paste as it stands."""
-    if len(ways) == 1:
-        return ways[0]
-    return "any one of these:" + "".join(f"\n          {way}" for way in ways)
 
 
 def _image_placeholder(registry: Registry) -> str:
