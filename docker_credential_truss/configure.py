@@ -221,14 +221,14 @@ def unconfigure(opts: Namespace, stdout: BinaryIO, stderr: TextIO, env: Mapping[
         helper_keys = [h for k in keys for h in dockerconfig.helper_keys(k)]
         if any(k in recorded for k in keys) or any(h in restore for h in helper_keys):
             config.forget(paths, keys, helper_keys)
-    would = "would " if opts.dry_run else ""
+    remove, change = ("would remove", "would change") if opts.dry_run else ("removed", "changed")
     out: list[str] = []
     gone = [k for k in keys if k in recorded]
     if gone:
-        out.append(f"{would}remove from {paths.helper_config}:")
+        out.append(f"{remove} from {paths.helper_config}:")
         out += [f"  {k}: {describe(recorded[k])}" for k in gone]
     if changes:
-        out.append(f"{would}change in {paths.docker_config}:")
+        out.append(f"{change} in {paths.docker_config}:")
         for key, back in changes.items():
             if back:
                 out.append(

@@ -196,6 +196,7 @@ def test_unconfigure_gives_back_what_docker_wrote_and_the_replaced_helper(
 
     undone = sandbox.run_helper("unconfigure", args=[str(path)])
     assert undone.returncode == 0, undone.stderr
+    assert f"changed in {config}:" in undone.stdout
     assert '"credHelpers": "127.0.0.1:5000" removed' in undone.stdout
     assert config.read_bytes() == original
     assert sorted(p.name for p in sandbox.docker_config.iterdir()) == before
