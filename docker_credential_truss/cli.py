@@ -209,11 +209,12 @@ def _human(
     except options.HelpShown:
         return 0
     except options.UsageError as exc:
-        stderr.write(exc.message + "\n")
+        stderr.write(debuglog.shown(exc.message) + "\n")
         return 2
     except HelperError as exc:
         debuglog.error("error: %s", exc.message)
-        stderr.write(f"docker-credential-truss: {exc.message}\n")
+        # it may quote a server: masked, made inert
+        stderr.write(f"docker-credential-truss: {debuglog.shown(exc.message)}\n")
         return 1
 
 

@@ -122,7 +122,7 @@ def test_a_baseten_api_echoing_the_key_as_its_code_is_masked(exe, tmp_path):
         code, out, err = run_exe(exe, env, "baseten", "check", str(tmp_path / "truss"))
     check_outcome("baseten", code, out, err)
     no_sentinel(out + err.encode(), [api_key], "baseten check")
-    expect(code == 1 and b"HTTP 401 [redacted]" in out, f"baseten check: {out[-300:]!r}")
+    expect(code == 1 and "HTTP 401 [redacted]" in err, f"baseten check: {err[-300:]!r}")
     COUNTS["echoed API keys masked"] += 1
 
 
@@ -270,10 +270,10 @@ def test_a_plain_http_baseten_override_elsewhere_is_refused_before_sending(exe, 
         etc = etc_with(exe, tmp_path / "etc", hosts={"baseten-api.test": api.ip})
         argv = in_etc(exe, etc, "baseten", "check", str(tmp_path / "truss"))
         done = subprocess.run(argv, env=env, capture_output=True, timeout=60)
-    out = done.stdout.decode("utf-8", "replace")
-    no_sentinel(out + done.stderr.decode("utf-8", "replace"), [api_key], "baseten check")
+    err = done.stderr.decode("utf-8", "replace")
+    no_sentinel(done.stdout.decode("utf-8", "replace") + err, [api_key], "baseten check")
     expect(api.requests == [], f"the API key went over plain http ({len(api.requests)} requests)")
-    expect(done.returncode == 1 and "is plain http" in out, out)
+    expect(done.returncode == 1 and "is plain http" in err and done.stdout == b"", err)
     COUNTS["plain-http Baseten overrides refused"] += 1
 
 
@@ -286,5 +286,5 @@ def test_deeply_nested_json_from_baseten_is_one_line(exe, tmp_path):
         code, out, err = run_exe(exe, env, "baseten", "check", str(tmp_path / "truss"))
     check_outcome("baseten", code, out, err)
     no_sentinel(out + err.encode(), [api_key], "baseten check")
-    expect(b"is not JSON" in out and b"RecursionError" not in out, f"{out[-300:]!r}")
+    expect("is not JSON" in err and "RecursionError" not in err, f"{err[-300:]!r}")
     COUNTS["deep JSON answers refused"] += 1
