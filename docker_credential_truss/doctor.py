@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 
-from docker_credential_truss import __version__, debuglog, dockerconfig
+from docker_credential_truss import __version__, debuglog, dockerconfig, pitfalls
 from docker_credential_truss.cache import TokenCache, is_fresh
 from docker_credential_truss.errors import (
     REPORT_IT,
@@ -103,10 +103,12 @@ class Report:
         self.lines.append(f"  WARN  {text}")
         self.lines.append(f"        fix: {fix}")
 
-    def fail(self, text: str, fix: str) -> None:
+    def fail(self, text: str, fix: str, ways: Sequence[str] = ()) -> None:
+        """A problem and its fix; ``ways``, when there are several, a line each to paste."""
         self.problems += 1
         self.lines.append(f"  FAIL  {text}")
         self.lines.append(f"        fix: {fix}")
+        self.lines += [f"          {way}" for way in ways]
 
 
 def doctor(opts: Namespace, stdout: BinaryIO, env: Mapping[str, str]) -> int:
@@ -149,8 +151,11 @@ def check_path(report: Report, env: Mapping[str, str]) -> None:
     """docker runs ``docker-credential-<name>`` from PATH: is ours there, and does it run?"""
     found = shutil.which(EXE_NAME, path=env.get("PATH", ""))
     if found is None:
-        if getattr(sys, "frozen", False):  # the standalone build: link this very program
-            fix = f"link it into a folder on PATH: ln -s {sys.executable} ~/.local/bin/{EXE_NAME}"
+        # link this very program: the standalone build, or the script beside this Python
+        script = os.path.join(os.path.dirname(sys.executable), EXE_NAME)
+        if getattr(sys, "frozen", False) or os.path.isfile(script):
+            target = sys.executable if getattr(sys, "frozen", False) else script
+            fix = f"ln -s {target} /usr/local/bin/  (with sudo if need be; or any folder on PATH)"
         else:
             fix = f"add the folder holding it to PATH, or install it with: pipx install {EXE_NAME}"
         report.fail(f"no program named {EXE_NAME} on PATH, so docker cannot run the helper", fix)
@@ -174,6 +179,13 @@ def check_path(report: Report, env: Mapping[str, str]) -> None:
         )
         return
     report.ok(f"{EXE_NAME} on PATH: {found} ({answer.split()[-1]})")
+    venv = pitfalls.venv_only(found, env)
+    if venv:
+        report.warn(
+            f"it is on PATH only while the virtual environment {venv} is active: docker run"
+            " from another shell, by sudo, cron or a CI service will not find it",
+            f"ln -s {found} /usr/local/bin/  (or into ~/.local/bin, if that is on PATH)",
+        )
     if answer != f"{EXE_NAME} {__version__}":
         report.note(f"this doctor is {__version__}; docker will run {answer.split()[-1]}")
 
@@ -232,7 +244,7 @@ def check_truss_secret_names(report: Report, resolver: Resolver, paths: Paths) -
             f"secret {name} in {paths.truss_config} {breaks}",
             f"move it out of {paths.truss_config}: `docker login"
             f"{'' if name == DOCKER_HUB_SECRET else ' ' + name[len(SECRET_PREFIX) :]}`"
-            " (the helper's own store), or export TRUSS_SECRET_<name>, or a file in"
+            f" (the helper's own store), or env 'TRUSS_SECRET_{name}=...' COMMAND, or a file in"
             " $TRUSS_SECRETS_DIR named with %2F for each '/'"
             f" ({secrets_file_name(name)})",
         )
@@ -304,6 +316,7 @@ def check_registry(
     no_registry: bool = False,
 ) -> None:
     check_route(report, registry, routes, paths)
+    check_shadowing(report, registry, routes, paths, resolver.env)
     try:
         found = resolver.method(registry)
     except HelperError as exc:
@@ -317,6 +330,8 @@ def check_registry(
                 f"run: {CONFIGURE}; or set the secret {registry.secret_name} (base64 of"
                 f" user:password) in ~/.truss/config.yaml; or run: {registry.login_command}",
             )
+            for line in _near_misses(resolver, registry.secret_name):
+                report.note(line)
     if found is not None:
         method, settings, why = found
         report.ok(f"auth method {method}: {why}")
@@ -326,6 +341,7 @@ def check_registry(
         if not check_settings(report, registry, method, settings):
             report.note("credential: not tried, the settings cannot work")
         elif check_secrets(report, resolver, registry, method, settings):
+            check_blank_ends(report, resolver, registry, method, settings)
             token = check_credential(report, resolver, registry, offline)
             if token is not None and not no_registry:
                 check_registry_access(report, resolver, registry, token, settings, insecure)
@@ -406,11 +422,87 @@ def check_secrets(
             report.ok(f"secret {name}: found in {found.source}")
             continue
         complete = False
-        ways = f"export TRUSS_SECRET_{name}=...; or put it under secrets: in ~/.truss/config.yaml"
-        if name == registry.secret_name:
-            ways += f"; or run: {registry.login_command}"
-        report.fail(f"secret {name} is missing; looked in {resolver.secrets.places(name)}", ways)
+        login = registry.login_command if method == "REGISTRY_SECRET" else None
+        pull = f"docker pull {settings.get('image') or _image_placeholder(registry)}"
+        ways = pitfalls.secret_fixes(name, login, resolver.env, resolver.paths.truss_config, pull)
+        report.fail(
+            f"secret {name} is missing; looked in {resolver.secrets.places(name)}",
+            "any one of these:",
+            ways,
+        )
+        for line in _near_misses(resolver, name):
+            report.note(line)
     return complete
+
+
+def _image_placeholder(registry: Registry) -> str:
+    return "IMAGE" if registry.is_docker_hub else f"{registry.key}/IMAGE"
+
+
+def _near_misses(resolver: Resolver, name: str) -> list[str]:
+    """Secrets whose name is one slip from ``name``, and ``name`` misplaced in YAML."""
+    try:
+        available = resolver.secrets.names("")
+    except HelperError:
+        available = {}
+    lines = pitfalls.near_misses(name, available)
+    misplaced = pitfalls.top_level(name, resolver.paths.truss_config)
+    return lines + ([misplaced] if misplaced else [])
+
+
+def check_blank_ends(
+    report: Report, resolver: Resolver, registry: Registry, method: str, settings: dict
+) -> None:
+    """A registry secret whose user or password ends in white space (``echo | base64``)."""
+    if method != "REGISTRY_SECRET":
+        return
+    name = settings.get("secret_name") or registry.secret_name
+    try:
+        found = resolver.secrets.find(name)
+        if found is None:
+            return
+        from docker_credential_truss.providers.static import decode
+
+        user, password = decode(found.value, name)
+    except HelperError:
+        return  # reported by check_credential, which decodes it the same way
+    trap = pitfalls.blank_end(user, password)
+    if trap:
+        report.fail(
+            f"secret {name} in {found.source}: {trap}, which the registry will refuse;"
+            f" {pitfalls.ECHO_HINT}",
+            f"make the value again with printf (not echo) and put it in {found.source}"
+            " in place of the old one: printf %s 'USER:PASSWORD' | base64 | tr -d '\\n'",
+        )
+
+
+def check_shadowing(
+    report: Report, registry: Registry, routes: dict[str, str] | None, paths: Paths, env: Mapping
+) -> None:
+    """Credentials that answer before this helper is asked, for a registry routed to it."""
+    if routes is None or routes.get(registry.key) != dockerconfig.HELPER_NAME:
+        return
+    home = env.get("HOME") or os.path.expanduser("~")
+    for path in pitfalls.containers_auth_files(env, home):
+        entries, helper = pitfalls.auths_entries(path, registry.key)
+        if helper == dockerconfig.HELPER_NAME:
+            return  # this file sends it here itself, before any later file
+        if helper is not None or entries:
+            what = f'"credHelpers" names {helper!r}' if helper else f"auths has {entries[0]!r}"
+            report.fail(
+                f"{path} {what} (a podman, skopeo or buildah login): skopeo, podman and"
+                " buildah read it before docker's config, so they never ask this helper",
+                f"podman logout --authfile {path} {entries[0] if entries else registry.key};"
+                f' or add "credHelpers": {{"{registry.key}": "truss"}} to {path}',
+            )
+            return
+    entries, _ = pitfalls.auths_entries(paths.docker_config, registry.key)
+    if entries:
+        report.warn(
+            f"{paths.docker_config} also has an auths entry {entries[0]!r}: docker-py and"
+            " docker-compose use it whenever this helper has no credential",
+            f'remove "{entries[0]}" from "auths" in {paths.docker_config}',
+        )
 
 
 def _uses_default_chain(report: Report, resolver: Resolver, settings: dict) -> bool:
