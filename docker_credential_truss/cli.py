@@ -209,11 +209,11 @@ def _human(
     except options.HelpShown:
         return 0
     except options.UsageError as exc:
-        stderr.write(debuglog.shown(exc.message) + "\n")
+        stderr.write(exc.message + "\n")
         return 2
     except HelperError as exc:
         debuglog.error("error: %s", exc.message)
-        # it may quote a server: masked, made inert
+        # it may quote a server (baseten's API, a registry): masked and made inert
         stderr.write(f"docker-credential-truss: {debuglog.shown(exc.message)}\n")
         return 1
 
