@@ -11,6 +11,7 @@ import sys
 
 from docker_credential_truss import __version__, debuglog
 from docker_credential_truss.errors import REPORT_IT, HelperError, NotFound, internal_error
+from docker_credential_truss.protocol import ACTIONS, handle
 
 TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
@@ -149,10 +150,9 @@ def _run(
 
         debuglog.setup(env, Paths.from_env(env))
         debuglog.debug("%s (docker-credential-truss %s)", action, __version__)
-    if action in ("get", "store", "erase", "list"):
+    if action in ACTIONS:
         from docker_credential_truss.helper import TrussHelper
         from docker_credential_truss.paths import Paths
-        from docker_credential_truss.protocol import handle
         from docker_credential_truss.resolver import Resolver
 
         def warn(line: str) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import shutil
 
 from docker_credential_truss import config, dockerconfig, trussconfig
+from docker_credential_truss.authmethods import FIELDS
 from docker_credential_truss.errors import ConfigError, InputError
 from docker_credential_truss.paths import Paths
 
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from typing import BinaryIO, TextIO
 
 #: docker_auth fields as flags: --auth-method, --registry, --secret-name, ...
-FLAGS = {"--" + field.replace("_", "-"): field for field in ("auth_method", *trussconfig.FIELDS)}
+FLAGS = {"--" + field.replace("_", "-"): field for field in ("auth_method", *FIELDS)}
 USAGE = (
     "usage: docker-credential-truss configure [--dry-run] PATH|FILE.py...\n"
     "       docker-credential-truss configure [--dry-run] --registry HOST --auth-method METHOD"
