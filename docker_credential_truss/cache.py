@@ -1,9 +1,19 @@
 """A token cache shared by every process of the helper, knowing nothing of clouds.
 
-One file per (registry, identity) under the user cache directory: the name is a
-SHA-256 of the registry key and the provider's identity (access key id, role, service
-account), so a rotated key or a switched role never gets the old identity's token, and
-the file name reveals neither. Files are 0600 in a 0700 directory, replaced atomically.
+One file per (registry, identity) under the user cache directory. The provider's
+identity is a tuple of parts (method, role, region, ExternalId, access key id, service
+account...), and the entry's name is the SHA-256 of the JSON array ``[registry,
+[parts...]]``: an encoding that no choice of ``@``, ``:``, ``=`` or newlines inside a
+part can make two different identities share, so a rotated key or a switched role
+never gets another identity's token, and the file name reveals neither. Files are 0600
+in a 0700 directory, replaced atomically.
+
+An entry records that hash, and a read serves it only when the hash is the one asked
+for and both the file and the tokens directory belong to the user and are writable by
+no one else. An entry copied or linked under another identity's name (by a bug, or by
+someone who can write the directory) is therefore a miss, not that identity's token;
+and a directory another user can write is refused: the token is minted without the
+cache, and ``warn`` says why and how to fix it.
 
 A token is served while ``now < expires_at - margin``, where the margin is ten minutes,
 or half the token's lifetime for tokens that live less than twenty minutes; it is never
@@ -56,11 +66,17 @@ from docker_credential_truss.minting import Token
 
 TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Mapping, Sequence
+
+    #: A provider's identity(): its parts, or (in tests and old callers) one string.
+    Identity = Sequence[str] | str
 
 MARGIN = 600.0
 LOCK_WAIT = 45.0  # below BuildKit's 60 s session budget
-FORMAT = 1
+#: 2: identities hashed from a JSON array, each entry carrying its identity's hash.
+#: Entries of format 1 are never served; the sweep removes them once expired.
+FORMAT = 2
+_FORMATS = (1, FORMAT)
 SWEEP_SCAN = 2000
 SWEEP_READS = 32
 SWEEP_AGE = 900.0
@@ -103,23 +119,31 @@ class TokenCache:
         self.warn = warn
         self._warned = False
 
-    def path(self, registry: str, identity: str) -> str:
-        digest = sha256(f"{registry}\0{identity}".encode()).hexdigest()
-        return os.path.join(self.directory, digest + ".json")
+    def path(self, registry: str, identity: Identity) -> str:
+        return os.path.join(self.directory, identity_hash(registry, identity) + ".json")
 
-    def get(self, registry: str, identity: str, now: float) -> Token | None:
-        """The cached token if it is still fresh at ``now``."""
-        entry = _read(self.path(registry, identity), registry)
+    def get(self, registry: str, identity: Identity, now: float) -> Token | None:
+        """The cached token if it is still fresh at ``now`` and was stored for ``identity``.
+
+        Raises StoreError when the directory or the file could be changed by someone else.
+        """
+        try:
+            files.check_private(self.directory, os.stat(self.directory))
+        except OSError:
+            return None  # no directory yet: nothing cached
+        digest = identity_hash(registry, identity)
+        entry = _read(os.path.join(self.directory, digest + ".json"), registry, digest)
         if entry is None or not is_fresh(entry["expires_at"], entry["minted_at"], now):
             return None
         return Token(entry["username"], entry["secret"], entry["expires_at"])
 
-    def put(self, registry: str, identity: str, token: Token, now: float) -> None:
+    def put(self, registry: str, identity: Identity, token: Token, now: float) -> None:
         if token.expires_at is None:
             return
         files.private_dir(self.directory)
         entry = {
             "format": FORMAT,
+            "identity": identity_hash(registry, identity),
             "registry": registry,
             "username": token.username,
             "secret": token.secret,
@@ -165,7 +189,7 @@ class TokenCache:
     def fetch(
         self,
         registry: str,
-        identity: str,
+        identity: Identity,
         mint: Callable[[], Token],
         clock: Callable[[], float] = time.time,
         inputs: str = "",
@@ -249,7 +273,7 @@ class TokenCache:
         found = []
         for name in names:
             if name.endswith(".json") and not name.startswith("."):
-                entry = _read(os.path.join(self.directory, name), None)
+                entry = _read(os.path.join(self.directory, name), None, None)
                 if entry is not None:
                     found.append({k: entry[k] for k in ("registry", "expires_at", "minted_at")})
         return found
@@ -272,7 +296,7 @@ def _remove_if_expired(path: str, now: float, remembered_since: float) -> int:
         return 0  # in use: left for a later write
     try:
         try:
-            entry = _read(path, None)
+            entry = _read(path, None, None)
         except StoreError:
             return 0  # an insecure file: doctor reports it
         if entry is None and os.path.exists(path):
@@ -288,6 +312,13 @@ def _remove_if_expired(path: str, now: float, remembered_since: float) -> int:
         return 1
     finally:
         lock.release()
+
+
+def identity_hash(registry: str, identity: Identity) -> str:
+    """SHA-256 of ``[registry, [parts...]]`` as JSON: an injective encoding, hashed."""
+    parts = identity if isinstance(identity, str) else list(identity)
+    text = json.dumps([registry, parts], ensure_ascii=False, separators=(",", ":"))
+    return sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _digest(salt: str, inputs: str) -> str:
@@ -314,10 +345,12 @@ def _read_failure(path: str, since: float, inputs: str) -> tuple[float, str] | N
     return None
 
 
-def _read(path: str, registry: str | None) -> dict | None:
-    """A well-formed entry for ``registry`` (any, if None), or None: never an error.
+def _read(path: str, registry: str | None, identity: str | None) -> dict | None:
+    """A well-formed entry for ``registry`` and identity hash ``identity``, or None.
 
-    An insecure cache file is the exception: it raises, as every private file does.
+    With both None (the sweep, doctor's listing) any entry of a known format is read,
+    the previous format's included, so that expired ones can be removed. Never an
+    error, except for an insecure cache file, which raises as every private file does.
     """
     try:
         with files.open_regular(path) as handle:
@@ -327,7 +360,8 @@ def _read(path: str, registry: str | None) -> dict | None:
         return None
     if (
         not isinstance(entry, dict)
-        or entry.get("format") != FORMAT
+        or entry.get("format") not in (_FORMATS if identity is None else (FORMAT,))
+        or (identity is not None and entry.get("identity") != identity)
         or (registry is not None and entry.get("registry") != registry)
         or not all(isinstance(entry.get(k), str) for k in ("registry", "username", "secret"))
         or not all(

@@ -9,7 +9,13 @@ Normalisation (documented in README, "Registry matching"):
    (``host/org/img``) name their host. One exception: under Docker Hub's
    ``/v1/`` URL, any further path (``/v1/refresh-token``, ``/v1/access-token``, which
    the newer docker CLI asks for on logout) names something other than the Hub
-   credential, and is refused.
+   credential, and is refused. The path is normalised before that decision as a
+   server would read it (percent-decoding, repeated until nothing changes, then
+   case, ``\\`` as ``/``, repeated slashes, ``.`` and ``..`` segments), and a query
+   or fragment after ``/v1/`` counts as more path: ``/V1/refresh-token``,
+   ``//v1/refresh-token``, ``/v1%2Frefresh-token`` and ``/v1/?refresh-token`` are all
+   refused, and only ``/v1`` or ``/v1/`` (with nothing, or an empty ``?``/``#``,
+   after it) is the Hub credential.
 4. The host must be plain ASCII: DNS labels of letters, digits and inner hyphens
    separated by single dots, an IPv4 address, or an IPv6 address in brackets.
    It is lower-cased *after* that check, so no Unicode look-alike can fold into an
@@ -97,11 +103,49 @@ def parse(server: str) -> Registry:
         raise InvalidRegistry("a registry host cannot carry a user name")
     host, port = _split_port(authority)
     registry = Registry(_check_host(host), port)
-    if registry.is_docker_hub:
-        path = text[len(authority) :].split("?", 1)[0].split("#", 1)[0]
-        if path.startswith("/v1/") and path != "/v1/":
-            raise InvalidRegistry("a path under Docker Hub's /v1/ is not the Hub credential")
+    if registry.is_docker_hub and _under_hub_v1(text[len(authority) :]):
+        raise InvalidRegistry("a path under Docker Hub's /v1/ is not the Hub credential")
     return registry
+
+
+def _under_hub_v1(rest: str) -> bool:
+    """Whether ``rest`` (path, query, fragment) names something below Hub's ``/v1/``.
+
+    Decoded and normalised first, so no spelling of ``/v1/refresh-token`` that a server
+    or a proxy would read as that path gets the Hub credential.
+    """
+    for _ in range(8):  # %25252F...: decode until stable, a bounded number of times
+        decoded = _percent_decode(rest)
+        if decoded == rest:
+            break
+        rest = decoded
+    else:
+        return True  # still encoded after eight rounds: nothing a client sends
+    rest = rest.lower().replace("\\", "/")
+    path, query = rest, ""
+    for stop in "?#":
+        if stop in path:
+            path, tail = path.split(stop, 1)
+            query = stop + tail + query
+    segments: list[str] = []
+    for segment in path.split("/"):
+        if segment == "..":
+            if segments:
+                segments.pop()
+        elif segment and segment != ".":
+            segments.append(segment)
+    if not segments or segments[0] != "v1":
+        return False
+    return len(segments) > 1 or query.strip("?#") != ""
+
+
+def _percent_decode(text: str) -> str:
+    """``%XX`` -> the byte, as a server would; invalid escapes are left as they are."""
+    if "%" not in text:
+        return text
+    from urllib.parse import unquote  # only for the rare server string with a %
+
+    return unquote(text, errors="surrogateescape")
 
 
 def split_image(image: str) -> tuple[str, str]:

@@ -65,7 +65,7 @@ class Preparation:
         self.registry = registry
         self.choice: Choice | None = None
         self.provider: Provider | None = None
-        self.identity: str | None = None
+        self.identity: tuple[str, ...] | None = None
         self.problem: HelperError | None = None
 
     def secret_names(self) -> list[str]:
@@ -172,8 +172,13 @@ class Resolver:
         cache = TokenCache(
             self.paths.token_cache, failure_ttl=failure_ttl(self.env), warn=self.warn
         )
-        inputs = "\0".join(self.secrets.read)
-        token = cache.fetch(registry.key, plan.identity or "", mint, inputs=inputs)
+        # A remembered failure is kept only for the same inputs: the secrets read, and
+        # what else the provider mints from (an OIDC method's CI token), so a fixed secret
+        # or a rewritten token file is tried at once.
+        more = getattr(provider, "inputs", None)
+        inputs = "\0".join([*self.secrets.read, more() if more is not None else ""])
+        assert plan.identity is not None  # prepare() read it: the provider is cacheable
+        token = cache.fetch(registry.key, plan.identity, mint, inputs=inputs)
         if took:
             debuglog.debug("%s: cache miss; minted in %.3fs", registry.key, took[0])
         else:

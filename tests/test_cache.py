@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from docker_credential_truss.cache import MARGIN, TokenCache, is_fresh
+from docker_credential_truss.cache import MARGIN, TokenCache, identity_hash, is_fresh
+from docker_credential_truss.errors import StoreError
 from docker_credential_truss.files import FileLock
 from docker_credential_truss.minting import Token
 
@@ -127,8 +128,67 @@ def test_file_name_is_the_sha256_hashlib_gives(tmp_path):
     import hashlib
 
     cache = TokenCache(str(tmp_path / "tokens"))
-    expected = hashlib.sha256(b"reg.example.com\0AKIAEXAMPLE").hexdigest() + ".json"
-    assert os.path.basename(cache.path("reg.example.com", "AKIAEXAMPLE")) == expected
+    encoded = b'["reg.example.com",["AWS_IAM","AKIAEXAMPLE"]]'
+    expected = hashlib.sha256(encoded).hexdigest() + ".json"
+    assert os.path.basename(cache.path("reg.example.com", ("AWS_IAM", "AKIAEXAMPLE"))) == expected
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        # issue 21, #7: AWS_ASSUME_ROLE's joined identity let these two be one key
+        (
+            ("AWS_ASSUME_ROLE", "arn:aws:iam::1:role/a@eu-west-1:external-id=/r", "us-east-1", ""),
+            ("AWS_ASSUME_ROLE", "arn:aws:iam::1:role/a", "eu-west-1", "/r@us-east-1:external-id="),
+        ),
+        (("a\nb", "c"), ("a", "b\nc")),
+        (("a:b", "c"), ("a", "b:c")),
+        (("ab",), ("a", "b")),
+        (("",), ()),
+        ("id", ("id",)),
+    ],
+)
+def test_identities_that_differ_in_any_part_never_share_an_entry(tmp_path, first, second):
+    cache = TokenCache(str(tmp_path / "tokens"))
+    assert cache.path("reg", first) != cache.path("reg", second)
+    cache.put("reg", first, Token("u", "token-for-first", NOW + 3600), NOW)
+    assert cache.get("reg", second, NOW) is None
+
+
+def test_an_entry_copied_under_another_identitys_name_is_never_served(tmp_path):
+    """The file name is a hash of the identity; the entry records it too, so a copy or a
+    link put under another identity's name (by someone who can write there) is a miss."""
+    cache = TokenCache(str(tmp_path / "tokens"))
+    cache.put("reg", ("role-a",), Token("u", "token-for-a", NOW + 3600), NOW)
+    os.symlink(cache.path("reg", ("role-a",)), cache.path("reg", ("role-b",)))
+    assert cache.get("reg", ("role-b",), NOW) is None
+    token = cache.fetch("reg", ("role-b",), lambda: Token("u", "token-for-b", NOW + 3600))
+    assert token.secret == "token-for-b"
+    assert cache.get("reg", ("role-a",), NOW).secret == "token-for-a"
+
+
+def test_a_tokens_directory_others_can_write_is_refused_on_read(tmp_path):
+    cache = TokenCache(str(tmp_path / "tokens"))
+    cache.put("reg", ("id",), Token("u", "s", NOW + 3600), NOW)
+    os.chmod(cache.directory, 0o777)
+    with pytest.raises(StoreError, match="writable by other users; fix with: chmod go-w"):
+        cache.get("reg", ("id",), NOW)
+    said = []
+    cache.warn = said.append
+    token = cache.fetch("reg", ("id",), lambda: Token("u", "minted", NOW + 3600), lambda: NOW)
+    assert token.secret == "minted" and len(said) == 1 and "writable by other" in said[0]
+
+
+def test_an_expired_entry_of_the_previous_format_is_swept_and_never_served(tmp_path):
+    from docker_credential_truss import files
+
+    cache = TokenCache(str(tmp_path / "tokens"), sweep_age=0)
+    files.private_dir(cache.directory)
+    old = os.path.join(cache.directory, "0" * 64 + ".json")
+    entry = {"format": 1, "registry": "reg", "username": "u", "secret": "s"}
+    files.write_json(old, {**entry, "expires_at": NOW - 1, "minted_at": NOW - 3600})
+    os.utime(old, (NOW - 3600, NOW - 3600))
+    assert cache.sweep(NOW) == 1 and not os.path.exists(old)
 
 
 def test_an_entry_for_another_registry_is_never_served(tmp_path):
@@ -251,7 +311,10 @@ def test_a_valid_entry_under_a_hidden_name_is_not_listed(tmp_path):
         {"expires_at": "soon"},
         {"expires_at": True},
         {"minted_at": None},
-        {"format": 2},
+        {"format": 1},
+        {"format": 3},
+        {"identity": "0" * 64},
+        {"identity": None},
     ],
 )
 def test_an_entry_with_a_wrong_field_is_a_miss(tmp_path, change):
@@ -475,7 +538,8 @@ def _write_entry(cache, registry, identity, expires_at, written_at):
 
     files.private_dir(cache.directory)
     path = cache.path(registry, identity)
-    entry = {"format": 1, "registry": registry, "username": "u", "secret": "s"}
+    entry = {"format": 2, "registry": registry, "username": "u", "secret": "s"}
+    entry["identity"] = identity_hash(registry, identity)
     files.write_json(path, {**entry, "expires_at": expires_at, "minted_at": written_at})
     os.utime(path, (written_at, written_at))
     return path

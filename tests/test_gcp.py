@@ -395,6 +395,15 @@ def test_oidc_exchanges_the_ci_token_and_impersonates(tmp_path, federation, prov
     assert abs(token.expires_at - (time.time() + 3600)) < 30
 
 
+def test_oidc_registers_the_sts_token_and_the_ci_token_for_masking(tmp_path, federation):
+    from docker_credential_truss import debuglog
+
+    oidc_provider(tmp_path, federation).mint()
+    (sts_token,) = federation.issued["sts"]
+    line = debuglog.masked(f"{sts_token} {CI_TOKEN}")
+    assert sts_token not in line and CI_TOKEN not in line
+
+
 def test_oidc_with_a_token_the_provider_does_not_accept(tmp_path, federation):
     with pytest.raises(ProviderError) as err:
         oidc_provider(tmp_path, federation, token="SENTINEL.other.token").mint()
@@ -445,7 +454,7 @@ def test_oidc_with_a_missing_token_file_names_the_file(tmp_path, federation):
     with pytest.raises(ProviderError) as err:
         provider.mint()
     assert err.value.message == (
-        f"{AR}: cannot read the OIDC token file {missing} ({gcp.ENV_OIDC_TOKEN_FILE}):"
+        f"{AR}: cannot read the token file {missing} ({gcp.ENV_OIDC_TOKEN_FILE}):"
         " No such file or directory"
     )
 
@@ -464,12 +473,22 @@ def test_oidc_settings_are_checked_when_made(tmp_path, google, field, value):
         oidc_provider(tmp_path, google, **{field: value})
 
 
-def test_oidc_identity_is_the_account_not_the_ci_token(tmp_path, google):
-    a = oidc_provider(tmp_path, google, token="one").identity()
-    assert a == oidc_provider(tmp_path, google, token="two").identity()
+def test_oidc_identity_is_the_account_and_the_job_not_the_ci_token(tmp_path, google):
+    """Two tokens of one job (new jti, times) share a cache entry; another subject does not."""
+    from fakes.github import job_claims, make_jwt
+
+    claims = job_claims(AUDIENCE)
+    first, second = make_jwt(**claims), make_jwt(**dict(claims, jti="x", iat=1, exp=2))
+    a = oidc_provider(tmp_path, google, token=first).identity()
+    assert a == oidc_provider(tmp_path, google, token=second).identity()
+    other_job = make_jwt(**dict(claims, sub="repo:octo-org/other:ref:refs/heads/main"))
+    assert a != oidc_provider(tmp_path, google, token=other_job).identity()
     other = "other@proj-1.iam.gserviceaccount.com"
     assert a != oidc_provider(tmp_path, google, gcp_oidc_service_account=other).identity()
-    assert "one" not in a.split("\n")
+    assert oidc_provider(tmp_path, google, token="one").identity() != (
+        oidc_provider(tmp_path, google, token="two").identity()
+    ), "a token that is not a JWT stands for itself"
+    assert not [part for part in a if first in part or "octo" in part]
 
 
 def test_an_unknown_method_is_refused(tmp_path):

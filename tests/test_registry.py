@@ -53,6 +53,14 @@ ACCEPTED = [
         "index.docker.io/v1/x",
         "http://registry-1.docker.io/v1/access-token",
         "docker.io/v1/refresh-token",
+        # normalised as a server reads the path (issue 21)
+        "https://index.docker.io/V1/refresh-token",
+        "https://index.docker.io//v1/refresh-token",
+        "https://index.docker.io/v1%2Frefresh-token",
+        "https://index.docker.io/v1/?refresh-token",
+        "https://index.docker.io/v1/?a?b",
+        "https://index.docker.io/v1/#a#b",
+        "https://index.docker.io/x/../v1/x",
     ],
 )
 def test_other_paths_under_the_hub_v1_url_are_not_hub(server):
@@ -313,9 +321,9 @@ def test_an_ecr_host_says_which_partition_it_is_in():
 
 
 @pytest.mark.parametrize(
-    "server", ["https://index.docker.io/v1/#a#b", "https://index.docker.io/v1/?a?b", "docker.io?x"]
+    "server", ["https://index.docker.io/v1/#", "https://index.docker.io/v1?", "docker.io?x"]
 )
-def test_docker_hubs_own_url_with_a_query_or_fragment_is_docker_hub(server):
+def test_docker_hubs_own_url_with_an_empty_query_or_one_on_the_host_is_docker_hub(server):
     assert parse(server).key == DOCKER_HUB
 
 

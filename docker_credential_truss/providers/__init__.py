@@ -32,15 +32,23 @@ if TYPE_CHECKING:
         #: Whether tokens expire and so belong in the token cache.
         cacheable: bool
 
-        def identity(self) -> str:
-            """Who the credential is for (access key id, role, service account).
+        def identity(self) -> tuple[str, ...]:
+            """Who the credential is for (access key id, role, service account), in parts.
 
-            Hashed into the token cache key, so a rotated key or a new role never
-            gets the previous identity's token. Never a secret value itself.
+            The token cache hashes the parts from a structured encoding (cache.py), so
+            a rotated key or a new role never gets the previous identity's token, and
+            no separator inside a part can join two identities. Never a secret value.
             """
 
         def mint(self) -> Token:
             """Make a credential now; may import an SDK and use the network."""
+
+        def inputs(self) -> str:
+            """Optional: what the mint is made from besides the secrets read (a CI token).
+
+            The failure memory keeps a salted hash of it, so that a changed input is
+            tried at once rather than answered with the remembered failure.
+            """
 
         def preflight(self) -> object:
             """Optional: every check ``mint`` makes before the network, made without it.

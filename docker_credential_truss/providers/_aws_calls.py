@@ -38,7 +38,7 @@ from botocore.exceptions import (
     SSLError,
 )
 
-from docker_credential_truss import __version__
+from docker_credential_truss import __version__, debuglog
 from docker_credential_truss.errors import ProviderError, safe_code
 from docker_credential_truss.minting import Token, network_timeout
 
@@ -82,7 +82,7 @@ class Call:
     and maybe ``aws_session_token``), or None for boto3's default chain. ``labels``
     says, per part (``key_id``, ``secret_key``, ``session_token``), which secret it came
     from, for messages. With ``role`` set, STS is asked first: ``AssumeRoleWithWebIdentity``
-    with ``web_token`` (read from ``token_file``), else ``AssumeRole`` (with
+    with ``web_token`` (from ``web_source``, as citoken names it), else ``AssumeRole`` (with
     ``external_id`` when given); ECR is then called with the role's credentials.
     """
 
@@ -100,7 +100,7 @@ class Call:
         role: str | None = None,
         role_region: str | None = None,
         external_id: str | None = None,
-        token_file: str | None = None,
+        web_source: str | None = None,
         web_token: str | None = None,
     ) -> None:
         self.where = where
@@ -114,7 +114,7 @@ class Call:
         self.role = role
         self.role_region = role_region
         self.external_id = external_id
-        self.token_file = token_file
+        self.web_source = web_source
         self.web_token = web_token
 
     @property
@@ -139,7 +139,7 @@ def mint(call: Call) -> Token:
             unsigned = config.merge(Config(signature_version=UNSIGNED))
             sts = _client(where, session, "sts", sts_region, env, unsigned, None)
             op = "STS AssumeRoleWithWebIdentity"
-            extra["token_file"] = call.token_file
+            extra["web_source"] = call.web_source
             answer = _call(
                 call,
                 op,
@@ -166,6 +166,8 @@ def mint(call: Call) -> Token:
             cap = assumed["Expiration"].timestamp()
         except (KeyError, TypeError, AttributeError):
             raise ProviderError(f"{where}: {op} answered without credentials") from None
+        for part in ("aws_secret_access_key", "aws_session_token"):  # minted from the job's token
+            debuglog.redact(credentials[part])
         signer = None  # from here on the role's credentials sign, not the secrets
 
     client = _client(
@@ -301,14 +303,14 @@ def _client_error(call: Call, exc: ClientError, extra: dict, attempts: int) -> s
     status = meta.get("HTTPStatusCode")
     labels = extra.get("labels") or {}
     role = extra.get("role")
-    token_file = extra.get("token_file")
+    web_source = extra.get("web_source")
 
     def secret(part: str) -> str:
         label = labels.get(part)
         return f" in {label}" if label else ""
 
-    if token_file is not None and raw_code in _BAD_WEB_IDENTITY:
-        return f"STS rejected the web identity token in {token_file} for role {role} ({code})"
+    if web_source is not None and raw_code in _BAD_WEB_IDENTITY:
+        return f"STS rejected the web identity token from {web_source} for role {role} ({code})"
     if raw_code in _INVALID_KEY:
         text = f"AWS does not recognise the access key id{secret('key_id')}"
         if labels.get("session_token"):

@@ -20,12 +20,14 @@ Credentials:
   ``aws_session_token``) for temporary keys. With those secrets absent, boto3's own
   default chain (environment, profiles, SSO, instance roles) is used only when
   ``DOCKER_CREDENTIAL_TRUSS_AWS_DEFAULT_CHAIN=1``.
-- ``AWS_OIDC``: ``aws_oidc_role_arn`` in ``aws_oidc_region``. With a web identity
-  token file (``DOCKER_CREDENTIAL_TRUSS_AWS_WEB_IDENTITY_TOKEN_FILE``, else
-  ``AWS_WEB_IDENTITY_TOKEN_FILE``) STS ``AssumeRoleWithWebIdentity``; otherwise
-  ``AssumeRole`` from the truss key pair if its secrets exist, else from boto3's
-  default chain (the user's ambient credentials: assuming a named role is the point
-  of this method, so no opt-in is asked for).
+- ``AWS_OIDC``: ``aws_oidc_role_arn`` in ``aws_oidc_region``. With a CI job's OIDC
+  token (from the sources :mod:`~docker_credential_truss.providers.citoken` lists, in
+  its order: token files, ``DOCKER_CREDENTIAL_TRUSS_AWS_WEB_IDENTITY_TOKEN``, GitHub
+  Actions, CircleCI, Bitbucket, Buildkite; audience ``sts.amazonaws.com`` where one is
+  asked for) STS ``AssumeRoleWithWebIdentity``; with none, ``AssumeRole`` from the
+  truss key pair if its secrets exist, else from boto3's default chain (the user's
+  ambient credentials: assuming a named role is the point of this method, so no
+  opt-in is asked for).
 - ``AWS_ASSUME_ROLE``: STS ``AssumeRole`` into ``aws_assume_role_arn`` in
   ``aws_assume_role_region``, signed with the truss key pair (the same secrets as
   ``AWS_IAM``), or with boto3's default chain under the same opt-in as ``AWS_IAM``. On
@@ -59,14 +61,15 @@ from __future__ import annotations
 import os
 import re
 
-from docker_credential_truss import authmethods, debuglog, files
-from docker_credential_truss.errors import ConfigError, ProviderError, SecretError
+from docker_credential_truss import authmethods
+from docker_credential_truss.errors import ConfigError, SecretError
 from docker_credential_truss.minting import Token
 
 TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from docker_credential_truss.providers.citoken import Source
     from docker_credential_truss.registry import Registry
     from docker_credential_truss.secrets import Found, Secrets
 
@@ -89,7 +92,6 @@ DEFAULT_SESSION_TOKEN_SECRET = "aws_session_token"
 
 DEFAULT_CHAIN_VARIABLE = "DOCKER_CREDENTIAL_TRUSS_AWS_DEFAULT_CHAIN"
 TOKEN_FILE_VARIABLE = "DOCKER_CREDENTIAL_TRUSS_AWS_WEB_IDENTITY_TOKEN_FILE"
-AWS_TOKEN_FILE_VARIABLE = "AWS_WEB_IDENTITY_TOKEN_FILE"
 EXTERNAL_ID_VARIABLE = "DOCKER_CREDENTIAL_TRUSS_AWS_EXTERNAL_ID"
 
 _ECR_HOST = re.compile(
@@ -258,6 +260,8 @@ class AwsProvider:
         self.ecr = parse_host(registry.host, registry.port)
         self._keys: _Keys | None = None
         self._resolved = False
+        self._source: Source | None = None
+        self._looked = False
 
     # -- cheap: what the resolver needs before the cache ---------------------------------
 
@@ -321,14 +325,18 @@ class AwsProvider:
         """AWS_ASSUME_ROLE's ExternalId, for trust policies that require one."""
         return self.env.get(EXTERNAL_ID_VARIABLE, "").strip() or None
 
-    def token_file(self) -> str | None:
-        for name in (TOKEN_FILE_VARIABLE, AWS_TOKEN_FILE_VARIABLE):
-            path = self.env.get(name, "").strip()
-            if path:
-                return path
-        return None
+    def token_source(self) -> Source | None:
+        """Where AWS_OIDC gets the CI job's token, or None (then AssumeRole signs)."""
+        if self.method != AWS_OIDC:
+            return None
+        if not self._looked:
+            from docker_credential_truss.providers import citoken
 
-    def _default_chain_identity(self) -> str:
+            self._source = citoken.find(citoken.AWS, self.env, citoken.AWS_AUDIENCE, self._where())
+            self._looked = True
+        return self._source
+
+    def _default_chain_identity(self) -> tuple[str, ...]:
         """Who boto3's default chain will be, as far as can be told without running it.
 
         The profile name, an access key id from the environment and the modification
@@ -338,9 +346,9 @@ class AwsProvider:
         home = env.get("HOME") or os.path.expanduser("~")
         parts = [
             "default-chain",
-            "profile=" + (env.get("AWS_PROFILE") or env.get("AWS_DEFAULT_PROFILE") or ""),
-            "key=" + env.get("AWS_ACCESS_KEY_ID", ""),
-            "role=" + env.get("AWS_ROLE_ARN", ""),
+            env.get("AWS_PROFILE") or env.get("AWS_DEFAULT_PROFILE") or "",
+            env.get("AWS_ACCESS_KEY_ID", ""),
+            env.get("AWS_ROLE_ARN", ""),
         ]
         for var, default in (
             ("AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials"),
@@ -348,38 +356,45 @@ class AwsProvider:
         ):
             path = env.get(var) or os.path.join(home, default)
             try:
-                parts.append(f"{path}@{os.stat(path).st_mtime_ns}")
+                parts += [path, str(os.stat(path).st_mtime_ns)]
             except OSError:
-                parts.append(f"{path}@absent")
-        return ":".join(parts)
+                parts += [path, "absent"]
+        return tuple(parts)
 
-    def _source_identity(self) -> str:
-        """The key pair (or default chain) that signs, as a non-secret id."""
+    def _source_identity(self) -> tuple[str, ...]:
+        """The key pair (or default chain) that signs, as non-secret parts."""
         keys = self.keys()
         if keys is not None:
-            return "key=" + keys.key_id.value
+            return ("key", keys.key_id.value)
         return self._default_chain_identity()
 
-    def identity(self) -> str:
-        """Access key id, or role and source identity: never a secret value.
+    def identity(self) -> tuple[str, ...]:
+        """Method, ECR scope, role, region, ExternalId, key id: never a secret value.
 
-        Everything ``mint`` checks before the network is checked here, in the same
-        order, so ``doctor --offline`` (which calls this) refuses what ``get`` would.
+        Separate parts, which the token cache encodes so that no ``@``, ``:`` or ``=``
+        inside a role path or an ExternalId can make two identities one. Everything
+        ``mint`` checks before the network is checked here, in the same order, so
+        ``doctor --offline`` (which calls this) refuses what ``get`` would.
         """
         ecr = self._require_ecr()
-        scope = f"{ecr.service}:{ecr.account or ''}:{ecr.region}"
+        scope = (ecr.service, ecr.account or "", ecr.region)
         if self.method == AWS_IAM:
             self._need_keys()
-            return f"AWS_IAM:{scope}:{self._source_identity()}"
+            return (AWS_IAM, *scope, *self._source_identity())
         role, region = self._role()
         if self.method == AWS_ASSUME_ROLE:
             self._need_keys()
-            external = self.external_id()
-            ext = "external-id=" + (external or "")
-            return f"AWS_ASSUME_ROLE:{scope}:{role}@{region}:{ext}:{self._source_identity()}"
-        token_file = self.token_file()
-        source = f"web-identity={token_file}" if token_file else self._source_identity()
-        return f"AWS_OIDC:{scope}:{role}@{region}:{source}"
+            external = self.external_id() or ""
+            return (AWS_ASSUME_ROLE, *scope, role, region, external, *self._source_identity())
+        token_source = self.token_source()
+        # the job the token belongs to, known without fetching one: see citoken
+        source = ("oidc", token_source.job()) if token_source else self._source_identity()
+        return (self.method, *scope, role, region, *source)
+
+    def inputs(self) -> str:
+        """Besides the secrets, what a mint is made from: the job's token (citoken)."""
+        token_source = self.token_source()
+        return token_source.inputs() if token_source is not None else ""
 
     #: doctor's words for a missing key pair that get goes on without (opted in).
     without_secrets = (
@@ -428,7 +443,8 @@ class AwsProvider:
         role = role_region = None
         if self.method in ROLE_FIELDS:
             role, role_region = self._role()
-        token_file, web_token = self.preflight()
+        token_source = self.preflight()
+        web_token = token_source.token() if token_source is not None else None
         from docker_credential_truss.providers import _aws_calls
 
         return _aws_calls.mint(
@@ -444,36 +460,22 @@ class AwsProvider:
                 role=role,
                 role_region=role_region,
                 external_id=self.external_id() if self.method == AWS_ASSUME_ROLE else None,
-                token_file=token_file,
+                web_source=token_source.name if token_source is not None else None,
                 web_token=web_token,
             )
         )
 
-    def preflight(self) -> tuple[str | None, str | None]:
-        """What mint checks before the network besides identity(): AWS_OIDC's token file.
+    def preflight(self) -> Source | None:
+        """What mint checks before the network besides identity(): AWS_OIDC's token source.
 
-        (token file, its token), or (None, None); ``doctor --offline`` calls it too.
+        The source (a token at hand is read and checked), or None; ``doctor --offline``
+        calls it too.
         """
         self.identity()
-        if self.method != AWS_OIDC:
-            return None, None
-        token_file = self.token_file()
-        if token_file is None:
-            return None, None
-        return token_file, self._read_token_file(token_file)
-
-    def _read_token_file(self, path: str) -> str:
-        try:
-            token = files.read_text(path).strip()  # never a FIFO
-        except OSError as exc:
-            raise ProviderError(
-                f"{self._where()}: cannot read the web identity token file {path}:"
-                f" {files.reason(exc)}"
-            ) from None
-        if not token:
-            raise ProviderError(f"{self._where()}: the web identity token file {path} is empty")
-        debuglog.redact(token)  # a bearer credential for STS, read from outside the lookup
-        return token
+        token_source = self.token_source()
+        if token_source is not None:
+            token_source.ready()
+        return token_source
 
 
 __all__ = [

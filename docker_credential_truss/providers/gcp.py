@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import re
 
-from docker_credential_truss import debuglog, files
+from docker_credential_truss import debuglog
 from docker_credential_truss.errors import ConfigError, ProviderError, SecretError, safe_code
 from docker_credential_truss.minting import Token, request_timeout
 
@@ -31,6 +31,7 @@ TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from docker_credential_truss.providers.citoken import Source
     from docker_credential_truss.registry import Registry
     from docker_credential_truss.secrets import Secrets
 
@@ -40,7 +41,8 @@ DEFAULT_TOKEN_URI = "https://oauth2.googleapis.com/token"
 DEFAULT_STS_URL = "https://sts.googleapis.com/v1/token"
 DEFAULT_IAMCREDENTIALS_URL = "https://iamcredentials.googleapis.com"
 
-#: Environment variables this module reads (documented in README, "Google").
+#: Environment variables this module reads (documented in README, "Google"); the CI
+#: token's sources are citoken's (GCP_OIDC).
 ENV_OIDC_TOKEN_FILE = "DOCKER_CREDENTIAL_TRUSS_GCP_OIDC_TOKEN_FILE"
 ENV_STS_URL = "DOCKER_CREDENTIAL_TRUSS_GCP_STS_URL"
 ENV_IAMCREDENTIALS_URL = "DOCKER_CREDENTIAL_TRUSS_GCP_IAMCREDENTIALS_URL"
@@ -124,11 +126,15 @@ def make(
         account = _setting(registry, method, settings, "gcp_oidc_service_account")
         match = _WORKLOAD_PROVIDER.match(provider)
         assert match is not None  # check() said so
+        from docker_credential_truss.providers import citoken
+
+        # what the CI is asked to put in the token's aud, as google-github-actions/auth does
+        default_audience = citoken.GOOGLE_AUDIENCE_PREFIX + match.group(1)
         return WorkloadIdentity(
             registry,
             audience="//iam.googleapis.com/" + match.group(1),
             service_account=account,
-            token_file=env.get(ENV_OIDC_TOKEN_FILE, ""),
+            token_source=citoken.find(citoken.GCP, env, default_audience, registry.key),
             sts_url=env.get(ENV_STS_URL) or DEFAULT_STS_URL,
             iam_url=(env.get(ENV_IAMCREDENTIALS_URL) or DEFAULT_IAMCREDENTIALS_URL).rstrip("/"),
             timeout=timeout,
@@ -150,12 +156,15 @@ class ServiceAccountKey:
         self._info = info
         self.timeout = timeout
 
-    def identity(self) -> str:
+    def identity(self) -> tuple[str, ...]:
         # The key id changes when the key is rotated; the token URI decides who issued
         # the token. Neither is secret.
         info = self._info
-        return "\n".join(
-            (SERVICE_ACCOUNT_JSON, info["client_email"], info["private_key_id"], info["token_uri"])
+        return (
+            SERVICE_ACCOUNT_JSON,
+            info["client_email"],
+            info["private_key_id"],
+            info["token_uri"],
         )
 
     def preflight(self) -> object:
@@ -187,7 +196,7 @@ class WorkloadIdentity:
         *,
         audience: str,
         service_account: str,
-        token_file: str,
+        token_source: Source | None,
         sts_url: str,
         iam_url: str,
         timeout: float,
@@ -195,47 +204,41 @@ class WorkloadIdentity:
         self.registry = registry
         self.audience = audience
         self.service_account = service_account
-        self.token_file = token_file
+        self.source = token_source
         self.sts_url = sts_url
         self.iam_url = iam_url
         self.timeout = timeout
 
-    def identity(self) -> str:
-        # Not the subject token: a CI job gets a new one each run, but the service
-        # account's access token stays good for the same account.
-        return "\n".join((OIDC, self.audience, self.service_account, self.sts_url, self.iam_url))
+    def identity(self) -> tuple[str, ...]:
+        # The job the CI token belongs to (known without fetching one: see citoken), not
+        # the token itself: a job gets a new one per request, all as good as the first.
+        job = self.source.job() if self.source is not None else ""
+        return (OIDC, self.audience, self.service_account, self.sts_url, self.iam_url, job)
 
-    def read_subject_token(self) -> str:
-        """The OIDC token, read at mint time (a CI runner may rewrite the file)."""
-        key = self.registry.key
-        if not self.token_file:
-            raise ProviderError(
-                f"{key}: GCP_OIDC needs {ENV_OIDC_TOKEN_FILE} set to a file holding "
-                "the OIDC token your CI issued for the workload identity provider"
-            )
-        try:
-            token = files.read_text(self.token_file).strip()  # never a FIFO
-        except OSError as exc:
-            raise ProviderError(
-                f"{key}: cannot read the OIDC token file {self.token_file} "
-                f"({ENV_OIDC_TOKEN_FILE}): {files.reason(exc)}"
-            ) from None
-        if not token or any(c.isspace() for c in token):
-            raise ProviderError(
-                f"{key}: the OIDC token file {self.token_file} ({ENV_OIDC_TOKEN_FILE}) "
-                "does not hold one token"
-            )
-        debuglog.redact(token)  # a bearer credential for STS, read from outside the lookup
-        return token
+    def inputs(self) -> str:
+        """Besides the secrets, what a mint is made from: the job's token (citoken)."""
+        return self.source.inputs() if self.source is not None else ""
 
-    def preflight(self) -> str:
-        """What mint checks before the network: the OIDC token file (doctor --offline too)."""
-        return self.read_subject_token()
+    def token_source(self) -> Source | None:
+        """Where the CI job's token comes from (citoken), or None: none was found."""
+        return self.source
+
+    def preflight(self) -> Source:
+        """What mint checks before the network: a token source, and a token at hand read."""
+        if self.source is None:
+            from docker_credential_truss.providers import citoken
+
+            raise ProviderError(
+                f"{self.registry.key}: GCP_OIDC found no OIDC token from a CI; looked at"
+                f" {citoken.GCP.places()}"
+            )
+        self.source.ready()
+        return self.source
 
     def mint(self) -> Token:
         from google.auth import identity_pool
 
-        subject_token = self.preflight()
+        subject_token = self.preflight().token()
 
         class _Supplier(identity_pool.SubjectTokenSupplier):
             def get_subject_token(self, context: object, request: object) -> str:
@@ -258,7 +261,13 @@ class WorkloadIdentity:
                 f"{self.registry.key}: google-auth rejected the GCP_OIDC settings "
                 f"({type(e).__name__})"
             ) from None
-        return _refresh(self.registry, credentials, self.timeout, "STS or IAM credentials")
+        try:
+            return _refresh(self.registry, credentials, self.timeout, "STS or IAM credentials")
+        finally:  # STS's token, traded for the CI's, is a credential too (google-auth keeps it)
+            impersonated = getattr(credentials, "_impersonated_credentials", None)
+            sts_token = getattr(getattr(impersonated, "_source_credentials", None), "token", None)
+            if isinstance(sts_token, str):
+                debuglog.redact(sts_token)
 
 
 def _setting(registry: Registry, method: str, settings: Mapping[str, str], field: str) -> str:

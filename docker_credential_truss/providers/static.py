@@ -69,8 +69,8 @@ class StaticProvider:
         # No registration here: the lookup that found ``value`` registered its password.
         self.username, self._password = decode(value, name)
 
-    def identity(self) -> str:
-        return self.name
+    def identity(self) -> tuple[str, ...]:
+        return (self.name,)
 
     def mint(self) -> Token:
         return Token(self.username, self._password)

@@ -248,6 +248,8 @@ def test_gcp_oidc_without_a_token_file_explains(tmp_path, helper, google):
     helper.configure(tmp_path, OIDC_TRUSS)
     done = helper.run("get", stdin="gcr.io")
     assert not_found(done).startswith(
-        "gcr.io: GCP_OIDC needs DOCKER_CREDENTIAL_TRUSS_GCP_OIDC_TOKEN_FILE"
+        "gcr.io: GCP_OIDC found no OIDC token from a CI; looked at"
+        " DOCKER_CREDENTIAL_TRUSS_GCP_OIDC_TOKEN_FILE, DOCKER_CREDENTIAL_TRUSS_GCP_OIDC_TOKEN,"
+        " ACTIONS_ID_TOKEN_REQUEST_URL"
     )
     assert google.calls["sts"] == 0

@@ -57,7 +57,12 @@ _STS_NS = "https://sts.amazonaws.com/doc/2011-06-15/"
 
 
 class Role:
-    """A role STS may hand out: who may assume it (key ids) and which OIDC tokens it trusts."""
+    """A role STS may hand out: who may assume it (key ids) and which OIDC tokens it trusts.
+
+    ``web_tokens`` are exact tokens; ``web_claims`` is a trust policy's conditions on a
+    JWT's claims (``iss``, ``aud``, ``sub``... each equal), checked with ``exp`` in the
+    future, as STS does once it has verified the signature (which this stand-in skips).
+    """
 
     def __init__(
         self,
@@ -65,13 +70,40 @@ class Role:
         *,
         trusted_keys: set[str] | None = None,
         web_tokens: set[str] | None = None,
+        web_claims: dict[str, str] | None = None,
         external_id: str | None = None,
     ) -> None:
         self.arn = arn
         self.trusted_keys = trusted_keys or set()
         self.web_tokens = web_tokens or set()
+        self.web_claims = web_claims
         #: the sts:ExternalId condition of the trust policy, if it has one
         self.external_id = external_id
+
+    def trusts(self, web_token: str) -> bool:
+        if web_token in self.web_tokens:
+            return True
+        if self.web_claims is None:
+            return False
+        claims = jwt_claims(web_token)
+        return (
+            claims is not None
+            and all(claims.get(name) == value for name, value in self.web_claims.items())
+            and isinstance(claims.get("exp"), int)
+            and claims["exp"] > time.time()
+        )
+
+
+def jwt_claims(token: str) -> dict[str, Any] | None:
+    """A JWT's claims, unverified; None for anything else."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except ValueError:
+        return None
+    return claims if isinstance(claims, dict) else None
 
 
 class AwsError(Exception):
@@ -380,7 +412,7 @@ class _Handler(BaseHTTPRequestHandler):
                 if "Authorization" in self.headers:
                     raise AwsError("InvalidRequest", "AssumeRoleWithWebIdentity is unsigned", 400)
                 fake._steer(op)
-                if role is None or form.get("WebIdentityToken") not in role.web_tokens:
+                if role is None or not role.trusts(form.get("WebIdentityToken", "")):
                     raise AwsError("InvalidIdentityToken", "Couldn't verify the token", 400)
             elif action == "AssumeRole":
                 fake.authenticate(self, body, "sts", info)

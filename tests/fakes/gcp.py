@@ -96,6 +96,8 @@ class FakeGoogle:
         # Workload identity federation: what STS and IAM accept.
         self.audience = ""
         self.subject_token = ""
+        #: instead of one exact token: the provider's attribute conditions on its claims
+        self.subject_claims: dict[str, str] | None = None
         self.service_account = ""
         self.delay = 0.0
         # endpoint -> the exact token to issue (a registry under test must know it in
@@ -205,6 +207,23 @@ class FakeGoogle:
             return "assertion iat/exp out of range"
         return None
 
+    def _trusted(self, token: str) -> bool:
+        if self.subject_token and token == self.subject_token:
+            return True
+        if self.subject_claims is None:
+            return False
+        parts = token.split(".")
+        try:
+            claims = json.loads(_b64decode(parts[1])) if len(parts) == 3 else None
+        except ValueError:
+            return False
+        return (
+            isinstance(claims, dict)
+            and all(claims.get(k) == v for k, v in self.subject_claims.items())
+            and isinstance(claims.get("exp"), int)
+            and claims["exp"] > time.time()
+        )
+
     def check_exchange(self, form: dict[str, str]) -> str | None:
         if form.get("grant_type") != TOKEN_EXCHANGE:
             return "grant_type is not token-exchange"
@@ -212,7 +231,7 @@ class FakeGoogle:
             return "audience is not the workload identity provider"
         if form.get("subject_token_type") != JWT_TOKEN_TYPE:
             return "subject_token_type is not jwt"
-        if not self.subject_token or form.get("subject_token") != self.subject_token:
+        if not self._trusted(form.get("subject_token", "")):
             return "subject_token is not the CI's token"
         if form.get("requested_token_type") != ACCESS_TOKEN_TYPE:
             return "requested_token_type is not access_token"
