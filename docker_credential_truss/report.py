@@ -8,6 +8,8 @@ from the CLI) stands alone instead of after half a report.
 
 from __future__ import annotations
 
+from docker_credential_truss import debuglog
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import BinaryIO
@@ -44,6 +46,7 @@ class Report:
         self.lines.append(f"        fix: {fix}")
 
     def flush(self) -> None:
-        self.stdout.write("".join(f"{line}\n" for line in self.lines).encode())
+        """Write the lines, masked and made inert: they may quote servers' answers."""
+        self.stdout.write("".join(debuglog.shown(line) + "\n" for line in self.lines).encode())
         self.stdout.flush()
         self.lines = []

@@ -95,14 +95,16 @@ def test_the_api_key_goes_to_the_rest_base_truss_maps_the_remote_to(
     extra = {"BASETEN_TRUSS_AUTH_REMOTE_URL": remote_url, "BASETEN_TRUSS_AUTH_API_KEY": KEY}
     run = cli("baseten", "check", path, extra=extra)
     assert run.code == 1
-    assert f"cannot reach Baseten at https://{api[0]}:" in run.out, run.out
+    said = run.out + run.err  # the one-line error: on stderr
+    assert f"cannot reach Baseten at https://{api[0]}:" in said, said
     assert resolver == [api], "the key may only be sent to the mapped REST base"
 
 
 def test_baseten_api_key_alone_goes_to_api_baseten_co(cli, baseten_env, tmp_path, resolver):
     path = truss(tmp_path, "t", {"auth_method": "AWS_IAM"}, f"{ECR}/base:1")
     run = cli("baseten", "check", path, extra={"BASETEN_API_KEY": KEY})
-    assert run.code == 1 and "cannot reach Baseten at https://api.baseten.co:" in run.out
+    assert run.code == 1
+    assert "cannot reach Baseten at https://api.baseten.co:" in run.out + run.err
     assert resolver == [("api.baseten.co", 443)]
 
 
@@ -163,7 +165,7 @@ def test_a_redirect_is_not_followed_with_the_api_key(cli, baseten_env, tmp_path,
         for argv in (("check", path), ("push", "--yes", path)):
             run = cli("baseten", *argv, extra=extra)
             assert run.code == 1
-            assert "HTTP 307" in run.out, run.out
+            assert "HTTP 307" in run.out + run.err, run.out + run.err
         assert fake.requests == [], "the API key followed a redirect to another host"
         assert fake.upserts == []
     finally:
