@@ -212,7 +212,8 @@ def _human(
         return 2
     except HelperError as exc:
         debuglog.error("error: %s", exc.message)
-        stderr.write(f"docker-credential-truss: {exc.message}\n")
+        # it may quote a server (baseten's API, a registry): masked and made inert
+        stderr.write(f"docker-credential-truss: {debuglog.shown(exc.message)}\n")
         return 1
 
 

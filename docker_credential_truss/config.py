@@ -26,7 +26,7 @@ from docker_credential_truss.errors import ConfigError
 
 TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from docker_credential_truss.paths import Paths
 
@@ -51,17 +51,33 @@ def load(paths: Paths) -> dict[str, dict[str, str]]:
     return registries
 
 
-def merge(paths: Paths, entries: Mapping[str, dict[str, str]]) -> None:
-    """Add or replace ``entries``, keeping every other registry (locked, atomic)."""
+def merge(
+    paths: Paths,
+    entries: Mapping[str, dict[str, str]],
+    keep: Callable[[dict[str, str], dict[str, str]], bool] | None = None,
+) -> list[str]:
+    """Add or replace ``entries``, keeping every other registry (locked, atomic).
+
+    ``keep(recorded, new)``, asked under the lock for a registry already recorded,
+    says to keep what is there; the keys kept are returned. Asked under the lock, so
+    two configures racing cannot both think the registry was free.
+    """
+    kept: list[str] = []
 
     def change(data: dict) -> None:
         registries = data.setdefault("registries", {})
         if not isinstance(registries, dict):
             raise ConfigError(f"{paths.helper_config} is malformed; move it aside and re-run")
-        registries.update(entries)
+        for key, entry in entries.items():
+            recorded = registries.get(key)
+            if keep is not None and isinstance(recorded, dict) and keep(recorded, entry):
+                kept.append(key)
+            else:
+                registries[key] = entry
         data["version"] = VERSION
 
     files.update_json(paths.helper_config, change)
+    return kept
 
 
 def replaced(paths: Paths) -> dict[str, str]:

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 
-from docker_credential_truss import __version__, dockerconfig
+from docker_credential_truss import __version__, dockerconfig, pitfalls
 from docker_credential_truss.authmethods import METHODS
 from docker_credential_truss.cache import TokenCache, is_fresh
 from docker_credential_truss.errors import (
@@ -95,8 +95,11 @@ def check_path(report: Report, env: Mapping[str, str]) -> None:
     """docker runs ``docker-credential-<name>`` from PATH: is ours there, and does it run?"""
     found = shutil.which(EXE_NAME, path=env.get("PATH", ""))
     if found is None:
-        if getattr(sys, "frozen", False):  # the standalone build: link this very program
-            fix = f"link it into a folder on PATH: ln -s {sys.executable} ~/.local/bin/{EXE_NAME}"
+        # link this very program: the standalone build, or the script beside this Python
+        script = os.path.join(os.path.dirname(sys.executable), EXE_NAME)
+        if getattr(sys, "frozen", False) or os.path.isfile(script):
+            target = sys.executable if getattr(sys, "frozen", False) else script
+            fix = f"ln -s {target} /usr/local/bin/  (with sudo if need be; or any folder on PATH)"
         else:
             fix = f"add the folder holding it to PATH, or install it with: pipx install {EXE_NAME}"
         report.fail(f"no program named {EXE_NAME} on PATH, so docker cannot run the helper", fix)
@@ -120,6 +123,13 @@ def check_path(report: Report, env: Mapping[str, str]) -> None:
         )
         return
     report.ok(f"{EXE_NAME} on PATH: {found} ({answer.split()[-1]})")
+    venv = pitfalls.venv_only(found, env)
+    if venv:
+        report.warn(
+            f"it is on PATH only while the virtual environment {venv} is active: docker run"
+            " from another shell, by sudo, cron or a CI service will not find it",
+            f"ln -s {found} /usr/local/bin/  (or into ~/.local/bin, if that is on PATH)",
+        )
     if answer != f"{EXE_NAME} {__version__}":
         report.note(f"this doctor is {__version__}; docker will run {answer.split()[-1]}")
 
@@ -178,7 +188,7 @@ def check_truss_secret_names(report: Report, resolver: Resolver, paths: Paths) -
             f"secret {name} in {paths.truss_config} {breaks}",
             f"move it out of {paths.truss_config}: `docker login"
             f"{'' if name == DOCKER_HUB_SECRET else ' ' + name[len(SECRET_PREFIX) :]}`"
-            " (the helper's own store), or export TRUSS_SECRET_<name>, or a file in"
+            f" (the helper's own store), or env 'TRUSS_SECRET_{name}=...' COMMAND, or a file in"
             " $TRUSS_SECRETS_DIR named with %2F for each '/'"
             f" ({secrets_file_name(name)})",
         )
@@ -250,6 +260,7 @@ def check_registry(
     no_registry: bool = False,
 ) -> None:
     check_route(report, registry, routes, paths)
+    check_shadowing(report, registry, routes, paths, resolver.env)
     plan = resolver.prepare(registry)  # get's own steps, up to the cache and the network
     choice = plan.choice
     if choice is None:
@@ -262,6 +273,8 @@ def check_registry(
                 f"run: {CONFIGURE}; or set the secret {registry.secret_name} (base64 of"
                 f" user:password) in ~/.truss/config.yaml; or run: {registry.login_command}",
             )
+            for line in _near_misses(resolver, registry.secret_name):
+                report.note(line)
     else:
         method = METHODS[choice.method]
         report.ok(f"auth method {choice.method}: {choice.why}")
@@ -271,6 +284,7 @@ def check_registry(
         if not check_settings(report, registry, choice):
             report.note("credential: not tried, the settings cannot work")
         elif check_secrets(report, resolver, plan):
+            check_blank_ends(report, resolver, plan)
             token = check_credential(report, resolver, plan, offline)
             if token is not None and not no_registry:
                 check_registry_access(report, resolver, registry, token, choice.settings, insecure)
@@ -322,8 +336,9 @@ def check_settings(report: Report, registry: Registry, choice: Choice) -> bool:
 
 def check_secrets(report: Report, resolver: Resolver, plan: Preparation) -> bool:
     """Each secret the method reads (names and sources only); False if get lacks one."""
+    assert plan.choice is not None
     complete = True
-    for name in plan.secret_names():
+    for name, secret in plan.secrets().items():
         try:
             found = resolver.secrets.find(name)  # as get looked it up: read once per run
         except HelperError as exc:
@@ -338,11 +353,89 @@ def check_secrets(report: Report, resolver: Resolver, plan: Preparation) -> bool
             report.note(f"secret {name}: not set; {without}")
             return complete
         complete = False
-        ways = f"export TRUSS_SECRET_{name}=...; or put it under secrets: in ~/.truss/config.yaml"
-        if name == plan.registry.secret_name:
-            ways += f"; or run: {plan.registry.login_command}"
-        report.fail(f"secret {name} is missing; looked in {resolver.secrets.places(name)}", ways)
+        registry, settings = plan.registry, plan.choice.settings
+        login = registry.login_command if secret.form == "registry" else None
+        pull = f"docker pull {settings.get('image') or _image_placeholder(registry)}"
+        ways = pitfalls.secret_fixes(name, login, resolver.env, resolver.paths.truss_config, pull)
+        report.fail(
+            f"secret {name} is missing; looked in {resolver.secrets.places(name)}",
+            "any one of these:",
+            ways,
+        )
+        for line in _near_misses(resolver, name):
+            report.note(line)
     return complete
+
+
+def _image_placeholder(registry: Registry) -> str:
+    return "IMAGE" if registry.is_docker_hub else f"{registry.key}/IMAGE"
+
+
+def _near_misses(resolver: Resolver, name: str) -> list[str]:
+    """Secrets whose name is one slip from ``name``, and ``name`` misplaced in YAML."""
+    try:
+        available = resolver.secrets.names("")
+    except HelperError:
+        available = {}
+    lines = pitfalls.near_misses(name, available)
+    misplaced = pitfalls.top_level(name, resolver.paths.truss_config)
+    return lines + ([misplaced] if misplaced else [])
+
+
+def check_blank_ends(report: Report, resolver: Resolver, plan: Preparation) -> None:
+    """A registry secret whose user or password ends in white space (``echo | base64``)."""
+    for name, secret in plan.secrets().items():
+        if secret.form == "registry":
+            _check_blank_ends(report, resolver, name)
+
+
+def _check_blank_ends(report: Report, resolver: Resolver, name: str) -> None:
+    try:
+        found = resolver.secrets.find(name)
+        if found is None:
+            return
+        from docker_credential_truss.providers.static import decode
+
+        user, password = decode(found.value, name)
+    except HelperError:
+        return  # reported by check_credential, which decodes it the same way
+    trap = pitfalls.blank_end(user, password)
+    if trap:
+        report.fail(
+            f"secret {name} in {found.source}: {trap}, which the registry will refuse;"
+            f" {pitfalls.ECHO_HINT}",
+            f"make the value again with printf (not echo) and put it in {found.source}"
+            " in place of the old one: printf %s 'USER:PASSWORD' | base64 | tr -d '\\n'",
+        )
+
+
+def check_shadowing(
+    report: Report, registry: Registry, routes: dict[str, str] | None, paths: Paths, env: Mapping
+) -> None:
+    """Credentials that answer before this helper is asked, for a registry routed to it."""
+    if routes is None or routes.get(registry.key) != dockerconfig.HELPER_NAME:
+        return
+    home = env.get("HOME") or os.path.expanduser("~")
+    for path in pitfalls.containers_auth_files(env, home):
+        entries, helper = pitfalls.auths_entries(path, registry.key)
+        if helper == dockerconfig.HELPER_NAME:
+            return  # this file sends it here itself, before any later file
+        if helper is not None or entries:
+            what = f'"credHelpers" names {helper!r}' if helper else f"auths has {entries[0]!r}"
+            report.fail(
+                f"{path} {what} (a podman, skopeo or buildah login): skopeo, podman and"
+                " buildah read it before docker's config, so they never ask this helper",
+                f"podman logout --authfile {path} {entries[0] if entries else registry.key};"
+                f' or add "credHelpers": {{"{registry.key}": "truss"}} to {path}',
+            )
+            return
+    entries, _ = pitfalls.auths_entries(paths.docker_config, registry.key)
+    if entries:
+        report.warn(
+            f"{paths.docker_config} also has an auths entry {entries[0]!r}: docker-py and"
+            " docker-compose use it whenever this helper has no credential",
+            f'remove "{entries[0]}" from "auths" in {paths.docker_config}',
+        )
 
 
 def check_credential(

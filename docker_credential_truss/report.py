@@ -12,6 +12,7 @@ from docker_credential_truss import debuglog
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from typing import BinaryIO
 
 
@@ -40,10 +41,12 @@ class Report:
         self.lines.append(f"  WARN  {text}")
         self.lines.append(f"        fix: {fix}")
 
-    def fail(self, text: str, fix: str) -> None:
+    def fail(self, text: str, fix: str, ways: Sequence[str] = ()) -> None:
+        """A problem and its fix; ``ways``, when there are several, a line each to paste."""
         self.problems += 1
         self.lines.append(f"  FAIL  {text}")
         self.lines.append(f"        fix: {fix}")
+        self.lines += [f"          {way}" for way in ways]
 
     def flush(self) -> None:
         """Write the lines, masked and made inert: they may quote servers' answers."""

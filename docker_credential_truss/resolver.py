@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from types import ModuleType
 
+    from docker_credential_truss.authmethods import Secret
     from docker_credential_truss.cache import TokenCache
     from docker_credential_truss.minting import Token
     from docker_credential_truss.paths import Paths
@@ -68,15 +69,15 @@ class Preparation:
         self.identity: tuple[str, ...] | None = None
         self.problem: HelperError | None = None
 
-    def secret_names(self) -> list[str]:
-        """The secrets the chosen method reads, named as ``get`` names them."""
+    def secrets(self) -> dict[str, Secret]:
+        """The secrets the chosen method reads, by the names ``get`` reads them under."""
         if self.choice is None:
-            return []
+            return {}
         settings = self.choice.settings
-        return [
-            secret.name(settings, self.registry.secret_name)
+        return {
+            secret.name(settings, self.registry.secret_name): secret
             for secret in METHODS[self.choice.method].secrets
-        ]
+        }
 
     def cached(self, cache: TokenCache, now: float) -> Token | None:
         """The token ``get`` would answer from ``cache`` at ``now``; None: it would mint."""
