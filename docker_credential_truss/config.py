@@ -5,7 +5,7 @@ it on every call and the json module is already loaded for the protocol::
 
     {"version": 1,
      "registries": {"123456789012.dkr.ecr.us-east-1.amazonaws.com":
-                        {"auth_method": "AWS_IAM",
+                        {"auth_method": "<a method of authmethods.METHODS>",
                          "aws_access_key_id_secret_name": "my_key_id",
                          "source": "/home/me/my-truss/config.yaml"}}}
 
@@ -21,6 +21,7 @@ put it back.
 from __future__ import annotations
 
 from docker_credential_truss import files
+from docker_credential_truss.authmethods import METHODS
 from docker_credential_truss.errors import ConfigError
 
 TYPE_CHECKING = False  # importing typing costs start-up time
@@ -30,14 +31,6 @@ if TYPE_CHECKING:
     from docker_credential_truss.paths import Paths
 
 VERSION = 1
-METHODS = (
-    "AWS_IAM",
-    "AWS_OIDC",
-    "AWS_ASSUME_ROLE",
-    "GCP_SERVICE_ACCOUNT_JSON",
-    "GCP_OIDC",
-    "REGISTRY_SECRET",
-)
 
 
 def load(paths: Paths) -> dict[str, dict[str, str]]:

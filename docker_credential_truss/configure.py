@@ -132,7 +132,7 @@ def settings(entry: Mapping[str, str]) -> dict[str, str]:
 
 
 def describe(entry: Mapping[str, str]) -> str:
-    """``REGISTRY_SECRET (secret_name=x)``: an entry's settings in one phrase."""
+    """``METHOD (secret_name=x)``: an entry's settings in one phrase."""
     rest = settings(entry)
     method = rest.pop("auth_method", "?")
     detail = ", ".join(f"{k}={v}" for k, v in rest.items())
