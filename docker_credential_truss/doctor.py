@@ -334,6 +334,7 @@ def check_registry(
         if not check_settings(report, registry, method, settings):
             report.note("credential: not tried, the settings cannot work")
         elif check_secrets(report, resolver, registry, method, settings):
+            check_ci_token(report, resolver, registry, method, settings, offline)
             token = check_credential(report, resolver, registry, offline)
             if token is not None and not no_registry:
                 check_registry_access(report, resolver, registry, token, settings, insecure)
@@ -436,6 +437,26 @@ def _uses_default_chain(report: Report, resolver: Resolver, settings: dict) -> b
         " credentials sign (environment, profiles, SSO, instance role)"
     )
     return True
+
+
+def check_ci_token(
+    report: Report,
+    resolver: Resolver,
+    registry: Registry,
+    method: str,
+    settings: dict,
+    offline: bool,
+) -> None:
+    """AWS_OIDC and GCP_OIDC: the CI token's source and claims, as the trust must see them."""
+    from docker_credential_truss import citrust
+
+    if method not in citrust.METHODS:
+        return
+    try:
+        provider = resolver.provider(registry)
+    except HelperError:
+        return  # check_credential, next, reports it
+    citrust.check(report, provider, method, settings, resolver.env, offline, time.time())
 
 
 def check_credential(

@@ -129,6 +129,7 @@ def find(cloud: Cloud, env: Mapping[str, str], default_audience: str, key: str) 
     source = _find(cloud, env, default_audience)
     if source is not None:
         source.key = key
+        source.default_audience = default_audience
     return source
 
 
@@ -180,6 +181,10 @@ class Source:
     key = ""
     #: the audience asked for; None when the token carries its CI's own
     audience: str | None = None
+    #: the cloud's default audience (doctor warns about a token with another)
+    default_audience = ""
+    #: whether the token is read without the network or a program (doctor --offline)
+    at_hand = False
 
     def job(self) -> str:
         """Whose job the token is, known without the network; never a secret."""
@@ -199,6 +204,8 @@ class Source:
 
 class _Given(Source):
     """A token at hand: in a file or a variable."""
+
+    at_hand = True
 
     def _value(self) -> str:
         raise NotImplementedError

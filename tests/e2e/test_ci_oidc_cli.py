@@ -240,3 +240,35 @@ def test_no_ci_token_for_gcp_names_every_place_looked(sandbox):
     for place in ("GCP_OIDC_TOKEN_FILE", "ACTIONS_ID_TOKEN_REQUEST_URL", "CIRCLE_OIDC_TOKEN_V2"):
         assert place in why
     assert "BITBUCKET_STEP_OIDC_TOKEN" in why and "buildkite-agent" in why
+
+
+def test_doctor_shows_the_github_tokens_claims_as_what_the_role_must_trust(sandbox, aws, github):
+    sandbox.env["DOCKER_CREDENTIAL_TRUSS_DEBUG"] = "1"
+    done = sandbox.run_helper("doctor", args=["--no-registry", HOST])
+    report = done.stdout
+    assert done.returncode == 0, report
+    expected = [
+        "  ok    CI OIDC token: from GitHub Actions' token endpoint"
+        " (ACTIONS_ID_TOKEN_REQUEST_URL, audience sts.amazonaws.com)",
+        f"  --    the trust policy of {ROLE} (and its IAM OIDC provider) must admit"
+        " (decoded, not verified):",
+        f"  --      iss {ISSUER}",
+        "  --      aud sts.amazonaws.com",
+        f"  --      sub {SUBJECT}",
+    ]
+    lines = report.splitlines()
+    start = lines.index(expected[0])
+    assert lines[start : start + 5] == expected
+    assert "https://oidc.baseten.co" in report and "  WARN  " not in report
+    assert "credential: made one now for user AWS" in report
+    # one request for the claims, one for the credential; each answered a fresh token
+    assert (github.calls, aws.count(ASSUME_ROLE_WEB)) == (2, 1)
+    texts = [report + done.stderr, debug_log(sandbox)]
+    assert leaked(texts, [github.request_token, *github.issued, aws.password]) == []
+
+
+def test_doctor_offline_names_every_place_it_looked(sandbox, aws):
+    report = sandbox.run_helper("doctor", args=["--offline", HOST]).stdout
+    assert "CI OIDC token: none; looked at DOCKER_CREDENTIAL_TRUSS_AWS_WEB_IDENTITY_TOKEN_FILE" in (
+        report
+    )
