@@ -130,6 +130,7 @@ def find(cloud: Cloud, env: Mapping[str, str], default_audience: str, key: str) 
     if source is not None:
         source.key = key
         source.default_audience = default_audience
+        debuglog.debug("%s: %s takes the CI token from %s", key, cloud.method, source.name)
     return source
 
 
@@ -303,6 +304,10 @@ class GitHub(Source):
 
         timeout = request_timeout(self.env)
         url = self.request_url()
+        if not _safe_for_bearer(url):
+            raise ProviderError(
+                f"{self.key}: {GITHUB_URL} is not an https URL; the request token is not sent"
+            )
         headers = {"Authorization": f"Bearer {self.request_token}", "Accept": "application/json"}
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
@@ -327,6 +332,20 @@ class GitHub(Source):
         debuglog.redact(value)
         self._fetched = value
         return value
+
+
+def _safe_for_bearer(url: str) -> bool:
+    """https, or http to this machine (a runner's local proxy, a test's stand-in)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return False
+    if parts.scheme == "https":
+        return bool(host)
+    return parts.scheme == "http" and host in ("127.0.0.1", "::1", "localhost")
 
 
 def _refused(status: int, attempts: int) -> str:
