@@ -14,7 +14,7 @@ their use needs, sent only in the body of the upsert, and never printed or logge
 
 from __future__ import annotations
 
-from docker_credential_truss import basetenapi, config, trussconfig
+from docker_credential_truss import basetenapi, config, debuglog, trussconfig
 from docker_credential_truss.errors import InputError, SecretError
 from docker_credential_truss.paths import Paths
 from docker_credential_truss.registry import SECRET_PREFIX, InvalidRegistry, parse
@@ -22,14 +22,10 @@ from docker_credential_truss.secrets import Secrets
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from argparse import Namespace
     from collections.abc import Mapping
     from typing import BinaryIO, TextIO
 
-USAGE = (
-    "usage: docker-credential-truss baseten check [PATH...] [--remote NAME] [--team TEAM_ID]\n"
-    "       docker-credential-truss baseten push [PATH...] [--dry-run] [--yes]"
-    " [--remote NAME] [--team TEAM_ID]"
-)
 EXE = "docker-credential-truss"
 
 #: Methods whose hosted build needs no secret: Baseten's builder authenticates itself.
@@ -89,20 +85,28 @@ def check_value(need: Need, value: str) -> None:
 
 
 def baseten(
-    args: list[str], stdin: BinaryIO, stdout: BinaryIO, stderr: TextIO, env: Mapping[str, str]
+    opts: Namespace, stdin: BinaryIO, stdout: BinaryIO, stderr: TextIO, env: Mapping[str, str]
 ) -> int:
-    if not args or args[0] not in ("check", "push"):
-        raise InputError(USAGE.replace("\n", " "))
-    action, options = args[0], _Options(args[1:], action_is_push=args[0] == "push")
+    """``opts`` from :func:`options.baseten`: action, paths, remote, team, dry_run, yes."""
     paths = Paths.from_env(env)
-    registries = _registries(options.paths, paths)
-    key = basetenapi.find_key(env, options.remote)
-    client = basetenapi.Client(key, env, options.team)
+    registries = _registries(opts.paths, paths)
     out = _Out(stdout)
-    where = f"team {options.team}" if options.team else "the workspace"
+    where = f"team {opts.team}" if opts.team else "the workspace"
+    try:
+        key = basetenapi.find_key(env, opts.remote)
+    except basetenapi.BasetenError as exc:
+        if not (opts.action == "push" and opts.dry_run):
+            raise
+        # A plan needs no key: only "create" or "replace" needs the workspace's names.
+        out.line(f"dry run without an API key ({exc.message})")
+        out.line(f"could not see which of these secrets {where} already has")
+        code = _push(out, None, registries, Secrets(env, paths), opts, stdin, stderr, where)
+        out.flush()
+        return 0 if code is None else code
+    client = basetenapi.Client(key, env, opts.team)
     out.line(f"Baseten API {key.api_url}, key from {key.source} (sent as {key.scheme})")
-    if action == "push":
-        code = _push(out, client, registries, Secrets(env, paths), options, stdin, stderr, where)
+    if opts.action == "push":
+        code = _push(out, client, registries, Secrets(env, paths), opts, stdin, stderr, where)
         if code is not None:
             out.flush()
             return code
@@ -111,28 +115,6 @@ def baseten(
     code = _check(out, client, registries, Secrets(env, paths), where)
     out.flush()
     return code
-
-
-class _Options:
-    def __init__(self, args: list[str], action_is_push: bool) -> None:
-        self.paths: list[str] = []
-        self.remote: str | None = None
-        self.team: str | None = None
-        self.dry_run = self.yes = False
-        items = iter(args)
-        for arg in items:
-            name, eq, value = arg.partition("=")
-            if name in ("--remote", "--team"):
-                given = value if eq else next(items, None)
-                if not given:
-                    raise InputError(f"{name} needs a value; {USAGE.splitlines()[0]}")
-                setattr(self, name[2:], given)
-            elif action_is_push and arg in ("--dry-run", "--yes"):
-                setattr(self, arg[2:].replace("-", "_"), True)
-            elif arg.startswith("-"):
-                raise InputError(f"unknown option {arg}; {' '.join(USAGE.split())}")
-            else:
-                self.paths.append(arg)
 
 
 class _Out:
@@ -146,7 +128,8 @@ class _Out:
         self.lines.append(text)
 
     def flush(self) -> None:
-        self.stdout.write("".join(f"{line}\n" for line in self.lines).encode())
+        # Lines may quote Baseten's answers: masked and made inert.
+        self.stdout.write("".join(debuglog.shown(line) + "\n" for line in self.lines).encode())
         self.stdout.flush()
         self.lines = []
 
@@ -236,16 +219,20 @@ def _fix(need: Need, secrets: Secrets, client: basetenapi.Client) -> str:
 
 def _push(
     out: _Out,
-    client: basetenapi.Client,
+    client: basetenapi.Client | None,
     registries: dict[str, dict[str, str]],
     secrets: Secrets,
-    options: _Options,
+    options: Namespace,
     stdin: BinaryIO,
     stderr: TextIO,
     where: str,
 ) -> int | None:
-    """Write the local values; the exit status when it stops here, None to check again."""
-    have = set(client.secret_names())
+    """Write the local values; the exit status when it stops here, None to check again.
+
+    With no ``client`` (a dry run without an API key) it plans without knowing which
+    secrets exist.
+    """
+    have = None if client is None else set(client.secret_names())
     plan: list[tuple[str, str, str]] = []  # (name, value, source)
     refused: list[str] = []
     absent: list[str] = []
@@ -257,7 +244,7 @@ def _push(
             seen.add(need.name)
             found = secrets.find(need.name)
             if found is None:
-                if need.name not in have:
+                if have is None or need.name not in have:
                     absent.append(f"{need.name} (looked in {secrets.places(need.name)})")
                 continue
             try:
@@ -278,14 +265,18 @@ def _push(
     if not plan:
         out.line("nothing to write: no local value for any secret these registries need")
         return None
-    out.line(f"to write to {where} ({'POST ' + client.path}):")
+    if client is None:
+        out.line(f"to write to {where} (create, or replace if it exists):")
+    else:
+        out.line(f"to write to {where} ({'POST ' + client.path}):")
     for name, _, source in plan:
-        verb = "replace" if name in have else "create "
+        verb = "write  " if have is None else "replace" if name in have else "create "
         out.line(f"  {verb}  {name}  from {source}")
     if options.dry_run:
         out.line("")
         out.line("dry run: nothing written")
         return 0
+    assert client is not None  # only a dry run goes without a key
     if not options.yes:
         if not stdin.isatty():
             out.line("")

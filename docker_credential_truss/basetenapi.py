@@ -17,8 +17,11 @@ The key is the one ``truss push`` would use (truss 0.18.36, ``remote_factory.py`
 The REST base is truss's mapping of ``remote_url`` (``https://app.baseten.co`` ->
 ``https://api.baseten.co``; an unknown URL -> ``https://api.baseten.co``, as truss
 does), unless ``DOCKER_CREDENTIAL_TRUSS_BASETEN_API_URL`` names another (tests, private
-deployments). The key is registered for log redaction and never printed: messages
-name where it came from instead.
+deployments). The key and secret values travel only over https: a plain ``http://``
+base is refused unless its host is loopback (truss's own ``http://localhost:8000``
+mapping), as ``doctor`` refuses a plain-http token realm. The key is registered for log
+redaction and never printed: messages name where it came from instead. Answers are read
+with a bound on their size and JSON nesting (``webclient``).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import json
 import os
 import urllib.parse
 
-from docker_credential_truss import debuglog, files, webclient
+from docker_credential_truss import debuglog, files, proxies, tlstrust, webclient
 from docker_credential_truss.errors import HelperError, safe_code
 from docker_credential_truss.minting import request_timeout, run_within
 
@@ -212,6 +215,12 @@ class Client:
         url = self.key.api_url + self.path
         if not url.startswith(("https://", "http://")):
             raise BasetenError(f"the Baseten API URL {self.key.api_url!r} is not http(s)")
+        host = urllib.parse.urlsplit(url).hostname or ""
+        if url.startswith("http://") and not proxies.is_loopback(host):
+            raise BasetenError(
+                f"the Baseten API URL {self.key.api_url} is plain http; the API key and"
+                f" secret values are sent over https only (or to loopback); correct {API_URL_ENV}"
+            )
         data = json.dumps(body).encode() if body is not None else None
         headers = {
             "Authorization": f"{self.key.scheme} {self.key.value}",
@@ -221,7 +230,14 @@ class Client:
             headers["Content-Type"] = "application/json"
         try:
             answer = webclient.send(
-                method, url, timeout=self.timeout, max_body=MAX_BODY, headers=headers, data=data
+                method,
+                url,
+                timeout=self.timeout,
+                max_body=MAX_BODY,
+                env=self.env,
+                context=tlstrust.trust(self.env).context if url.startswith("https://") else None,
+                headers=headers,
+                data=data,
             )
         except webclient.Unreachable as exc:
             raise BasetenError(
@@ -239,8 +255,8 @@ class Client:
                 )
             raise BasetenError(f"Baseten answered {method} {self.path} with {status}")
         try:
-            return json.loads(raw.decode("utf-8")) if raw.strip() else {}
-        except (UnicodeDecodeError, ValueError):
+            return webclient.parse_json(raw) if raw.strip() else {}
+        except ValueError:
             raise BasetenError(
                 f"Baseten's answer to {method} {self.path} is not JSON"
                 f" (is {self.key.api_url} the Baseten API?)"
@@ -249,8 +265,8 @@ class Client:
 
 def _error_code(raw: bytes) -> str:
     try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        data = webclient.parse_json(raw)
+    except ValueError:
         return ""
     if not isinstance(data, dict):
         return ""

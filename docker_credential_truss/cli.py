@@ -10,12 +10,25 @@ import os
 import sys
 
 from docker_credential_truss import __version__, debuglog
-from docker_credential_truss.errors import REPORT_IT, HelperError, NotFound, internal_error
+from docker_credential_truss.errors import (
+    REPORT_IT,
+    HelperError,
+    InputError,
+    NotFound,
+    internal_error,
+)
 
 TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from typing import BinaryIO, TextIO
+
+PROTOCOL_VERBS = ("get", "store", "erase", "list")
+PROTOCOL_USAGE = (
+    "usage: docker-credential-truss get|store|erase|list, with the request on stdin"
+    " (docker runs these); for the rest: docker-credential-truss --help"
+)
+HUMAN_COMMANDS = ("configure", "unconfigure", "doctor", "baseten")
 
 HELP = """\
 docker-credential-truss: a Docker credential helper for truss registry auth.
@@ -46,36 +59,26 @@ Secrets are looked up, first match wins, in:
   ~/.truss/config.yaml          its secrets: map
   the helper's store            written by `docker login` (store)
 
-Commands:
-  get | store | erase | list    the credential-helper protocol (stdin/stdout)
-  configure PATH|FILE.py... [--dry-run]
+Commands (each human command has --help, with examples):
+  get | store | erase | list    the credential-helper protocol: docker writes the
+                                request on stdin; no other arguments
+  configure PATH|FILE.py... [--dry-run] [--replace]
                                 import truss configs (a truss directory or config.yaml,
                                 or a Chains/truss_train .py file, read, never run)
   configure --registry HOST --auth-method METHOD [--secret-name NAME]
             [--<any docker_auth field, _ as -> VALUE]...
                                 the same without a truss; all six truss auth methods
+  unconfigure HOST|PATH... [--dry-run]
+                                undo configure for those registries, putting back the
+                                helper it replaced
   doctor [REGISTRY...] [--offline] [--no-registry] [--insecure-registry HOST]
-                                check each registry's set-up step by step (PATH,
-                                docker's routing, auth method, secrets, a fresh
-                                credential, a login to the registry with it and
-                                the truss's base image, the token cache) and say
-                                how to fix it; --offline touches no network,
-                                --no-registry skips the login; plain http only for
-                                loopback, the daemon's insecure-registries and
-                                --insecure-registry; exit status 1 if anything is
-                                wrong
+                                check each registry's set-up step by step and say how
+                                to fix it; exit status 1 if anything is wrong
   baseten check [PATH...] [--remote NAME] [--team TEAM_ID]
                                 does the Baseten workspace have the secrets the
-                                hosted builder needs for these trusses (default:
-                                every configured registry)? names only; exit 1 if
-                                one is missing
+                                hosted builder needs for these trusses? (names only)
   baseten push [PATH...] [--dry-run] [--yes] [--remote NAME] [--team TEAM_ID]
-                                upsert those secrets' local values, after listing
-                                them (asks on a terminal; --yes for scripts), then
-                                check again. The API key is truss's:
-                                $BASETEN_TRUSS_AUTH_REMOTE_URL + _API_KEY (Bearer),
-                                else the api_key of a ~/.trussrc remote
-                                ($USER_TRUSSRC_PATH), else $BASETEN_API_KEY
+                                upsert those secrets' local values, then check again
   version, -v, --version        print the version
   -h, --help                    this text
 
@@ -87,8 +90,9 @@ to fix it; an unknown registry stays silent. A failed mint is remembered for 30 
 (DOCKER_CREDENTIAL_TRUSS_FAILURE_TTL=seconds, 0 to turn off), so builders that ask
 every registry do not wait for a dead endpoint each time. store refuses a login
 that get would not answer (a cloud auth method, or another value in a source read
-first); erase fails naming what would still answer. Other verbs' errors are one
-line on stdout (and stderr) with exit status 1.
+first); erase fails naming what would still answer. The other protocol verbs'
+errors are one line on stdout (and stderr) with exit status 1. The human commands
+write errors once, on stderr: exit status 2 for a usage error, 1 for the rest.
 
 DOCKER_CREDENTIAL_TRUSS_DEBUG=1 logs what each run does (verb, registry, auth method
 and why, cache hits, minting time, errors; never a secret) to debug.log in
@@ -115,13 +119,13 @@ def main(
         _say(stdout, exc.message)  # clients go anonymous on exactly this answer
         if exc.reason:  # every client shows the helper's stderr to the person
             debuglog.error("error: %s", exc.reason)
-            stderr.write(f"docker-credential-truss: {exc.reason}\n")
+            stderr.write(f"docker-credential-truss: {debuglog.shown(exc.reason)}\n")
         else:
             debuglog.debug("answer: %s", exc.message)
         return 1
     except HelperError as exc:
         debuglog.error("error: %s", exc.message)
-        line = exc.message
+        line = debuglog.shown(exc.message)  # it may quote a server: masked, made inert
     except KeyboardInterrupt:
         line = "interrupted"
     except Exception as exc:  # the text of a foreign error may hold a secret
@@ -149,7 +153,9 @@ def _run(
 
         debuglog.setup(env, Paths.from_env(env))
         debuglog.debug("%s (docker-credential-truss %s)", action, __version__)
-    if action in ("get", "store", "erase", "list"):
+    if action in PROTOCOL_VERBS:
+        if rest:  # as docker-credential-helpers: a verb takes its request on stdin only
+            raise InputError(PROTOCOL_USAGE)
         from docker_credential_truss.helper import TrussHelper
         from docker_credential_truss.paths import Paths
         from docker_credential_truss.protocol import handle
@@ -167,20 +173,48 @@ def _run(
     if action in ("-h", "--help", "help"):
         stdout.write(HELP.encode())
         return 0
-    if action == "configure":
-        from docker_credential_truss.configure import configure
-
-        return configure(rest, stdout, stderr, env)
-    if action == "doctor":
-        from docker_credential_truss.doctor import doctor
-
-        return doctor(rest, stdout, env)
-    if action == "baseten":
-        from docker_credential_truss.baseten import baseten
-
-        return baseten(rest, stdin, stdout, stderr, env)
+    if action in HUMAN_COMMANDS:
+        return _human(action, rest, stdin, stdout, stderr, env)
     _say(stdout, f"unknown command {action!r}; try: docker-credential-truss --help")
     return 1
+
+
+def _human(
+    action: str,
+    args: list[str],
+    stdin: BinaryIO,
+    stdout: BinaryIO,
+    stderr: TextIO,
+    env: Mapping[str, str],
+) -> int:
+    """A command for a person: its errors go once to stderr, a usage error exits 2."""
+    from docker_credential_truss import options
+
+    try:
+        if action == "configure":
+            from docker_credential_truss.configure import configure
+
+            return configure(options.configure(args, stdout), stdout, stderr, env)
+        if action == "unconfigure":
+            from docker_credential_truss.configure import unconfigure
+
+            return unconfigure(options.unconfigure(args, stdout), stdout, stderr, env)
+        if action == "doctor":
+            from docker_credential_truss.doctor import doctor
+
+            return doctor(options.doctor(args, stdout), stdout, env)
+        from docker_credential_truss.baseten import baseten
+
+        return baseten(options.baseten(args, stdout), stdin, stdout, stderr, env)
+    except options.HelpShown:
+        return 0
+    except options.UsageError as exc:
+        stderr.write(exc.message + "\n")
+        return 2
+    except HelperError as exc:
+        debuglog.error("error: %s", exc.message)
+        stderr.write(f"docker-credential-truss: {exc.message}\n")
+        return 1
 
 
 def _say(stdout: BinaryIO, line: str) -> None:

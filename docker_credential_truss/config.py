@@ -12,6 +12,10 @@ it on every call and the json module is already loaded for the protocol::
 Each entry holds the truss ``docker_auth`` fields as strings, plus ``source``, the truss
 config it came from (shown by ``doctor`` and in errors), and ``image``, the truss's
 ``base_image.image`` when it is on that registry (``doctor`` looks it up).
+
+``replaced`` maps a ``credHelpers`` key to the helper that ``configure`` found there
+and replaced with ``truss`` (``{"ghcr.io": "ecr-login"}``), so that ``unconfigure`` can
+put it back.
 """
 
 from __future__ import annotations
@@ -63,5 +67,41 @@ def merge(paths: Paths, entries: Mapping[str, dict[str, str]]) -> None:
             raise ConfigError(f"{paths.helper_config} is malformed; move it aside and re-run")
         registries.update(entries)
         data["version"] = VERSION
+
+    files.update_json(paths.helper_config, change)
+
+
+def replaced(paths: Paths) -> dict[str, str]:
+    """credHelpers key -> the helper configure replaced there."""
+    data = files.read_json(paths.helper_config)
+    found = (data or {}).get("replaced", {})
+    if not isinstance(found, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in found.items()
+    ):
+        raise ConfigError(f"{paths.helper_config}: replaced is malformed")
+    return found
+
+
+def remember_replaced(paths: Paths, helpers: Mapping[str, str]) -> None:
+    """Record the helpers configure replaced (credHelpers key -> helper)."""
+
+    def change(data: dict) -> None:
+        data.setdefault("replaced", {}).update(helpers)
+        data["version"] = VERSION
+
+    files.update_json(paths.helper_config, change)
+
+
+def forget(paths: Paths, keys: list[str], helper_keys: list[str]) -> None:
+    """Remove the registries ``keys`` and the replaced-helper records of ``helper_keys``."""
+
+    def change(data: dict) -> None:
+        for name, dropped in (("registries", keys), ("replaced", helper_keys)):
+            table = data.get(name)
+            if isinstance(table, dict):
+                for key in dropped:
+                    table.pop(key, None)
+                if not table:
+                    del data[name]
 
     files.update_json(paths.helper_config, change)

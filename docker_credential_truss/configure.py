@@ -8,72 +8,81 @@ Three sources, one set of rules (truss's, see :mod:`trussconfig`):
 - ``--registry HOST --auth-method METHOD [--<docker_auth field> VALUE]...``: the same
   fields as flags, for a registry with no truss config at hand.
 
-Problems (what truss refuses, or a host no docker client sends) and warnings (what
-truss accepts but cannot work here) are reported per registry on stderr; every
-registry without a problem is imported, and the exit status is 1 if there was any
-problem. The helper's config is written first, then docker's config.json, so a
-registry is never routed to the helper before the helper knows how to answer for it.
+Problems (what truss refuses, a host no docker client sends, a registry already
+recorded with other settings) and warnings (what truss accepts but cannot work here)
+are reported per registry on stderr; every registry without a problem is imported,
+and the exit status is 1 if there was any problem. A registry recorded with other
+settings is replaced only with ``--replace``: two trusses naming one registry
+otherwise take turns silently breaking each other. The helper's config is written
+first, then docker's config.json, so a registry is never routed to the helper before
+the helper knows how to answer for it; ``unconfigure`` undoes both in the other
+order, and puts back a ``credHelpers`` entry that ``configure`` replaced.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 
 from docker_credential_truss import config, dockerconfig, trussconfig
-from docker_credential_truss.errors import ConfigError, InputError
+from docker_credential_truss.errors import ConfigError
 from docker_credential_truss.paths import Paths
+from docker_credential_truss.registry import InvalidRegistry, parse
 
 TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
+    from argparse import Namespace
     from collections.abc import Mapping
     from typing import BinaryIO, TextIO
 
-#: docker_auth fields as flags: --auth-method, --registry, --secret-name, ...
-FLAGS = {"--" + field.replace("_", "-"): field for field in ("auth_method", *trussconfig.FIELDS)}
-USAGE = (
-    "usage: docker-credential-truss configure [--dry-run] PATH|FILE.py...\n"
-    "       docker-credential-truss configure [--dry-run] --registry HOST --auth-method METHOD"
-    " [--secret-name NAME] [--<docker_auth field> VALUE]..."
-)
+#: Entry fields that are not settings: where they came from, and what doctor looks up.
+NOT_SETTINGS = ("source", "image", "image_registry")
 
 
-def configure(args: list[str], stdout: BinaryIO, stderr: TextIO, env: Mapping[str, str]) -> int:
-    dry_run, sources, fields = _parse(args)
+def configure(opts: Namespace, stdout: BinaryIO, stderr: TextIO, env: Mapping[str, str]) -> int:
     found: list[trussconfig.TrussRegistries] = []
     failed = 0
-    for source in sources:
+    for source in opts.sources:
         try:
-            if source.endswith(".py"):
-                from docker_credential_truss import trussdefs
-
-                one = trussdefs.read(source)
-            else:
-                one = trussconfig.read(source)
+            one = _read(source)
         except ConfigError as exc:
             stderr.write(f"error: {exc.message}\n")
             failed += 1
             continue
         if not one.entries and not one.problems and not one.warnings:
-            what = source if source.endswith(".py") else trussconfig.config_path(source)
             stderr.write(
-                f"error: {what} names no private registry"
-                " (no docker_auth and no DOCKER_REGISTRY_* secrets)\n"
+                f"note: {_shown(source)} names no private registry"
+                " (no docker_auth and no DOCKER_REGISTRY_* secrets); nothing to import\n"
             )
-            failed += 1
             continue
         found.append(one)
-    if fields:
-        found.append(_from_flags(fields))
+    if opts.fields:
+        found.append(_from_flags(opts.fields))
+    paths = Paths.from_env(env)
+    recorded = config.load(paths)
     entries: dict[str, dict[str, str]] = {}
+    same: list[str] = []
     for one in found:
         for line in one.problems:
             stderr.write(f"error: {line}\n")
         for line in one.warnings:
             stderr.write(f"warning: {line}\n")
         failed += len(one.problems)
-        entries.update(one.entries)
+        for key, entry in one.entries.items():
+            before = entries.get(key) or recorded.get(key)
+            # the same truss again is an update; flags are a new source each time
+            again = before is not None and before.get("source") == entry.get("source")
+            if before is None or opts.replace or (again and os.path.isabs(entry["source"])):
+                entries[key] = entry
+            elif settings(before) == settings(entry):
+                same.append(f"{key}: already recorded with these settings from {before['source']}")
+            else:
+                stderr.write(f"error: {conflict(key, before, entry)}\n")
+                failed += 1
+    for line in same:
+        stdout.write(f"{line}; unchanged\n".encode())
     if entries:
-        _record(entries, dry_run, stdout, env)
+        _record(entries, opts.dry_run, stdout, paths)
     if shutil.which("docker-credential-truss", path=env.get("PATH")) is None:
         stderr.write(
             "warning: docker-credential-truss is not on PATH; docker will not find the helper\n"
@@ -85,30 +94,38 @@ def configure(args: list[str], stdout: BinaryIO, stderr: TextIO, env: Mapping[st
     return 0
 
 
-def _parse(args: list[str]) -> tuple[bool, list[str], dict[str, str]]:
-    dry_run = False
-    sources: list[str] = []
-    fields: dict[str, str] = {}
-    rest = list(args)
-    while rest:
-        arg = rest.pop(0)
-        if arg == "--dry-run":
-            dry_run = True
-            continue
-        if not arg.startswith("-"):
-            sources.append(arg)
-            continue
-        flag, eq, value = arg.partition("=")
-        if flag not in FLAGS:
-            raise InputError(f"unknown option {flag}\n{USAGE}")
-        if not eq:
-            if not rest:
-                raise InputError(f"{flag} needs a value\n{USAGE}")
-            value = rest.pop(0)
-        fields[FLAGS[flag]] = value
-    if not sources and not fields:
-        raise InputError(USAGE)
-    return dry_run, sources, fields
+def settings(entry: Mapping[str, str]) -> dict[str, str]:
+    """What decides how a registry authenticates: the entry without where it came from."""
+    return {k: v for k, v in entry.items() if k not in NOT_SETTINGS}
+
+
+def describe(entry: Mapping[str, str]) -> str:
+    """``REGISTRY_SECRET (secret_name=x)``: an entry's settings in one phrase."""
+    rest = settings(entry)
+    method = rest.pop("auth_method", "?")
+    detail = ", ".join(f"{k}={v}" for k, v in rest.items())
+    return method + (f" ({detail})" if detail else "")
+
+
+def conflict(key: str, before: Mapping[str, str], entry: Mapping[str, str]) -> str:
+    """The refusal of a second, different set of settings for one registry."""
+    return (
+        f"{key} is already recorded with {describe(before)} from {before.get('source')};"
+        f" {entry.get('source')} has {describe(entry)}; kept the first: configure again"
+        " with --replace to use the second"
+    )
+
+
+def _read(source: str) -> trussconfig.TrussRegistries:
+    if source.endswith(".py"):
+        from docker_credential_truss import trussdefs
+
+        return trussdefs.read(source)
+    return trussconfig.read(source)
+
+
+def _shown(source: str) -> str:
+    return source if source.endswith(".py") else trussconfig.config_path(source)
 
 
 def _from_flags(fields: dict[str, str]) -> trussconfig.TrussRegistries:
@@ -125,31 +142,94 @@ def _from_flags(fields: dict[str, str]) -> trussconfig.TrussRegistries:
 
 
 def _record(
-    entries: dict[str, dict[str, str]], dry_run: bool, stdout: BinaryIO, env: Mapping[str, str]
+    entries: dict[str, dict[str, str]], dry_run: bool, stdout: BinaryIO, paths: Paths
 ) -> None:
-    paths = Paths.from_env(env)
-    lines = []
-    for key, entry in entries.items():
-        detail = ", ".join(
-            f"{k}={v}"
-            for k, v in entry.items()
-            if k not in ("auth_method", "source", "image_registry", "image")
-        )
-        lines.append(f"{key}: {entry['auth_method']}" + (f" ({detail})" if detail else ""))
+    lines = [f"{key}: {describe(entry)}" for key, entry in entries.items()]
     if dry_run:
         changes = dockerconfig.planned(paths.docker_config, list(entries))
         verb = "would record"
     else:
         config.merge(paths, entries)
-        changes = dockerconfig.route(paths.docker_config, list(entries))
+        changes = dockerconfig.route(paths.docker_config, list(entries), paths.config_dir)
+        replaced = {k: v for k, v in changes.items() if v}
+        if replaced:
+            config.remember_replaced(paths, replaced)
         verb = "recorded"
     out = [f"{verb} in {paths.helper_config}:"] + [f"  {line}" for line in lines]
     route = "would route" if dry_run else "routed"
     if changes:
         out.append(f"{route} to docker-credential-truss in {paths.docker_config}:")
         for key, previous in changes.items():
-            was = f" (was {previous!r})" if previous else ""
+            was = f" (was {previous!r}; unconfigure puts it back)" if previous else ""
             out.append(f'  "credHelpers": {{"{key}": "truss"}}{was}')
     else:
         out.append(f"{paths.docker_config} already routes these registries to truss")
     stdout.write(("\n".join(out) + "\n").encode())
+
+
+def unconfigure(opts: Namespace, stdout: BinaryIO, stderr: TextIO, env: Mapping[str, str]) -> int:
+    """Remove registries (named, or those of a truss) from both configs; see the module doc."""
+    paths = Paths.from_env(env)
+    recorded = config.load(paths)
+    keys: list[str] = []
+    failed = 0
+    for target in opts.targets:
+        try:
+            chosen = _targets(target, recorded, stderr)
+        except (ConfigError, InvalidRegistry) as exc:
+            message = getattr(exc, "message", None) or str(exc)
+            stderr.write(f"error: {target!r}: not a truss here, nor a registry ({message})\n")
+            failed += 1
+            continue
+        keys += [k for k in chosen if k not in keys]
+    restore = config.replaced(paths)
+    if opts.dry_run:
+        changes = dockerconfig.planned_removal(paths.docker_config, keys, restore)
+    else:
+        changes = dockerconfig.unroute(paths.docker_config, keys, restore, paths.config_dir)
+        helper_keys = [h for k in keys for h in dockerconfig.helper_keys(k)]
+        if any(k in recorded for k in keys) or any(h in restore for h in helper_keys):
+            config.forget(paths, keys, helper_keys)
+    would = "would " if opts.dry_run else ""
+    out: list[str] = []
+    gone = [k for k in keys if k in recorded]
+    if gone:
+        out.append(f"{would}remove from {paths.helper_config}:")
+        out += [f"  {k}: {describe(recorded[k])}" for k in gone]
+    if changes:
+        out.append(f"{would}change in {paths.docker_config}:")
+        for key, back in changes.items():
+            if back:
+                out.append(
+                    f'  "credHelpers": {{"{key}": "{back}"}} (put back: configure had replaced it)'
+                )
+            else:
+                out.append(f'  "credHelpers": "{key}" removed')
+    for key in keys:
+        if key not in recorded and not any(h in changes for h in dockerconfig.helper_keys(key)):
+            out.append(f"{key}: not configured and not routed to truss; nothing to undo")
+    stdout.write("".join(f"{line}\n" for line in out).encode())
+    return 1 if failed else 0
+
+
+def _targets(target: str, recorded: Mapping[str, dict[str, str]], stderr: TextIO) -> list[str]:
+    """The registry keys a target names: a registry itself, or those a truss records.
+
+    A registry that the truss names but that is recorded from another truss is left
+    alone, with a note: it is that truss's now.
+    """
+    if not os.path.exists(target):
+        return [parse(target).key]
+    one = _read(target)
+    source = one.source
+    keys = []
+    for key in one.entries:
+        entry = recorded.get(key)
+        if entry is not None and entry.get("source") not in (None, source):
+            stderr.write(
+                f"note: {key} is recorded from {entry.get('source')}, not {source}; left as"
+                f" it is (unconfigure {key} removes it)\n"
+            )
+            continue
+        keys.append(key)
+    return keys

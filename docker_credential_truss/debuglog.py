@@ -170,6 +170,39 @@ def masked(text: str) -> str:
     return "".join(out)
 
 
+#: Characters a terminal acts on rather than shows: C0 controls (ESC starts every
+#: escape sequence), DEL, C1 controls (CSI, OSC as single characters), and the Unicode
+#: line separators and direction overrides that make a line read as another.
+_CONTROLS = frozenset(
+    [
+        *map(chr, range(0x20)),
+        *map(chr, range(0x7F, 0xA0)),
+        *("\u2028", "\u2029"),
+        *map(chr, range(0x202A, 0x202F)),
+        *map(chr, range(0x2066, 0x206A)),
+    ]
+)
+
+
+def shown(text: str) -> str:
+    """``text`` fit for a person's terminal: secrets masked, control characters visible.
+
+    Every line the human commands print goes through here, because some of it comes
+    from servers (error codes, realm URLs, content types): a registry that echoes the
+    password in an error code is masked as in the log, and an escape sequence is shown
+    as the four characters ``\\x1b`` instead of clearing the screen.
+    """
+    text = masked(text)
+    if _CONTROLS.isdisjoint(text):
+        return text
+    return "".join(_visible(c) if c in _CONTROLS else c for c in text)
+
+
+def _visible(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
 class quiet:  # lower case: used as a function, ``with debuglog.quiet():``
     """Drop debug lines (not errors) inside the block: for a bulk operation such as
     ``list``, which logs a summary instead. Secrets are still registered for masking."""

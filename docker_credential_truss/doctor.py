@@ -1,4 +1,4 @@
-"""``doctor [REGISTRY...] [--offline]``: will docker get a credential, and if not, why not.
+"""``doctor``: will docker get a credential, and if not, why not.
 
 A credential helper fails far from its cause: docker prints ``no basic auth
 credentials`` or pulls anonymously, and says nothing of a helper missing from PATH, a
@@ -21,12 +21,11 @@ import subprocess
 import sys
 import time
 
-from docker_credential_truss import __version__, dockerconfig
+from docker_credential_truss import __version__, debuglog, dockerconfig
 from docker_credential_truss.cache import TokenCache, is_fresh
 from docker_credential_truss.errors import (
     REPORT_IT,
     HelperError,
-    InputError,
     ProviderError,
     SecretError,
     internal_error,
@@ -45,15 +44,12 @@ from docker_credential_truss.secrets import file_name as secrets_file_name
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from argparse import Namespace
     from collections.abc import Mapping, Sequence
     from typing import BinaryIO
 
     from docker_credential_truss.minting import Token
 
-USAGE = (
-    "usage: docker-credential-truss doctor [--offline] [--no-registry]"
-    " [--insecure-registry HOST]... [REGISTRY...]"
-)
 EXE_NAME = "docker-credential-truss"
 DOCKER_HUB_SECRET = SECRET_PREFIX + DOCKER_HUB
 CONFIGURE = "docker-credential-truss configure PATH/TO/MY-TRUSS"
@@ -113,15 +109,10 @@ class Report:
         self.lines.append(f"        fix: {fix}")
 
 
-def doctor(args: list[str], stdout: BinaryIO, env: Mapping[str, str]) -> int:
-    offline = "--offline" in args
-    no_registry = "--no-registry" in args
-    names, insecure = _insecure_registries(
-        [a for a in args if a not in ("--offline", "--no-registry")]
-    )
-    unknown = [a for a in names if a.startswith("-")]
-    if unknown:
-        raise InputError(f"unknown option {unknown[0]}; {USAGE}")
+def doctor(opts: Namespace, stdout: BinaryIO, env: Mapping[str, str]) -> int:
+    """The report for ``opts`` (:func:`options.doctor`): registries, offline, no_registry."""
+    offline, no_registry = opts.offline, opts.no_registry
+    names, insecure = opts.registries, opts.insecure_registry
     paths = Paths.from_env(env)
     resolver = Resolver(env, paths)
     report = Report()
@@ -148,7 +139,8 @@ def doctor(args: list[str], stdout: BinaryIO, env: Mapping[str, str]) -> int:
         report.lines.append(
             f"all good: {len(registries)} registr{'y' if len(registries) == 1 else 'ies'} ready"
         )
-    stdout.write(("\n".join(report.lines) + "\n").encode())
+    # Lines quote servers (error codes, realm URLs, types): masked and made inert.
+    stdout.write("".join(debuglog.shown(line) + "\n" for line in report.lines).encode())
     stdout.flush()
     return 1 if report.problems else 0
 
@@ -559,25 +551,6 @@ def check_cache(report: Report, registry: Registry, entries: list[dict]) -> None
             f"token cache: {stale} stale token{s} of other or earlier identities"
             f" (expired or nearly); expired ones {are} removed as the cache is written"
         )
-
-
-def _insecure_registries(args: list[str]) -> tuple[list[str], list[str]]:
-    """(the other arguments, the hosts named by --insecure-registry HOST or =HOST)."""
-    rest: list[str] = []
-    hosts: list[str] = []
-    flag = "--insecure-registry"
-    items = iter(args)
-    for arg in items:
-        if arg == flag:
-            host = next(items, None)
-            if host is None:
-                raise InputError(f"{flag} needs a registry host; {USAGE}")
-            hosts.append(host)
-        elif arg.startswith(flag + "="):
-            hosts.append(arg[len(flag) + 1 :])
-        else:
-            rest.append(arg)
-    return rest, hosts
 
 
 def _when(epoch: float) -> str:

@@ -141,10 +141,14 @@ def write_json(path: str, data: dict, *, mode: int = 0o600, pretty: bool = False
     makes json use its pure-Python encoder, about 4x slower than the C one on a large
     store or helper config.
     """
+    text = json.dumps(data, indent=2) if pretty else json.dumps(data, separators=(",", ":"))
+    write_bytes(path, text.encode() + b"\n", mode=mode)
+
+
+def write_bytes(path: str, body: bytes, *, mode: int = 0o600) -> None:
+    """Atomically replace ``path`` with ``body``: a temporary file, fsynced, renamed."""
     directory = os.path.dirname(path) or "."
     tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.{os.urandom(4).hex()}")
-    text = json.dumps(data, indent=2) if pretty else json.dumps(data, separators=(",", ":"))
-    body = text.encode() + b"\n"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
         try:

@@ -90,8 +90,17 @@ def run_within(call: Callable[[], T], what: str, env: Mapping[str, str], missing
     alarm (18 s by default). The alarm raises a BaseException, which no SDK's
     ``except Exception`` can swallow, and it becomes one ProviderError line here, saying
     ``<what>: <missing> within <n>s``.
+
+    Name resolution is the exception an alarm cannot reach: ``getaddrinfo`` blocks in C
+    (a silent DNS server holds it for the resolver's timeout x attempts, 10 s with
+    glibc's defaults) and a Python signal handler runs only when it returns. So, for the
+    duration of the call, ``socket.getaddrinfo`` (which every client here calls, through
+    ``socket.create_connection`` or urllib3) resolves in a worker thread while this
+    thread waits, interruptibly, for it: the alarm fires on time, and the worker is left
+    to finish or die with the process.
     """
     import signal
+    import socket
     import threading
 
     seconds = DEADLINE_FACTOR * request_timeout(env)
@@ -102,6 +111,8 @@ def run_within(call: Callable[[], T], what: str, env: Mapping[str, str], missing
         raise _DeadlinePassed
 
     previous = signal.signal(signal.SIGALRM, expire)
+    resolve = socket.getaddrinfo
+    socket.getaddrinfo = _in_worker(resolve)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         return call()
@@ -114,7 +125,33 @@ def run_within(call: Callable[[], T], what: str, env: Mapping[str, str], missing
         ) from None
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
+        socket.getaddrinfo = resolve
         signal.signal(signal.SIGALRM, previous)
+
+
+def _in_worker(resolve: Callable[..., T]) -> Callable[..., T]:
+    """``resolve`` run in a daemon thread, waited for in a way a signal interrupts."""
+    import threading
+
+    def bounded(*args: object, **kwargs: object) -> T:
+        done = threading.Event()
+        outcome: list = []
+
+        def work() -> None:
+            try:
+                outcome.append((True, resolve(*args, **kwargs)))
+            except BaseException as exc:  # handed to the waiting thread as it is
+                outcome.append((False, exc))
+            done.set()
+
+        threading.Thread(target=work, name="getaddrinfo", daemon=True).start()
+        done.wait()  # the alarm's handler runs here, and its exception leaves the wait
+        ok, value = outcome[0]
+        if not ok:
+            raise value
+        return value
+
+    return bounded
 
 
 class _DeadlinePassed(BaseException):

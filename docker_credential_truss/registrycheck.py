@@ -20,8 +20,9 @@ no credential or token is ever put in a finding. Every request is bounded by
 from __future__ import annotations
 
 import re
+import ssl
 
-from docker_credential_truss import webclient
+from docker_credential_truss import proxies, webclient
 from docker_credential_truss.errors import HelperError
 from docker_credential_truss.minting import run_within
 from docker_credential_truss.registryclient import (
@@ -78,6 +79,8 @@ def check(
     if scheme.name == "http":
         findings.append(Finding("note", f"registry check over plain http ({scheme.why})"))
     session = Session(registry, scheme.name, username, secret, env)
+    if not _route(session, registry, findings):
+        return findings
     try:
         run_within(
             lambda: _handshake(session, registry, image, findings),
@@ -94,6 +97,42 @@ def check(
             )
         )
     return findings
+
+
+def _route(session: Session, registry: Registry, findings: list[Finding]) -> bool:
+    """Say how the requests travel (proxy, CA files); False when they cannot be sent."""
+    try:
+        proxy = session.proxy()
+    except proxies.UnsupportedProxy as exc:
+        findings.append(Finding("fail", f"registry check: {exc}", _PROXY_FIX))
+        return False
+    if proxy is not None:
+        findings.append(
+            Finding("note", f"registry check through the proxy {proxy.shown} ({proxy.variable})")
+        )
+    elif proxies.is_loopback(registry.host) and any(
+        session.env.get(name, "").strip() for name in _PROXY_VARIABLES
+    ):
+        findings.append(Finding("note", "no proxy for a loopback registry, as docker does"))
+    if session.scheme == "https":
+        try:
+            trust = session.tls()
+        except (ssl.SSLError, OSError) as exc:
+            findings.append(
+                Finding(
+                    "fail",
+                    f"registry check: a CA file docker trusts for {registry.key} cannot be"
+                    f" loaded ({type(exc).__name__})",
+                    "replace the file with a PEM certificate, or remove it",
+                )
+            )
+            return False
+        findings.append(Finding("note", f"TLS: trusting {trust.describe()}"))
+    return True
+
+
+_PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")
+_PROXY_FIX = "set HTTPS_PROXY to an http(s) proxy, or add the registry to NO_PROXY"
 
 
 def _handshake(

@@ -28,7 +28,7 @@ import re
 import urllib.parse
 from typing import NamedTuple  # doctor only: not on get's path
 
-from docker_credential_truss import debuglog, files, webclient
+from docker_credential_truss import debuglog, files, proxies, tlstrust, webclient
 from docker_credential_truss.errors import safe_code
 from docker_credential_truss.minting import request_timeout
 from docker_credential_truss.registry import InvalidRegistry, parse, split_image
@@ -65,7 +65,7 @@ def scheme_for(
     registry: Registry, insecure: Iterable[str] = (), daemon_json: str = DAEMON_JSON
 ) -> Scheme:
     """Plain http only where docker itself would use it; https otherwise."""
-    if _is_loopback(registry.host):
+    if proxies.is_loopback(registry.host):
         return Scheme("http", "a loopback registry")
     for name in insecure:
         if _matches(registry, name):
@@ -84,15 +84,6 @@ def daemon_insecure_registries(path: str = DAEMON_JSON) -> list[str]:
         return []
     names = data.get("insecure-registries") if isinstance(data, dict) else None
     return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _matches(registry: Registry, name: str) -> bool:
@@ -167,8 +158,8 @@ def challenge(answer: webclient.Answer) -> Challenge:
 def codes(answer: webclient.Answer) -> str:
     """The registry's error codes (``errors[].code``), or the OAuth ``error``; '' if none."""
     try:
-        data = json.loads(answer.body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        data = webclient.parse_json(answer.body)
+    except ValueError:
         data = None
     found: list[object] = []
     if isinstance(data, dict):
@@ -207,7 +198,20 @@ class Session:
         self.scheme = scheme
         self.username = username
         self.secret = secret
+        self.env = env
         self.timeout = request_timeout(env)
+        #: what docker trusts for this registry (built lazily: plain http needs none)
+        self.trust: tlstrust.Trust | None = None
+
+    def tls(self) -> tlstrust.Trust:
+        """The CAs for this registry: docker's certs.d for its host, and the system store."""
+        if self.trust is None:
+            self.trust = tlstrust.trust(self.env, self.base.split("://", 1)[1])
+        return self.trust
+
+    def proxy(self) -> proxies.Proxy | None:
+        """The proxy requests to the registry go through, as docker would choose it."""
+        return proxies.proxy_for(self.base + "/v2/", self.env)
 
     def basic(self) -> str:
         raw = f"{self.username}:{self.secret}".encode()
@@ -225,7 +229,14 @@ class Session:
         """The answer, or :class:`webclient.Unreachable` naming where (not the query)."""
         try:
             answer = webclient.send(
-                method, url, timeout=self.timeout, max_body=MAX_BODY, headers=headers, data=data
+                method,
+                url,
+                timeout=self.timeout,
+                max_body=MAX_BODY,
+                env=self.env,
+                context=self.tls().context if url.startswith("https://") else None,
+                headers=headers,
+                data=data,
             )
         except webclient.Unreachable as exc:
             debuglog.debug("registry check: %s %s: %s", method, origin(url), exc.reason)
@@ -266,9 +277,9 @@ class Session:
         if answer.status != 200:
             return BearerToken(None, answer)
         try:
-            data = json.loads(answer.body.decode("utf-8"))
+            data = webclient.parse_json(answer.body)
             token = data.get("token") or data.get("access_token")
-        except (UnicodeDecodeError, ValueError, AttributeError):
+        except (ValueError, AttributeError):
             token = None
         if not isinstance(token, str) or not token:
             raise webclient.Unreachable(f"the token realm {origin(realm)} answered without a token")
@@ -291,4 +302,4 @@ class BearerToken:
 
 def _realm_is_loopback(realm: str) -> bool:
     host = urllib.parse.urlsplit(realm).hostname or ""
-    return _is_loopback(host)
+    return proxies.is_loopback(host)

@@ -117,9 +117,16 @@ def _secrets(found: TrussRegistries, secrets: object) -> None:
             continue
         if name.startswith(registries.SECRET_PREFIX):
             server = name[len(registries.SECRET_PREFIX) :]
-            key = _key(found, server, f"secret {name!r} in {found.source}")
-            if key is not None:
-                add(found, key, {"auth_method": "REGISTRY_SECRET", "secret_name": name})
+            try:
+                key = registries.parse(server).key
+            except registries.InvalidRegistry as exc:
+                # truss accepts any secret name: a warning, and the rest is imported
+                found.warnings.append(
+                    f"secret {name!r} in {found.source}: {server!r} is not a host a docker"
+                    f" client can ask for ({exc}); not imported"
+                )
+                continue
+            add(found, key, {"auth_method": "REGISTRY_SECRET", "secret_name": name})
 
 
 def _base_image(found: TrussRegistries, base: object) -> None:

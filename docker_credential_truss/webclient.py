@@ -10,20 +10,31 @@ both send a credential to a server they were told of, so both need the same care
   :func:`~docker_credential_truss.minting.run_within`;
 - an HTTP status, error or not, is an :class:`Answer`; no answer at all is
   :class:`Unreachable`, whose reason is safe to show: the system's words for the
-  failure, the exception's type name, or ``no answer within <n>s``.
+  failure, the exception's type name, or ``no answer within <n>s``;
+- the proxy is the one docker would use (:mod:`proxies`: never for loopback), chosen
+  from the environment the helper was given, and https trusts the context the caller
+  passes (:mod:`tlstrust`: the system store, found on any distribution);
+- a JSON answer is read by :func:`parse_json`, which refuses nesting deeper than
+  :data:`MAX_DEPTH` before the parser could recurse that far.
 """
 
 from __future__ import annotations
 
 import http.client
+import json
 import urllib.error
 import urllib.request
 
+from docker_credential_truss import debuglog, proxies
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import ssl
     from collections.abc import Mapping
 
 USER_AGENT = "docker-credential-truss"
+#: Deeper JSON than any API the helper reads; Python's parser recurses once per level.
+MAX_DEPTH = 64
 
 
 class Answer:
@@ -58,18 +69,33 @@ def send(
     *,
     timeout: float,
     max_body: int,
+    env: Mapping[str, str],
+    context: ssl.SSLContext | None = None,
     headers: Mapping[str, str] | None = None,
     data: bytes | None = None,
 ) -> Answer:
     """Send one request to the http(s) ``url``; the answer, or :class:`Unreachable`."""
     if not url.startswith(("https://", "http://")):
         raise Unreachable(f"{url!r} is not an http(s) URL")
+    try:
+        proxy = proxies.proxy_for(url, env)
+    except proxies.UnsupportedProxy as exc:
+        raise Unreachable(str(exc)) from None
+    if proxy is not None and proxy.password:
+        debuglog.redact(proxy.password)
+    scheme = url.split("://", 1)[0]
+    handlers: list[urllib.request.BaseHandler] = [
+        urllib.request.ProxyHandler({scheme: proxy.url} if proxy else {}),
+        _NoRedirects(),
+    ]
+    if context is not None:
+        handlers.append(urllib.request.HTTPSHandler(context=context))
     # S310: the scheme is checked just above.
     request = urllib.request.Request(  # noqa: S310
         url, data=data, method=method, headers=dict(headers or {})
     )
     request.add_header("User-Agent", USER_AGENT)
-    opener = urllib.request.build_opener(_NoRedirects)
+    opener = urllib.request.build_opener(*handlers)
     try:
         with opener.open(request, timeout=timeout) as response:
             return Answer(response.status, response.headers, response.read(max_body))
@@ -81,4 +107,25 @@ def send(
         text = getattr(reason, "strerror", None) or type(reason).__name__
         if isinstance(reason, TimeoutError) or "timed out" in str(reason):
             text = f"no answer within {timeout:g}s"
+        elif getattr(reason, "verify_message", None):  # the certificate was not trusted
+            text = f"TLS: {reason.verify_message}"
+        if proxy is not None:
+            text += f" (through the proxy {proxy.shown} of {proxy.variable})"
         raise Unreachable(text) from None
+
+
+def parse_json(body: bytes) -> object:
+    """``body`` as JSON; ValueError for anything else, nesting deeper than MAX_DEPTH included."""
+    import re
+
+    text = body.decode("utf-8")  # UnicodeDecodeError is a ValueError
+    depth = 0
+    for match in re.finditer(r'"(?:[^"\\]|\\.)*"|[\[{]|[\]}]', text):
+        bracket = match.group()
+        if bracket in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ValueError(f"JSON nested deeper than {MAX_DEPTH} levels")
+        elif bracket in "]}":
+            depth -= 1
+    return json.loads(text)

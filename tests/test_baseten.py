@@ -107,12 +107,14 @@ def no_leak(env, text: str) -> None:
     assert not leaked, f"sentinel(s) {leaked} leaked into the output or the debug log"
 
 
-def one_line_error(done, *texts: str) -> None:
-    assert done.returncode == 1
-    assert done.stdout.count("\n") == 1, done.stdout
+def one_line_error(done, *texts: str, status: int = 1) -> None:
+    """A human command's error: once, on stderr, one line; nothing on stdout."""
+    assert done.returncode == status
+    assert done.stdout == "", done.stdout
+    assert done.stderr.count("\n") == 1, done.stderr
     assert "Traceback" not in done.stderr
     for text in texts:
-        assert text in done.stdout, done.stdout
+        assert text in done.stderr, done.stderr
 
 
 # --- check ---------------------------------------------------------------------------
@@ -412,5 +414,11 @@ def test_push_says_which_secrets_have_no_local_value(env, world, fake):
 def test_help_and_usage(env):
     done = subprocess.run([executable(), "--help"], capture_output=True, text=True, check=False)
     assert "baseten check [PATH...]" in done.stdout and "baseten push [PATH...]" in done.stdout
-    one_line_error(run(env, "frob"), "usage: docker-credential-truss baseten check")
-    one_line_error(run(env, "check", "--dry-run"), "unknown option --dry-run")
+    one_line_error(run(env, "frob"), "invalid choice: 'frob'", "baseten --help", status=2)
+    one_line_error(run(env, "check", "--dry-run"), "unrecognized arguments: --dry-run", status=2)
+    one_line_error(run(env, "push", "--team"), "--team: expected one argument", status=2)
+    for args in (["--help"], ["check", "-h"], ["push", "--help"]):
+        shown = run(env, *args)
+        assert shown.returncode == 0 and shown.stderr == ""
+        assert shown.stdout.startswith("usage: docker-credential-truss baseten")
+        assert "examples:" in shown.stdout

@@ -186,8 +186,11 @@ def test_nothing_configured(cli, env, bindir):
 
 def test_unknown_option(cli, healthy):
     run = cli("doctor", "--frobnicate")
-    assert run.code == 1
-    assert run.out.startswith("unknown option --frobnicate; usage: docker-credential-truss doctor")
+    assert (run.code, run.out) == (2, "")
+    assert run.err == (
+        "docker-credential-truss doctor: unrecognized arguments: --frobnicate"
+        " (see: docker-credential-truss doctor --help)\n"
+    )
 
 
 def test_only_the_named_registries_are_checked(cli, healthy, paths):

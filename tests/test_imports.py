@@ -60,6 +60,15 @@ def test_static_get_compiles_no_avoidable_module(env, tmp_path):
     assert not [m for m in ("base64", "importlib", "struct") if m in modules]
 
 
+def test_get_and_list_never_import_argparse(env):
+    # argparse is the human commands' (options.py): docker runs get once per registry.
+    secret = base64.b64encode(b"u:p").decode()
+    for server in ("ghcr.io", "unknown.example.com"):
+        modules = loaded_after_get({**env, "TRUSS_SECRET_DOCKER_REGISTRY_ghcr.io": secret}, server)
+        assert "argparse" not in modules and "docker_credential_truss.options" not in modules
+    assert "argparse" not in modules_after("import docker_credential_truss.cli")
+
+
 def test_static_get_loads_no_mint_machinery(env):
     # signal/threading arm the mint deadline; a decoded secret has no network to bound.
     secret = base64.b64encode(b"u:p").decode()

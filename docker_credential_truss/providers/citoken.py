@@ -299,7 +299,7 @@ class GitHub(Source):
         import random
         import time
 
-        from docker_credential_truss import webclient
+        from docker_credential_truss import tlstrust, webclient
         from docker_credential_truss.minting import request_timeout
 
         timeout = request_timeout(self.env)
@@ -312,7 +312,13 @@ class GitHub(Source):
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 answer = webclient.send(
-                    "GET", url, timeout=timeout, max_body=MAX_ANSWER, headers=headers
+                    "GET",
+                    url,
+                    timeout=timeout,
+                    max_body=MAX_ANSWER,
+                    env=self.env,
+                    context=tlstrust.trust(self.env).context if url.startswith("https") else None,
+                    headers=headers,
                 )
             except webclient.Unreachable as exc:
                 raise ProviderError(f"{self.key}: cannot reach {self.name}: {exc.reason}") from None

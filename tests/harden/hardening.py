@@ -111,10 +111,11 @@ def check_outcome(verb: str, code: int, out: bytes, err: str) -> None:
     if verb == "doctor":  # a report of several lines, exit 1 when something is wrong
         return
     if verb == "configure" and code == 1 and out == b"":
-        # configure reports each problem as one "error: ..." line on stderr
+        # configure reports each problem as one "error: ..." line on stderr, and an
+        # error that stops it as one "docker-credential-truss: ..." line
         lines = err.splitlines()
         expect(
-            any(line.startswith("error: ") for line in lines),
+            any(line.startswith(("error: ", "docker-credential-truss: ")) for line in lines),
             f"configure: exit 1 without an error line ({len(err)} chars)",
         )
         expect("internal error" not in err, f"configure: {err.strip()[:300]}")
