@@ -84,10 +84,10 @@ from docker_credential_truss.resolver import Resolver
 
 paths = Paths.from_env(os.environ)
 registry = parse(sys.argv[1])
-method = Resolver(os.environ, paths).method(registry)
-if method is None or method[0] != "AWS_IAM":
+plan = Resolver(os.environ, paths).prepare(registry)
+if plan.choice is None or plan.choice.method != "AWS_IAM":
     sys.exit("the resolver does not take the AWS path for " + registry.key)
-provider = Resolver(os.environ, paths).provider(registry)
+provider = plan.ready()
 now = time.time()
 token = Token(provider.username, sys.argv[2], now + 12 * 3600)
 TokenCache(paths.token_cache).put(registry.key, provider.identity(), token, now)

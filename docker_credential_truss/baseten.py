@@ -14,10 +14,12 @@ their use needs, sent only in the body of the upsert, and never printed or logge
 
 from __future__ import annotations
 
-from docker_credential_truss import basetenapi, config, debuglog, trussconfig
+from docker_credential_truss import basetenapi, config, trussconfig
+from docker_credential_truss.authmethods import METHODS
 from docker_credential_truss.errors import InputError, SecretError
 from docker_credential_truss.paths import Paths
 from docker_credential_truss.registry import SECRET_PREFIX, InvalidRegistry, parse
+from docker_credential_truss.report import Report
 from docker_credential_truss.secrets import Secrets
 
 TYPE_CHECKING = False
@@ -28,16 +30,6 @@ if TYPE_CHECKING:
 
 EXE = "docker-credential-truss"
 
-#: Methods whose hosted build needs no secret: Baseten's builder authenticates itself.
-NO_SECRET = {
-    "AWS_OIDC": "Baseten's builder assumes aws_oidc_role_arn with its own OIDC token",
-    "GCP_OIDC": "Baseten's builder uses workload identity federation with its own OIDC token",
-    "AWS_ASSUME_ROLE": (
-        "Baseten's AWS principal assumes aws_assume_role_arn, scoped by your"
-        " organisation's ExternalId"
-    ),
-}
-
 
 class Need:
     """A secret the hosted builder will look up, and the form its value must have."""
@@ -46,25 +38,15 @@ class Need:
 
     def __init__(self, name: str, kind: str) -> None:
         self.name = name
-        self.kind = kind  # "registry", "aws_key_id", "aws_secret", "gcp_key"
+        self.kind = kind  # the form of authmethods.Secret: "registry", "aws_key_id"...
 
 
 def needs(key: str, entry: Mapping[str, str]) -> list[Need]:
     """The secret names the hosted builder reads for one registry entry."""
-    method = entry.get("auth_method", "")
-    if method == "REGISTRY_SECRET":
-        return [Need(entry.get("secret_name") or SECRET_PREFIX + key, "registry")]
-    if method == "AWS_IAM":
-        return [
-            Need(entry.get("aws_access_key_id_secret_name") or "aws_access_key_id", "aws_key_id"),
-            Need(
-                entry.get("aws_secret_access_key_secret_name") or "aws_secret_access_key",
-                "aws_secret",
-            ),
-        ]
-    if method == "GCP_SERVICE_ACCOUNT_JSON":
-        return [Need(entry.get("secret_name", ""), "gcp_key")]
-    return []
+    method = METHODS.get(entry.get("auth_method", ""))
+    if method is None or method.hosted:
+        return []
+    return [Need(s.name(entry, SECRET_PREFIX + key), s.form) for s in method.secrets]
 
 
 def check_value(need: Need, value: str) -> None:
@@ -80,7 +62,7 @@ def check_value(need: Need, value: str) -> None:
     elif need.kind == "aws_key_id" and value.strip().startswith("ASIA"):
         raise SecretError(
             f"secret {need.name!r} is a temporary AWS key (ASIA...), which stops working with"
-            " its session; Baseten's AWS_IAM needs a long-lived key pair (AKIA...)"
+            " its session; Baseten's builder needs a long-lived key pair (AKIA...)"
         )
 
 
@@ -90,7 +72,7 @@ def baseten(
     """``opts`` from :func:`options.baseten`: action, paths, remote, team, dry_run, yes."""
     paths = Paths.from_env(env)
     registries = _registries(opts.paths, paths)
-    out = _Out(stdout)
+    out = Report(stdout)
     where = f"team {opts.team}" if opts.team else "the workspace"
     try:
         key = basetenapi.find_key(env, opts.remote)
@@ -110,28 +92,11 @@ def baseten(
         if code is not None:
             out.flush()
             return code
-        out.line("")
+        out.line()
         out.line("checking again:")
     code = _check(out, client, registries, Secrets(env, paths), where)
     out.flush()
     return code
-
-
-class _Out:
-    """The report, held back until :meth:`flush`: a failure before then is one line alone."""
-
-    def __init__(self, stdout: BinaryIO) -> None:
-        self.stdout = stdout
-        self.lines: list[str] = []
-
-    def line(self, text: str) -> None:
-        self.lines.append(text)
-
-    def flush(self) -> None:
-        # Lines may quote Baseten's answers: masked and made inert.
-        self.stdout.write("".join(debuglog.shown(line) + "\n" for line in self.lines).encode())
-        self.stdout.flush()
-        self.lines = []
 
 
 def _registries(given: list[str], paths: Paths) -> dict[str, dict[str, str]]:
@@ -150,7 +115,7 @@ def _registries(given: list[str], paths: Paths) -> dict[str, dict[str, str]]:
 
 
 def _check(
-    out: _Out,
+    out: Report,
     client: basetenapi.Client,
     registries: dict[str, dict[str, str]],
     secrets: Secrets,
@@ -159,25 +124,27 @@ def _check(
     names = client.secret_names()
     have = set(names)
     out.line(f"{where}: {len(names)} secrets ({'GET ' + client.path})")
-    missing = 0
     for key, entry in registries.items():
         method = entry.get("auth_method", "?")
         source = f", from {entry['source']}" if entry.get("source") else ""
-        out.line("")
+        out.line()
         out.line(f"{key}: {method}{source}")
         wanted = needs(key, entry)
         if not wanted:
-            reason = NO_SECRET.get(method, "this auth method reads no secret")
-            out.line(f"  --    no secret needed: {reason}")
+            known = METHODS.get(method)
+            reason = known.hosted if known and known.hosted else "this auth method reads no secret"
+            out.note(f"no secret needed: {reason}")
             continue
         for need in wanted:
             if need.name in have:
-                out.line(f"  ok    {need.name}: in {where}")
+                out.ok(f"{need.name}: in {where}")
                 continue
-            missing += 1
-            out.line(f"  FAIL  {need.name}: not in {where}{_near_miss(need.name, names)}")
-            out.line(f"        fix: {_fix(need, secrets, client)}")
-    out.line("")
+            out.fail(
+                f"{need.name}: not in {where}{_near_miss(need.name, names)}",
+                _fix(need, secrets, client),
+            )
+    out.line()
+    missing = out.problems
     if missing:
         s = "s" if missing > 1 else ""
         out.line(
@@ -218,7 +185,7 @@ def _fix(need: Need, secrets: Secrets, client: basetenapi.Client) -> str:
 
 
 def _push(
-    out: _Out,
+    out: Report,
     client: basetenapi.Client | None,
     registries: dict[str, dict[str, str]],
     secrets: Secrets,
@@ -253,13 +220,13 @@ def _push(
                 refused.append(f"{exc.message}; it is in {found.source}")
                 continue
             plan.append((need.name, found.value, found.source))
-    out.line("")
+    out.line()
     for line in refused:
         out.line(f"  refused  {line}")
     for line in absent:
         out.line(f"  no local value  {line}")
     if refused:
-        out.line("")
+        out.line()
         out.line("nothing written: correct the values refused above, then push again")
         return 1
     if not plan:
@@ -273,13 +240,13 @@ def _push(
         verb = "write  " if have is None else "replace" if name in have else "create "
         out.line(f"  {verb}  {name}  from {source}")
     if options.dry_run:
-        out.line("")
+        out.line()
         out.line("dry run: nothing written")
         return 0
     assert client is not None  # only a dry run goes without a key
     if not options.yes:
         if not stdin.isatty():
-            out.line("")
+            out.line()
             out.line(
                 "not a terminal, so nothing written: pass --yes to write these secrets"
                 " (or --dry-run to see the plan only)"
@@ -293,7 +260,7 @@ def _push(
         if answer not in ("y", "yes"):
             out.line("nothing written")
             return 1
-    out.line("")
+    out.line()
     for name, value, _ in plan:
         client.upsert(name, value)
         out.line(f"  wrote  {name}")

@@ -17,13 +17,13 @@ from docker_credential_truss.errors import (
     NotFound,
     internal_error,
 )
+from docker_credential_truss.protocol import ACTIONS, handle
 
 TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from typing import BinaryIO, TextIO
 
-PROTOCOL_VERBS = ("get", "store", "erase", "list")
 PROTOCOL_USAGE = (
     "usage: docker-credential-truss get|store|erase|list, with the request on stdin"
     " (docker runs these); for the rest: docker-credential-truss --help"
@@ -153,12 +153,11 @@ def _run(
 
         debuglog.setup(env, Paths.from_env(env))
         debuglog.debug("%s (docker-credential-truss %s)", action, __version__)
-    if action in PROTOCOL_VERBS:
+    if action in ACTIONS:
         if rest:  # as docker-credential-helpers: a verb takes its request on stdin only
             raise InputError(PROTOCOL_USAGE)
         from docker_credential_truss.helper import TrussHelper
         from docker_credential_truss.paths import Paths
-        from docker_credential_truss.protocol import handle
         from docker_credential_truss.resolver import Resolver
 
         def warn(line: str) -> None:
@@ -213,7 +212,8 @@ def _human(
         return 2
     except HelperError as exc:
         debuglog.error("error: %s", exc.message)
-        stderr.write(f"docker-credential-truss: {exc.message}\n")
+        # it may quote a server (baseten's API, a registry): masked and made inert
+        stderr.write(f"docker-credential-truss: {debuglog.shown(exc.message)}\n")
         return 1
 
 

@@ -5,7 +5,7 @@ it on every call and the json module is already loaded for the protocol::
 
     {"version": 1,
      "registries": {"123456789012.dkr.ecr.us-east-1.amazonaws.com":
-                        {"auth_method": "AWS_IAM",
+                        {"auth_method": "<a method of authmethods.METHODS>",
                          "aws_access_key_id_secret_name": "my_key_id",
                          "source": "/home/me/my-truss/config.yaml"}}}
 
@@ -21,23 +21,16 @@ put it back.
 from __future__ import annotations
 
 from docker_credential_truss import files
+from docker_credential_truss.authmethods import METHODS
 from docker_credential_truss.errors import ConfigError
 
 TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from docker_credential_truss.paths import Paths
 
 VERSION = 1
-METHODS = (
-    "AWS_IAM",
-    "AWS_OIDC",
-    "AWS_ASSUME_ROLE",
-    "GCP_SERVICE_ACCOUNT_JSON",
-    "GCP_OIDC",
-    "REGISTRY_SECRET",
-)
 
 
 def load(paths: Paths) -> dict[str, dict[str, str]]:
@@ -58,17 +51,33 @@ def load(paths: Paths) -> dict[str, dict[str, str]]:
     return registries
 
 
-def merge(paths: Paths, entries: Mapping[str, dict[str, str]]) -> None:
-    """Add or replace ``entries``, keeping every other registry (locked, atomic)."""
+def merge(
+    paths: Paths,
+    entries: Mapping[str, dict[str, str]],
+    keep: Callable[[dict[str, str], dict[str, str]], bool] | None = None,
+) -> list[str]:
+    """Add or replace ``entries``, keeping every other registry (locked, atomic).
+
+    ``keep(recorded, new)``, asked under the lock for a registry already recorded,
+    says to keep what is there; the keys kept are returned. Asked under the lock, so
+    two configures racing cannot both think the registry was free.
+    """
+    kept: list[str] = []
 
     def change(data: dict) -> None:
         registries = data.setdefault("registries", {})
         if not isinstance(registries, dict):
             raise ConfigError(f"{paths.helper_config} is malformed; move it aside and re-run")
-        registries.update(entries)
+        for key, entry in entries.items():
+            recorded = registries.get(key)
+            if keep is not None and isinstance(recorded, dict) and keep(recorded, entry):
+                kept.append(key)
+            else:
+                registries[key] = entry
         data["version"] = VERSION
 
     files.update_json(paths.helper_config, change)
+    return kept
 
 
 def replaced(paths: Paths) -> dict[str, str]:

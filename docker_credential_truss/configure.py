@@ -70,15 +70,16 @@ def configure(opts: Namespace, stdout: BinaryIO, stderr: TextIO, env: Mapping[st
         failed += len(one.problems)
         for key, entry in one.entries.items():
             before = entries.get(key) or recorded.get(key)
-            # the same truss again is an update; flags are a new source each time
-            again = before is not None and before.get("source") == entry.get("source")
-            if before is None or opts.replace or (again and os.path.isabs(entry["source"])):
-                entries[key] = entry
-            elif settings(before) == settings(entry):
-                same.append(f"{key}: already recorded with these settings from {before['source']}")
-            else:
-                stderr.write(f"error: {conflict(key, before, entry)}\n")
-                failed += 1
+            failed += _judge(key, before, entry, opts.replace, entries, same, stderr)
+    if entries and not opts.dry_run:
+        # judged again under the lock: another configure may have recorded one since
+        late = config.merge(
+            paths, entries, lambda old, new: verdict(old, new, opts.replace) != "write"
+        )
+        for key in late:
+            failed += _judge(
+                key, config.load(paths).get(key), entries.pop(key), False, {}, same, stderr
+            )
     for line in same:
         stdout.write(f"{line}; unchanged\n".encode())
     if entries:
@@ -94,13 +95,44 @@ def configure(opts: Namespace, stdout: BinaryIO, stderr: TextIO, env: Mapping[st
     return 0
 
 
+def verdict(before: Mapping[str, str] | None, entry: Mapping[str, str], replace: bool) -> str:
+    """``write``, ``same`` (recorded with these settings) or ``conflict`` for one entry."""
+    if before is None or replace:
+        return "write"
+    # the same truss again is an update; flags are a new source each time
+    if before.get("source") == entry.get("source") and os.path.isabs(entry.get("source", "")):
+        return "write"
+    return "same" if settings(before) == settings(entry) else "conflict"
+
+
+def _judge(
+    key: str,
+    before: Mapping[str, str] | None,
+    entry: dict[str, str],
+    replace: bool,
+    entries: dict[str, dict[str, str]],
+    same: list[str],
+    stderr: TextIO,
+) -> int:
+    """Put ``entry`` in ``entries``, or say why not; 1 for a conflict, else 0."""
+    judged = verdict(before, entry, replace)
+    if judged == "write":
+        entries[key] = entry
+    elif judged == "same" and before is not None:
+        same.append(f"{key}: already recorded with these settings from {before.get('source')}")
+    elif before is not None:
+        stderr.write(f"error: {conflict(key, before, entry)}\n")
+        return 1
+    return 0
+
+
 def settings(entry: Mapping[str, str]) -> dict[str, str]:
     """What decides how a registry authenticates: the entry without where it came from."""
     return {k: v for k, v in entry.items() if k not in NOT_SETTINGS}
 
 
 def describe(entry: Mapping[str, str]) -> str:
-    """``REGISTRY_SECRET (secret_name=x)``: an entry's settings in one phrase."""
+    """``METHOD (secret_name=x)``: an entry's settings in one phrase."""
     rest = settings(entry)
     method = rest.pop("auth_method", "?")
     detail = ", ".join(f"{k}={v}" for k, v in rest.items())
@@ -148,8 +180,7 @@ def _record(
     if dry_run:
         changes = dockerconfig.planned(paths.docker_config, list(entries))
         verb = "would record"
-    else:
-        config.merge(paths, entries)
+    else:  # configure merged them into the helper config first
         changes = dockerconfig.route(paths.docker_config, list(entries), paths.config_dir)
         replaced = {k: v for k, v in changes.items() if v}
         if replaced:
@@ -190,14 +221,14 @@ def unconfigure(opts: Namespace, stdout: BinaryIO, stderr: TextIO, env: Mapping[
         helper_keys = [h for k in keys for h in dockerconfig.helper_keys(k)]
         if any(k in recorded for k in keys) or any(h in restore for h in helper_keys):
             config.forget(paths, keys, helper_keys)
-    would = "would " if opts.dry_run else ""
+    remove, change = ("would remove", "would change") if opts.dry_run else ("removed", "changed")
     out: list[str] = []
     gone = [k for k in keys if k in recorded]
     if gone:
-        out.append(f"{would}remove from {paths.helper_config}:")
+        out.append(f"{remove} from {paths.helper_config}:")
         out += [f"  {k}: {describe(recorded[k])}" for k in gone]
     if changes:
-        out.append(f"{would}change in {paths.docker_config}:")
+        out.append(f"{change} in {paths.docker_config}:")
         for key, back in changes.items():
             if back:
                 out.append(

@@ -103,7 +103,7 @@ def _index(value: str) -> None:
             if len(piece.strip()) >= MIN_PIECE:
                 _index(piece)
     password = _basic_password(value)
-    if password:  # a REGISTRY_SECRET: the decoded password is as secret as the value
+    if password:  # a registry secret: the decoded password is as secret as the value
         _index(password)
     if value.lstrip().startswith("{"):  # a service-account key: its fields are secrets too
         import json

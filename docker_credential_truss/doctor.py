@@ -3,8 +3,9 @@
 A credential helper fails far from its cause: docker prints ``no basic auth
 credentials`` or pulls anonymously, and says nothing of a helper missing from PATH, a
 registry not routed, a secret missing or malformed, or a token endpoint refusing. This
-walks the same path ``get`` walks, one step at a time, and says for each step what it
-found and, when something is wrong, how to fix it.
+takes ``get``'s own steps (:meth:`Resolver.prepare`: the method, its provider and its
+secrets, the cache identity), reports each, then mints and logs in to the registry, and
+says for each step what it found and, when something is wrong, how to fix it.
 
 Registries checked: those named, else every one the helper knows of (its config, the
 ``DOCKER_REGISTRY_*`` secrets) and every one docker routes to it. Secret values are
@@ -21,7 +22,8 @@ import subprocess
 import sys
 import time
 
-from docker_credential_truss import __version__, debuglog, dockerconfig
+from docker_credential_truss import __version__, dockerconfig, pitfalls
+from docker_credential_truss.authmethods import METHODS
 from docker_credential_truss.cache import TokenCache, is_fresh
 from docker_credential_truss.errors import (
     REPORT_IT,
@@ -39,7 +41,8 @@ from docker_credential_truss.registry import (
     Registry,
     parse,
 )
-from docker_credential_truss.resolver import Resolver, config_problem
+from docker_credential_truss.report import Report
+from docker_credential_truss.resolver import Choice, Preparation, Resolver, unusable
 from docker_credential_truss.secrets import file_name as secrets_file_name
 
 TYPE_CHECKING = False
@@ -54,60 +57,6 @@ EXE_NAME = "docker-credential-truss"
 DOCKER_HUB_SECRET = SECRET_PREFIX + DOCKER_HUB
 CONFIGURE = "docker-credential-truss configure PATH/TO/MY-TRUSS"
 
-# The secrets each truss auth method reads: (settings field naming it, default name).
-# REGISTRY_SECRET's default is the registry's own DOCKER_REGISTRY_<key>.
-REQUIRED_SECRETS: dict[str, tuple[tuple[str, str | None], ...]] = {
-    "REGISTRY_SECRET": (("secret_name", None),),
-    "AWS_IAM": (
-        ("aws_access_key_id_secret_name", "aws_access_key_id"),
-        ("aws_secret_access_key_secret_name", "aws_secret_access_key"),
-    ),
-    "AWS_OIDC": (),
-    "AWS_ASSUME_ROLE": (
-        ("aws_access_key_id_secret_name", "aws_access_key_id"),
-        ("aws_secret_access_key_secret_name", "aws_secret_access_key"),
-    ),
-    "GCP_SERVICE_ACCOUNT_JSON": (("secret_name", None),),
-    "GCP_OIDC": (),
-}
-# Settings that are names, ARNs and URLs, never secrets: shown so the user sees what
-# the helper will use.
-SHOWN_SETTINGS = (
-    "aws_oidc_role_arn",
-    "aws_oidc_region",
-    "aws_assume_role_arn",
-    "aws_assume_role_region",
-    "gcp_oidc_service_account",
-    "gcp_oidc_workload_id_provider",
-)
-
-
-class Report:
-    """Lines of the report and the count of problems; FAIL lines carry their fix."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self.problems = 0
-
-    def heading(self, text: str) -> None:
-        self.lines += ["", text]
-
-    def ok(self, text: str) -> None:
-        self.lines.append(f"  ok    {text}")
-
-    def note(self, text: str) -> None:
-        self.lines.append(f"  --    {text}")
-
-    def warn(self, text: str, fix: str) -> None:
-        """Works for docker, but will bite elsewhere: said, not counted as a problem."""
-        self.lines.append(f"  WARN  {text}")
-        self.lines.append(f"        fix: {fix}")
-
-    def fail(self, text: str, fix: str) -> None:
-        self.problems += 1
-        self.lines.append(f"  FAIL  {text}")
-        self.lines.append(f"        fix: {fix}")
-
 
 def doctor(opts: Namespace, stdout: BinaryIO, env: Mapping[str, str]) -> int:
     """The report for ``opts`` (:func:`options.doctor`): registries, offline, no_registry."""
@@ -115,8 +64,8 @@ def doctor(opts: Namespace, stdout: BinaryIO, env: Mapping[str, str]) -> int:
     names, insecure = opts.registries, opts.insecure_registry
     paths = Paths.from_env(env)
     resolver = Resolver(env, paths)
-    report = Report()
-    report.lines.append(f"docker-credential-truss {__version__} doctor")
+    report = Report(stdout)
+    report.line(f"docker-credential-truss {__version__} doctor")
     report.heading("set-up")
     check_path(report, env)
     routes = check_docker_config(report, paths)
@@ -129,28 +78,28 @@ def doctor(opts: Namespace, stdout: BinaryIO, env: Mapping[str, str]) -> int:
         check_registry(
             report, resolver, registry, routes, paths, entries, offline, insecure, no_registry
         )
-    report.lines.append("")
+    report.line()
     if report.problems:
         s = "s" if report.problems > 1 else ""
-        report.lines.append(
-            f"{report.problems} problem{s} found; each FAIL above says how to fix it"
-        )
+        report.line(f"{report.problems} problem{s} found; each FAIL above says how to fix it")
     else:
-        report.lines.append(
+        report.line(
             f"all good: {len(registries)} registr{'y' if len(registries) == 1 else 'ies'} ready"
         )
-    # Lines quote servers (error codes, realm URLs, types): masked and made inert.
-    stdout.write("".join(debuglog.shown(line) + "\n" for line in report.lines).encode())
-    stdout.flush()
-    return 1 if report.problems else 0
+    problems = report.problems
+    report.flush()  # masked and made inert: lines quote servers (codes, realm URLs, types)
+    return 1 if problems else 0
 
 
 def check_path(report: Report, env: Mapping[str, str]) -> None:
     """docker runs ``docker-credential-<name>`` from PATH: is ours there, and does it run?"""
     found = shutil.which(EXE_NAME, path=env.get("PATH", ""))
     if found is None:
-        if getattr(sys, "frozen", False):  # the standalone build: link this very program
-            fix = f"link it into a folder on PATH: ln -s {sys.executable} ~/.local/bin/{EXE_NAME}"
+        # link this very program: the standalone build, or the script beside this Python
+        script = os.path.join(os.path.dirname(sys.executable), EXE_NAME)
+        if getattr(sys, "frozen", False) or os.path.isfile(script):
+            target = sys.executable if getattr(sys, "frozen", False) else script
+            fix = f"ln -s {target} /usr/local/bin/  (with sudo if need be; or any folder on PATH)"
         else:
             fix = f"add the folder holding it to PATH, or install it with: pipx install {EXE_NAME}"
         report.fail(f"no program named {EXE_NAME} on PATH, so docker cannot run the helper", fix)
@@ -174,6 +123,13 @@ def check_path(report: Report, env: Mapping[str, str]) -> None:
         )
         return
     report.ok(f"{EXE_NAME} on PATH: {found} ({answer.split()[-1]})")
+    venv = pitfalls.venv_only(found, env)
+    if venv:
+        report.warn(
+            f"it is on PATH only while the virtual environment {venv} is active: docker run"
+            " from another shell, by sudo, cron or a CI service will not find it",
+            f"ln -s {found} /usr/local/bin/  (or into ~/.local/bin, if that is on PATH)",
+        )
     if answer != f"{EXE_NAME} {__version__}":
         report.note(f"this doctor is {__version__}; docker will run {answer.split()[-1]}")
 
@@ -232,7 +188,7 @@ def check_truss_secret_names(report: Report, resolver: Resolver, paths: Paths) -
             f"secret {name} in {paths.truss_config} {breaks}",
             f"move it out of {paths.truss_config}: `docker login"
             f"{'' if name == DOCKER_HUB_SECRET else ' ' + name[len(SECRET_PREFIX) :]}`"
-            " (the helper's own store), or export TRUSS_SECRET_<name>, or a file in"
+            f" (the helper's own store), or env 'TRUSS_SECRET_{name}=...' COMMAND, or a file in"
             " $TRUSS_SECRETS_DIR named with %2F for each '/'"
             f" ({secrets_file_name(name)})",
         )
@@ -304,39 +260,42 @@ def check_registry(
     no_registry: bool = False,
 ) -> None:
     check_route(report, registry, routes, paths)
-    try:
-        found = resolver.method(registry)
-    except HelperError as exc:
-        report.fail(exc.message, "fix the file it names, then run doctor again")
-        found = None
-    else:
-        if found is None:
+    check_shadowing(report, registry, routes, paths, resolver.env)
+    plan = resolver.prepare(registry)  # get's own steps, up to the cache and the network
+    choice = plan.choice
+    if choice is None:
+        if plan.problem is not None:
+            report.fail(plan.problem.message, "fix the file it names, then run doctor again")
+        else:
             report.fail(
                 "no way to authenticate: not in the helper config, and no secret"
                 f" {registry.secret_name}",
                 f"run: {CONFIGURE}; or set the secret {registry.secret_name} (base64 of"
                 f" user:password) in ~/.truss/config.yaml; or run: {registry.login_command}",
             )
-    if found is not None:
-        method, settings, why = found
-        report.ok(f"auth method {method}: {why}")
-        shown = [f"{k}={settings[k]}" for k in SHOWN_SETTINGS if settings.get(k)]
+            for line in _near_misses(resolver, registry.secret_name):
+                report.note(line)
+    else:
+        method = METHODS[choice.method]
+        report.ok(f"auth method {choice.method}: {choice.why}")
+        shown = [f"{k}={choice.settings[k]}" for k in method.shown if choice.settings.get(k)]
         if shown:
             report.note("settings: " + ", ".join(shown))
-        if not check_settings(report, registry, method, settings):
+        if not check_settings(report, registry, choice):
             report.note("credential: not tried, the settings cannot work")
-        elif check_secrets(report, resolver, registry, method, settings):
-            check_ci_token(report, resolver, registry, method, settings, offline)
-            token = check_credential(report, resolver, registry, offline)
+        elif check_secrets(report, resolver, plan):
+            check_blank_ends(report, resolver, plan)
+            check_ci_token(report, resolver, plan, offline)
+            token = check_credential(report, resolver, plan, offline)
             if token is not None and not no_registry:
-                check_registry_access(report, resolver, registry, token, settings, insecure)
+                check_registry_access(report, resolver, registry, token, choice.settings, insecure)
             elif offline or no_registry:
                 report.note(
                     f"registry: not contacted ({'--offline' if offline else '--no-registry'})"
                 )
         else:
             report.note("credential: not tried, a secret is missing")
-    check_cache(report, registry, entries)
+    check_cache(report, plan, paths, entries)
 
 
 def check_route(
@@ -366,39 +325,23 @@ def check_route(
     )
 
 
-def check_settings(report: Report, registry: Registry, method: str, settings: dict) -> bool:
+def check_settings(report: Report, registry: Registry, choice: Choice) -> bool:
     """What configure warned about: settings truss accepts that cannot work for this host."""
-    image_key = settings.get("image_registry")
-    if image_key is not None and image_key != registry.key:
-        report.fail(
-            f"registry {registry.key} is not the host of base_image.image ({image_key}):"
-            f" docker will ask for {image_key}, for which the helper knows nothing",
-            f"set registry: {image_key} (or leave it empty) in {settings.get('source')}"
-            f" and run: docker-credential-truss configure {settings.get('source')}",
-        )
-        return False
-    problem = config_problem(registry, method, settings)
-    if problem is not None:
-        where = settings.get("source") or "the helper config"
-        report.fail(
-            problem,
-            f"correct auth_method or registry in {where}, then configure again",
-        )
-        return False
-    return True
-
-
-def check_secrets(
-    report: Report, resolver: Resolver, registry: Registry, method: str, settings: dict
-) -> bool:
-    """Report each secret the method reads (names and sources only); False if one is missing."""
-    if method in ("AWS_IAM", "AWS_ASSUME_ROLE") and _uses_default_chain(report, resolver, settings):
+    problem = unusable(registry.key, {**choice.settings, "auth_method": choice.method})
+    if problem is None:
         return True
+    where = choice.settings.get("source") or "the helper config"
+    report.fail(problem, f"correct auth_method or registry in {where}, then configure again")
+    return False
+
+
+def check_secrets(report: Report, resolver: Resolver, plan: Preparation) -> bool:
+    """Each secret the method reads (names and sources only); False if get lacks one."""
+    assert plan.choice is not None
     complete = True
-    for field, default in REQUIRED_SECRETS.get(method, ()):
-        name = settings.get(field) or default or registry.secret_name
+    for name, secret in plan.secrets().items():
         try:
-            found = resolver.secrets.find(name)
+            found = resolver.secrets.find(name)  # as get looked it up: read once per run
         except HelperError as exc:
             report.fail(exc.message, "fix the file it names")
             complete = False
@@ -406,63 +349,123 @@ def check_secrets(
         if found is not None:
             report.ok(f"secret {name}: found in {found.source}")
             continue
+        without = getattr(plan.provider, "without_secrets", None)
+        if plan.problem is None and without:  # get goes on without them, and says why
+            report.note(f"secret {name}: not set; {without}")
+            return complete
         complete = False
-        ways = f"export TRUSS_SECRET_{name}=...; or put it under secrets: in ~/.truss/config.yaml"
-        if name == registry.secret_name:
-            ways += f"; or run: {registry.login_command}"
-        report.fail(f"secret {name} is missing; looked in {resolver.secrets.places(name)}", ways)
+        registry, settings = plan.registry, plan.choice.settings
+        login = registry.login_command if secret.form == "registry" else None
+        pull = f"docker pull {settings.get('image') or _image_placeholder(registry)}"
+        ways = pitfalls.secret_fixes(name, login, resolver.env, resolver.paths.truss_config, pull)
+        report.fail(
+            f"secret {name} is missing; looked in {resolver.secrets.places(name)}",
+            "any one of these:",
+            ways,
+        )
+        for line in _near_misses(resolver, name):
+            report.note(line)
     return complete
 
 
-def _uses_default_chain(report: Report, resolver: Resolver, settings: dict) -> bool:
-    """Whether get signs with boto3's default chain: no key id secret, and opted in.
-
-    Then the key pair is not missing: doctor says what signs instead, as get would.
-    """
-    from docker_credential_truss.providers import aws
-
-    id_name = settings.get("aws_access_key_id_secret_name") or aws.DEFAULT_KEY_ID_SECRET
-    if not aws.default_chain(resolver.env) or resolver.secrets.find(id_name) is not None:
-        return False
-    report.note(
-        f"secret {id_name}: not set; {aws.DEFAULT_CHAIN_VARIABLE}=1, so boto3's default"
-        " credentials sign (environment, profiles, SSO, instance role)"
-    )
-    return True
+def _image_placeholder(registry: Registry) -> str:
+    return "IMAGE" if registry.is_docker_hub else f"{registry.key}/IMAGE"
 
 
-def check_ci_token(
-    report: Report,
-    resolver: Resolver,
-    registry: Registry,
-    method: str,
-    settings: dict,
-    offline: bool,
+def _near_misses(resolver: Resolver, name: str) -> list[str]:
+    """Secrets whose name is one slip from ``name``, and ``name`` misplaced in YAML."""
+    try:
+        available = resolver.secrets.names("")
+    except HelperError:
+        available = {}
+    lines = pitfalls.near_misses(name, available)
+    misplaced = pitfalls.top_level(name, resolver.paths.truss_config)
+    return lines + ([misplaced] if misplaced else [])
+
+
+def check_blank_ends(report: Report, resolver: Resolver, plan: Preparation) -> None:
+    """A registry secret whose user or password ends in white space (``echo | base64``)."""
+    for name, secret in plan.secrets().items():
+        if secret.form == "registry":
+            _check_blank_ends(report, resolver, name)
+
+
+def _check_blank_ends(report: Report, resolver: Resolver, name: str) -> None:
+    try:
+        found = resolver.secrets.find(name)
+        if found is None:
+            return
+        from docker_credential_truss.providers.static import decode
+
+        user, password = decode(found.value, name)
+    except HelperError:
+        return  # reported by check_credential, which decodes it the same way
+    trap = pitfalls.blank_end(user, password)
+    if trap:
+        report.fail(
+            f"secret {name} in {found.source}: {trap}, which the registry will refuse;"
+            f" {pitfalls.ECHO_HINT}",
+            f"make the value again with printf (not echo) and put it in {found.source}"
+            " in place of the old one: printf %s 'USER:PASSWORD' | base64 | tr -d '\\n'",
+        )
+
+
+def check_shadowing(
+    report: Report, registry: Registry, routes: dict[str, str] | None, paths: Paths, env: Mapping
 ) -> None:
-    """AWS_OIDC and GCP_OIDC: the CI token's source and claims, as the trust must see them."""
+    """Credentials that answer before this helper is asked, for a registry routed to it."""
+    if routes is None or routes.get(registry.key) != dockerconfig.HELPER_NAME:
+        return
+    home = env.get("HOME") or os.path.expanduser("~")
+    for path in pitfalls.containers_auth_files(env, home):
+        entries, helper = pitfalls.auths_entries(path, registry.key)
+        if helper == dockerconfig.HELPER_NAME:
+            return  # this file sends it here itself, before any later file
+        if helper is not None or entries:
+            what = f'"credHelpers" names {helper!r}' if helper else f"auths has {entries[0]!r}"
+            report.fail(
+                f"{path} {what} (a podman, skopeo or buildah login): skopeo, podman and"
+                " buildah read it before docker's config, so they never ask this helper",
+                f"podman logout --authfile {path} {entries[0] if entries else registry.key};"
+                f' or add "credHelpers": {{"{registry.key}": "truss"}} to {path}',
+            )
+            return
+    entries, _ = pitfalls.auths_entries(paths.docker_config, registry.key)
+    if entries:
+        report.warn(
+            f"{paths.docker_config} also has an auths entry {entries[0]!r}: docker-py and"
+            " docker-compose use it whenever this helper has no credential",
+            f'remove "{entries[0]}" from "auths" in {paths.docker_config}',
+        )
+
+
+def check_ci_token(report: Report, resolver: Resolver, plan: Preparation, offline: bool) -> None:
+    """AWS_OIDC and GCP_OIDC: the CI token's source and claims, as the trust must see them.
+
+    The provider is get's own (``plan``'s), which check_credential then mints with: a
+    token fetched here (GitHub, Buildkite) is the one the mint uses, asked for once.
+    """
     from docker_credential_truss import citrust
 
-    if method not in citrust.METHODS:
-        return
-    try:
-        provider = resolver.provider(registry)
-    except HelperError:
-        return  # check_credential, next, reports it
-    citrust.check(report, provider, method, settings, resolver.env, offline, time.time())
+    choice = plan.choice
+    if choice is None or choice.method not in citrust.METHODS or plan.problem is not None:
+        return  # not an OIDC method, or check_credential, next, reports what stops get
+    provider = plan.provider
+    settings = choice.settings
+    citrust.check(report, provider, choice.method, settings, resolver.env, offline, time.time())
 
 
 def check_credential(
-    report: Report, resolver: Resolver, registry: Registry, offline: bool
+    report: Report, resolver: Resolver, plan: Preparation, offline: bool
 ) -> Token | None:
-    """Make the provider (reads and checks secrets), then, unless offline, mint for real."""
+    """The provider get made (or why not), the checks its mint makes before the network,
+    then, unless offline, a mint for real (not cached)."""
     try:
-        provider = resolver.provider(registry)
-        if provider.cacheable:
-            provider.identity()  # get does this before it looks in the cache
-        network_timeout(resolver.env)  # and this before it mints
+        provider = plan.ready()
+        network_timeout(resolver.env)  # what mint_within reads first
         preflight = getattr(provider, "preflight", None)
         if preflight is not None:
-            preflight()  # and the rest of what mint checks before the network
+            preflight()  # the rest of what mint checks before the network
         if offline:
             report.note(
                 f"credential: inputs read and well-formed (user {provider.username});"
@@ -470,7 +473,7 @@ def check_credential(
             )
             return None
         start = time.monotonic()
-        token = mint_within(provider, registry.key, resolver.env)
+        token = mint_within(provider, plan.registry.key, resolver.env)
     except SecretError as exc:
         report.fail(exc.message, "correct the secret's value where it is kept (named above)")
         return None
@@ -523,14 +526,22 @@ def check_registry_access(
         report.note("image: none recorded (configure records the truss's base_image.image)")
 
 
-def check_cache(report: Report, registry: Registry, entries: list[dict]) -> None:
-    """The freshest token, and a count of the rest: one per old identity (a rotated key,
-    a switched role) can pile up, and a line each would bury the report."""
-    mine = [e for e in entries if e["registry"] == registry.key]
+def check_cache(report: Report, plan: Preparation, paths: Paths, entries: list[dict]) -> None:
+    """Whether get would answer from the cache, the freshest token, and a count of the
+    rest: one per old identity (a rotated key, a switched role) can pile up, and a line
+    each would bury the report."""
+    mine = [e for e in entries if e["registry"] == plan.registry.key]
     if not mine:
         report.note("token cache: nothing cached")
         return
     now = time.time()
+    if plan.identity is not None:
+        hit = plan.cached(TokenCache(paths.token_cache), now)
+        report.note(
+            "token cache: get answers from it for this identity"
+            if hit is not None
+            else "token cache: nothing fresh for this identity; the next get mints"
+        )
     best = max(mine, key=lambda e: e["expires_at"])
     expires, minted = best["expires_at"], best["minted_at"]
     if is_fresh(expires, minted, now):

@@ -134,14 +134,14 @@ def read_json(path: str, *, private: bool = True) -> dict | None:
     return data
 
 
-def write_json(path: str, data: dict, *, mode: int = 0o600, pretty: bool = False) -> None:
-    """Atomically replace ``path`` with ``data`` as JSON (0600 unless told otherwise).
+def write_json(path: str, data: dict, *, mode: int = 0o600) -> None:
+    """Atomically replace ``path`` with ``data`` as compact JSON (0600 unless told otherwise).
 
-    Indented only when ``pretty`` (a file people edit, docker's config.json): ``indent``
-    makes json use its pure-Python encoder, about 4x slower than the C one on a large
-    store or helper config.
+    Compact: ``indent`` makes json use its pure-Python encoder, about 4x slower than the
+    C one on a large store or helper config. (docker's config.json, which people edit,
+    is written in docker's own format by :mod:`dockerconfig`.)
     """
-    text = json.dumps(data, indent=2) if pretty else json.dumps(data, separators=(",", ":"))
+    text = json.dumps(data, separators=(",", ":"))
     write_bytes(path, text.encode() + b"\n", mode=mode)
 
 

@@ -6,7 +6,7 @@ answers not found.
 
 ``store`` (``docker login``) writes the secret ``get`` reads for that registry to the
 helper's own store: ``DOCKER_REGISTRY_<registry>``, or the ``secret_name`` of a registry
-configured ``REGISTRY_SECRET``, so a login is used exactly as truss would use that
+configured for the registry-secret method, so a login is used exactly as truss would use that
 secret. Where ``get`` would still answer something else (a cloud auth method, or a
 source read before the store holding another value) it refuses, saying why and where,
 rather than report a login that changes nothing. ``erase`` (``docker logout``)
@@ -16,6 +16,7 @@ removes the stored secret, and fails naming whatever would still answer.
 from __future__ import annotations
 
 from docker_credential_truss import debuglog
+from docker_credential_truss.authmethods import OWN_SECRET
 from docker_credential_truss.errors import (
     ConfigError,
     InputError,
@@ -76,8 +77,8 @@ class TrussHelper:
         still = None if registry.key in self.resolver.config else self.resolver.convention(registry)
         if still is not None:
             raise SecretError(
-                f"erase would leave get answering for {registry.key} by {still[0]}"
-                f" ({still[2]}); docker-credential-truss does not edit those secrets:"
+                f"erase would leave get answering for {registry.key} by {still.method}"
+                f" ({still.why}); docker-credential-truss does not edit those secrets:"
                 " remove them where they are kept"
             )
         if not self.resolver.secrets.erase(name):
@@ -93,7 +94,7 @@ class TrussHelper:
         if entry is None:
             return registry.secret_name
         method = entry["auth_method"]
-        if method == "REGISTRY_SECRET":
+        if method == OWN_SECRET:
             return entry.get("secret_name") or registry.secret_name
         source = entry.get("source", "the helper config")
         raise ConfigError(

@@ -69,7 +69,7 @@ def configure(args: list[str], stdout: BinaryIO) -> argparse.Namespace:
 
     ``fields`` in the result holds the docker_auth fields given as flags.
     """
-    from docker_credential_truss.trussconfig import FIELDS
+    from docker_credential_truss.authmethods import FIELDS, NAMES, OWN_SECRET
 
     parser = _Parser(
         "configure",
@@ -89,7 +89,7 @@ def configure(args: list[str], stdout: BinaryIO) -> argparse.Namespace:
             "examples:\n"
             f"  {EXE} configure path/to/my-truss\n"
             f"  {EXE} configure --dry-run my-truss/config.yaml chain.py\n"
-            f"  {EXE} configure --registry ghcr.io --auth-method REGISTRY_SECRET \\\n"
+            f"  {EXE} configure --registry ghcr.io --auth-method {OWN_SECRET} \\\n"
             "      --secret-name ghcr_pw\n"
             "\n"
             f"undo with: {EXE} unconfigure HOST|PATH..."
@@ -117,8 +117,7 @@ def configure(args: list[str], stdout: BinaryIO) -> argparse.Namespace:
     group.add_argument(
         "--auth-method",
         metavar="METHOD",
-        help="REGISTRY_SECRET, AWS_IAM, AWS_OIDC, AWS_ASSUME_ROLE, GCP_SERVICE_ACCOUNT_JSON"
-        " or GCP_OIDC",
+        help=", ".join(NAMES[:-1]) + " or " + NAMES[-1],
     )
     for field in FIELDS:
         if field != "registry":

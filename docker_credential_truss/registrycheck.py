@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import ssl
 
-from docker_credential_truss import proxies, webclient
+from docker_credential_truss import proxies, tlstrust, webclient
 from docker_credential_truss.errors import HelperError
 from docker_credential_truss.minting import run_within
 from docker_credential_truss.registryclient import (
@@ -145,13 +145,16 @@ def _handshake(
         elif image:
             findings.append(Finding("note", f"image {image}: not looked for, the login failed"))
     except webclient.Unreachable as exc:
-        findings.append(
-            Finding(
-                "fail",
-                f"registry check: {exc}",
-                f"check the registry's address and the network; {_TIMEOUT_HINT}",
+        if ": TLS: " in str(exc):  # the certificate: trust is the fix, not the network
+            host = session.base.split("://", 1)[1]
+            fix = (
+                f"if docker trusts this registry's CA, put it in"
+                f" {tlstrust.DOCKER_CERTS_D}/{host}/ca.crt (as docker reads it), or add it"
+                " to the system store"
             )
-        )
+        else:
+            fix = f"check the registry's address and the network; {_TIMEOUT_HINT}"
+        findings.append(Finding("fail", f"registry check: {exc}", fix))
 
 
 def _log_in(session: Session, registry: Registry, findings: list[Finding]) -> Challenge | None:

@@ -1,10 +1,11 @@
 """Registry -> auth method -> provider -> (cache | mint) -> credential.
 
-Which method applies, in order:
+Which method applies, in order (:meth:`Resolver.choose`):
 
 1. the helper's config (written by ``configure`` from a truss config) names one;
-2. a secret ``DOCKER_REGISTRY_<registry key>`` exists: REGISTRY_SECRET;
-3. the registry is an ECR host and truss's default AWS secrets exist: AWS_IAM;
+2. a secret ``DOCKER_REGISTRY_<registry key>`` exists: the registry-secret method;
+3. a method's provider claims the host by convention (an ECR host when truss's
+   default AWS secrets exist; see ``convention`` in :mod:`authmethods`);
 4. otherwise the registry is unknown and the answer is "not found", so docker pulls
    anonymously.
 
@@ -18,6 +19,7 @@ import sys
 import time
 
 from docker_credential_truss import config, debuglog
+from docker_credential_truss.authmethods import METHODS, OWN_SECRET
 from docker_credential_truss.errors import HelperError, NotFound
 from docker_credential_truss.minting import mint_within, minted
 from docker_credential_truss.registry import SECRET_PREFIX, InvalidRegistry, parse
@@ -28,20 +30,71 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from types import ModuleType
 
+    from docker_credential_truss.authmethods import Secret
+    from docker_credential_truss.cache import TokenCache
     from docker_credential_truss.minting import Token
     from docker_credential_truss.paths import Paths
     from docker_credential_truss.providers import Provider
     from docker_credential_truss.registry import Registry
 
-# auth method -> provider module under docker_credential_truss.providers
-MODULES = {
-    "REGISTRY_SECRET": "static",
-    "AWS_IAM": "aws",
-    "AWS_OIDC": "aws",
-    "AWS_ASSUME_ROLE": "aws",
-    "GCP_SERVICE_ACCOUNT_JSON": "gcp",
-    "GCP_OIDC": "gcp",
-}
+
+class Choice:
+    """The auth method for a registry, its settings (the helper config's entry, or none
+    when the method was inferred) and why it applies, in words for doctor and the log."""
+
+    __slots__ = ("method", "settings", "why")
+
+    def __init__(self, method: str, settings: dict[str, str], why: str) -> None:
+        self.method = method
+        self.settings = settings
+        self.why = why
+
+
+class Preparation:
+    """Everything ``get`` does for a registry before the network, as data.
+
+    ``choice``: the method, or None when nothing applies (get: "not found", silently);
+    ``provider``: made from the settings and the secrets it reads; ``identity``: the
+    token cache's identity for a cacheable provider (all a mint is checked for before
+    the network); ``problem``: the error that stops get at one of these steps.
+    ``get`` goes on to the cache or a mint; ``doctor`` reports each step and mints.
+    """
+
+    __slots__ = ("choice", "identity", "problem", "provider", "registry")
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self.choice: Choice | None = None
+        self.provider: Provider | None = None
+        self.identity: tuple[str, ...] | None = None
+        self.problem: HelperError | None = None
+
+    def secrets(self) -> dict[str, Secret]:
+        """The secrets the chosen method reads, by the names ``get`` reads them under."""
+        if self.choice is None:
+            return {}
+        settings = self.choice.settings
+        return {
+            secret.name(settings, self.registry.secret_name): secret
+            for secret in METHODS[self.choice.method].secrets
+        }
+
+    def cached(self, cache: TokenCache, now: float) -> Token | None:
+        """The token ``get`` would answer from ``cache`` at ``now``; None: it would mint."""
+        if self.identity is None:
+            return None
+        token = cache.get(self.registry.key, self.identity, now)
+        if token is not None:
+            debuglog.redact(token.secret)  # the cache's token enters the process here
+        return token
+
+    def ready(self) -> Provider:
+        """The provider, or what stops ``get``: the problem, or NotFound when no method applies."""
+        if self.problem is not None:
+            raise self.problem
+        if self.provider is None:
+            raise NotFound()
+        return self.provider
 
 
 class Resolver:
@@ -60,34 +113,48 @@ class Resolver:
             self._config = config.load(self.paths)
         return self._config
 
-    def method(self, registry: Registry) -> tuple[str, dict[str, str], str] | None:
-        """(auth method, settings, why) for ``registry``, or None when nothing applies."""
+    def choose(self, registry: Registry) -> Choice | None:
+        """The auth method for ``registry``, or None when nothing applies."""
         entry = self.config.get(registry.key)
         if entry is not None:
             why = f"configured from {entry.get('source', 'the helper config')}"
-            return entry["auth_method"], entry, why
+            return Choice(entry["auth_method"], entry, why)
         if self.secrets.find(registry.secret_name) is not None:
-            return "REGISTRY_SECRET", {}, f"secret {registry.secret_name} exists"
+            return Choice(OWN_SECRET, {}, f"secret {registry.secret_name} exists")
         return self.convention(registry)
 
-    def convention(self, registry: Registry) -> tuple[str, dict[str, str], str] | None:
+    def convention(self, registry: Registry) -> Choice | None:
         """The method an unconfigured registry without its own secret still gets."""
-        if _provider_module("AWS_IAM").by_convention(registry, self.secrets, self.env):
-            return "AWS_IAM", {}, "an ECR host, and truss's default AWS secrets exist"
+        for method in METHODS.values():
+            if method.convention and _provider_module(method.name).by_convention(
+                registry, self.secrets, self.env
+            ):
+                return Choice(method.name, {}, method.convention)
         return None
 
-    def provider(self, registry: Registry) -> Provider:
-        found = self.method(registry)
-        if found is None:
-            debuglog.debug("%s: no auth method applies", registry.key)
-            raise NotFound()
-        method, settings, why = found
-        debuglog.debug("%s: auth method %s (%s)", registry.key, method, why)
-        return _provider_module(method).make(registry, method, settings, self.secrets, self.env)
+    def prepare(self, registry: Registry) -> Preparation:
+        """Choose the method, make its provider and read its cache identity: every step
+        ``get`` takes before the cache and the network, shared by get, list and doctor."""
+        plan = Preparation(registry)
+        try:
+            plan.choice = choice = self.choose(registry)
+            if choice is None:
+                debuglog.debug("%s: no auth method applies", registry.key)
+                return plan
+            debuglog.debug("%s: auth method %s (%s)", registry.key, choice.method, choice.why)
+            plan.provider = _provider_module(choice.method).make(
+                registry, choice.method, choice.settings, self.secrets, self.env
+            )
+            if plan.provider.cacheable:
+                plan.identity = plan.provider.identity()  # reads the secrets the mint will use
+        except HelperError as exc:
+            plan.problem = exc
+        return plan
 
     def get(self, registry: Registry) -> Token:
         debuglog.debug("get %s", registry.key)
-        provider = self.provider(registry)
+        plan = self.prepare(registry)
+        provider = plan.ready()
         if not provider.cacheable:
             # A decoded secret: no network to bound, nothing that expires to cache.
             token = minted(provider)
@@ -106,13 +173,13 @@ class Resolver:
         cache = TokenCache(
             self.paths.token_cache, failure_ttl=failure_ttl(self.env), warn=self.warn
         )
-        identity = provider.identity()  # reads the secrets the mint will use
         # A remembered failure is kept only for the same inputs: the secrets read, and
         # what else the provider mints from (an OIDC method's CI token), so a fixed secret
         # or a rewritten token file is tried at once.
         more = getattr(provider, "inputs", None)
         inputs = "\0".join([*self.secrets.read, more() if more is not None else ""])
-        token = cache.fetch(registry.key, identity, mint, inputs=inputs)
+        assert plan.identity is not None  # prepare() read it: the provider is cacheable
+        token = cache.fetch(registry.key, plan.identity, mint, inputs=inputs)
         if took:
             debuglog.debug("%s: cache miss; minted in %.3fs", registry.key, took[0])
         else:
@@ -141,9 +208,7 @@ class Resolver:
         with debuglog.quiet():  # one summary line, not several per registry
             for key in keys:
                 try:
-                    provider = self.provider(parse(key))
-                    provider.identity()
-                    answers[key] = provider.username
+                    answers[key] = self.prepare(parse(key)).ready().username
                 except (HelperError, InvalidRegistry) as exc:
                     problems.append(f"{key}: {exc}")
         debuglog.debug(
@@ -157,21 +222,32 @@ class Resolver:
         return answers, problems
 
 
-def config_problem(registry: Registry, method: str, settings: Mapping[str, str]) -> str | None:
-    """Why ``method`` with ``settings`` cannot serve ``registry``, judged from config alone.
+def unusable(key: str, entry: Mapping[str, str]) -> str | None:
+    """Why a configuration truss accepts cannot work for registry ``key`` here, or None.
 
-    The same checks ``get`` makes before it reads a secret or touches the network, so
-    ``configure`` can warn and ``doctor --offline`` can fail where ``get`` would refuse.
+    Judged from config alone, so ``configure`` warns with it and ``doctor`` fails with
+    it: the registry must be the host docker will ask for (``image_registry``, recorded
+    when ``registry`` is not the host of ``base_image.image``), and the method's provider
+    must be able to serve it (the checks ``get`` makes before it reads a secret).
     """
-    return _provider_module(method).check(registry, method, settings)
+    image_key = entry.get("image_registry")
+    if image_key is not None and image_key != key:
+        return (
+            f"{key}: registry is not the host of base_image.image ({image_key}), which is"
+            f" the host docker will ask for; set registry: {image_key} (or leave it empty)"
+            " and configure again"
+        )
+    method = entry["auth_method"]
+    return _provider_module(method).check(parse(key), method, entry)
 
 
 def _provider_module(method: str) -> ModuleType:
-    """Imported on first use, so a registry pays only for its own provider.
+    """The method's provider module, imported on first use, so a registry pays only for
+    its own provider.
 
     With ``__import__`` rather than ``importlib.import_module``: importing the
     ``importlib`` package (and the ``warnings`` it pulls in) costs ~0.7 ms of every get.
     """
-    name = f"docker_credential_truss.providers.{MODULES[method]}"
+    name = f"docker_credential_truss.providers.{METHODS[method].provider}"
     __import__(name)
     return sys.modules[name]

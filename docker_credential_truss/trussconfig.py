@@ -5,12 +5,12 @@ Only what a registry credential needs: ``base_image`` (its ``image`` and
 truss's own, as ``truss push`` applies them (``TrussConfig.from_yaml``, then
 ``validate_forbid_extra``; truss/base/truss_config.py, ``DockerAuthSettings``):
 
-- ``auth_method`` is required, upper-cased, one of the six ``DockerAuthType`` values;
+- ``auth_method`` is required, upper-cased, one of the ``DockerAuthType`` values
+  (:data:`authmethods.METHODS`);
 - every field is a string; ``registry``, ``secret_name`` and the role/OIDC fields may be
   ``null``, the ``aws_*_secret_name`` fields may not; unknown fields are refused;
-- GCP_SERVICE_ACCOUNT_JSON needs ``secret_name``; AWS_OIDC and AWS_ASSUME_ROLE need
-  their role ARN and region; GCP_OIDC its service account and workload identity
-  provider; each forbids the others' fields (``None`` and ``""`` both count as absent);
+- each method requires and forbids the fields its row in :mod:`authmethods` lists
+  (``None`` and ``""`` both count as absent);
 - ``secrets`` is a map of string names to string (or ``null``) values.
 
 What truss refuses is a *problem*: nothing is imported for that registry. What truss
@@ -29,35 +29,16 @@ import os
 
 from docker_credential_truss import files, yamlsubset
 from docker_credential_truss import registry as registries
-from docker_credential_truss.config import METHODS
+from docker_credential_truss.authmethods import (
+    FIELDS,
+    METHODS,
+    NAMES,
+    OPTIONAL_FIELDS,
+    OWN_SECRET,
+)
 from docker_credential_truss.errors import ConfigError
 
-#: docker_auth fields that may be null (None) or a string.
-OPTIONAL_FIELDS = (
-    "registry",
-    "secret_name",
-    "aws_oidc_role_arn",
-    "aws_oidc_region",
-    "gcp_oidc_service_account",
-    "gcp_oidc_workload_id_provider",
-    "aws_assume_role_arn",
-    "aws_assume_role_region",
-)
-#: docker_auth fields that must be strings when given (truss gives them defaults).
-STRING_FIELDS = ("aws_access_key_id_secret_name", "aws_secret_access_key_secret_name")
-FIELDS = OPTIONAL_FIELDS + STRING_FIELDS
 BASE_IMAGE_FIELDS = ("image", "python_executable_path", "docker_auth")
-
-_AWS_OIDC = ("aws_oidc_role_arn", "aws_oidc_region")
-_GCP_OIDC = ("gcp_oidc_service_account", "gcp_oidc_workload_id_provider")
-_ASSUME = ("aws_assume_role_arn", "aws_assume_role_region")
-# method -> (required fields, forbidden fields), as truss validates them
-RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "GCP_SERVICE_ACCOUNT_JSON": (("secret_name",), _AWS_OIDC + _GCP_OIDC + _ASSUME),
-    "AWS_OIDC": (_AWS_OIDC, ("secret_name", *_GCP_OIDC, *_ASSUME)),
-    "GCP_OIDC": (_GCP_OIDC, ("secret_name", *_AWS_OIDC, *_ASSUME)),
-    "AWS_ASSUME_ROLE": (_ASSUME, ("secret_name", *_AWS_OIDC, *_GCP_OIDC)),
-}
 
 
 class TrussRegistries:
@@ -126,7 +107,7 @@ def _secrets(found: TrussRegistries, secrets: object) -> None:
                     f" client can ask for ({exc}); not imported"
                 )
                 continue
-            add(found, key, {"auth_method": "REGISTRY_SECRET", "secret_name": name})
+            add(found, key, {"auth_method": OWN_SECRET, "secret_name": name})
 
 
 def _base_image(found: TrussRegistries, base: object) -> None:
@@ -202,7 +183,7 @@ def settings(auth: object, where: str) -> dict[str, str] | str:
         return f"{where}: unknown field {', '.join(unknown)} (truss push refuses it)"
     method = auth.get("auth_method")
     if not isinstance(method, str) or method.upper() not in METHODS:
-        return f"{where}: auth_method must be one of {', '.join(METHODS)}"
+        return f"{where}: auth_method must be one of {', '.join(NAMES)}"
     method = method.upper()
     entry: dict[str, str] = {"auth_method": method}
     for field in FIELDS:
@@ -216,7 +197,7 @@ def settings(auth: object, where: str) -> dict[str, str] | str:
             return f"{where}: {field} should be {kind}"
         if value:
             entry[field] = value
-    required, forbidden = RULES.get(method, ((), ()))
+    required, forbidden = METHODS[method].required, METHODS[method].forbidden
     missing = [f for f in required if f not in entry]
     if missing:
         return f"{where}: {', '.join(missing)} required when auth_method is {method}"
@@ -229,28 +210,12 @@ def settings(auth: object, where: str) -> dict[str, str] | str:
 def add(found: TrussRegistries, key: str, entry: dict[str, str]) -> None:
     """Record ``entry`` for ``key``, with a warning for anything that cannot work here."""
     entry["source"] = found.source
-    warning = usable(key, entry)
+    from docker_credential_truss.resolver import unusable
+
+    warning = unusable(key, entry)
     if warning:
         found.warnings.append(warning)
     found.entries[key] = entry
-
-
-def usable(key: str, entry: dict[str, str]) -> str | None:
-    """Why a configuration truss accepts cannot work for ``key`` here, or None.
-
-    Shared by ``configure`` (a warning) and ``doctor`` (a FAIL): the registry must be
-    the host docker will ask for, and the method's provider must be able to serve it.
-    """
-    image_key = entry.get("image_registry")
-    if image_key is not None and image_key != key:
-        return (
-            f"{key}: registry is not the host of base_image.image ({image_key}), which is"
-            f" the host docker will ask for; set registry: {image_key} (or leave it empty)"
-            " and configure again"
-        )
-    from docker_credential_truss.resolver import config_problem
-
-    return config_problem(registries.parse(key), entry["auth_method"], entry)
 
 
 def _key(found: TrussRegistries, server: str, what: str) -> str | None:

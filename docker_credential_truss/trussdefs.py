@@ -20,52 +20,13 @@ from __future__ import annotations
 import ast
 
 from docker_credential_truss import files, trussconfig
-from docker_credential_truss.config import METHODS
+from docker_credential_truss.authmethods import METHODS, NAMES
 from docker_credential_truss.errors import ConfigError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-#: truss_train's nested object per method: (argument, {its field: docker_auth field}).
-#: A field of a SecretReference is read as its ``name``.
-TRAIN_METHODS: dict[str, tuple[str, dict[str, str]]] = {
-    "AWS_IAM": (
-        "aws_iam_docker_auth",
-        {
-            "access_key_secret_ref": "aws_access_key_id_secret_name",
-            "secret_access_key_secret_ref": "aws_secret_access_key_secret_name",
-        },
-    ),
-    "AWS_OIDC": (
-        "aws_oidc_docker_auth",
-        {"role_arn": "aws_oidc_role_arn", "region": "aws_oidc_region"},
-    ),
-    "AWS_ASSUME_ROLE": (
-        "aws_assume_role_docker_auth",
-        {"role_arn": "aws_assume_role_arn", "region": "aws_assume_role_region"},
-    ),
-    "GCP_OIDC": (
-        "gcp_oidc_docker_auth",
-        {
-            "service_account": "gcp_oidc_service_account",
-            "workload_identity_provider": "gcp_oidc_workload_id_provider",
-        },
-    ),
-    "GCP_SERVICE_ACCOUNT_JSON": (
-        "gcp_service_account_json_docker_auth",
-        {"service_account_json_secret_ref": "secret_name"},
-    ),
-    "REGISTRY_SECRET": ("registry_secret_docker_auth", {"secret_ref": "secret_name"}),
-}
-_SECRET_REFS = frozenset(
-    {
-        "access_key_secret_ref",
-        "secret_access_key_secret_ref",
-        "service_account_json_secret_ref",
-        "secret_ref",
-    }
-)
 _AUTH_CALLS = frozenset({"DockerAuthSettings", "DockerAuth"})
 
 
@@ -204,7 +165,7 @@ class _Reader:
             self.found.problems.append(f"{where}: pass DockerAuth keyword arguments only")
             return None
         args = _keywords(node)
-        allowed = {"auth_method", "registry"} | {arg for arg, _ in TRAIN_METHODS.values()}
+        allowed = {"auth_method", "registry"} | {m.train[0] for m in METHODS.values()}
         unknown = sorted(set(args) - allowed)
         if unknown:
             self.found.problems.append(f"{where}: DockerAuth has no argument {', '.join(unknown)}")
@@ -215,7 +176,7 @@ class _Reader:
             if not isinstance(method, Method) or method not in METHODS:
                 self.found.problems.append(
                     f"{where}: DockerAuth's auth_method must be DockerAuthType.<one of"
-                    f" {', '.join(METHODS)}> (truss_train refuses a string)"
+                    f" {', '.join(NAMES)}> (truss_train refuses a string)"
                 )
                 return None
             settings["auth_method"] = str(method)
@@ -224,8 +185,9 @@ class _Reader:
                 self.found.problems.append(f"{where}: DockerAuth needs registry, a string")
                 return None
             settings["registry"] = registry
-            wanted, fields = TRAIN_METHODS[method]
-            others = [a for a, _ in TRAIN_METHODS.values() if a != wanted and a in args]
+            wanted, fields = METHODS[method].train
+            others = [m.train[0] for m in METHODS.values() if m.train[0] != wanted]
+            others = [a for a in others if a in args]
             others = [a for a in others if not _is_none(self._resolve(args[a]))]
             nested = self._resolve(args[wanted]) if wanted in args else None
             if nested is None or _is_none(nested):
@@ -253,9 +215,9 @@ class _Reader:
                 return None
             for arg, field in fields.items():
                 value = (
-                    self._secret_ref(inner[arg]) if arg in _SECRET_REFS else self._value(inner[arg])
+                    self._secret_ref(inner[arg]) if _is_secret_ref(arg) else self._value(inner[arg])
                 )
-                if not isinstance(value, str) or (arg not in _SECRET_REFS and not value):
+                if not isinstance(value, str) or (not _is_secret_ref(arg) and not value):
                     self.found.problems.append(f"{where}: {arg} should be a non-empty string")
                     return None
                 settings[field] = value
@@ -320,6 +282,11 @@ def _flags(known: Mapping) -> str:
             parts.append(f"--{field.replace('_', '-')} {value}")
     parts.append("[--<docker_auth field> VALUE]...")
     return " ".join(parts)
+
+
+def _is_secret_ref(field: str) -> bool:
+    """A truss_train field that holds a ``SecretReference`` (read as its ``name``)."""
+    return field.endswith("secret_ref")
 
 
 def _keywords(node: ast.Call) -> dict[str, ast.AST]:

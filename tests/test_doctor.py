@@ -147,9 +147,11 @@ def test_secret_missing(cli, healthy, paths):
         run,
         "auth method REGISTRY_SECRET: configured from the helper config",
         "secret reg-pw is missing; looked in $TRUSS_SECRET_reg-pw",
-        "export TRUSS_SECRET_reg-pw=...",
+        f"docker login {REG}",
+        "env \"TRUSS_SECRET_reg-pw=$(printf %s 'USER:PASSWORD' | base64 | tr -d '\\n')\"",
         "credential: not tried, a secret is missing",
     )
+    assert "export" not in run.out
 
 
 def test_no_way_to_authenticate(cli, healthy, paths):

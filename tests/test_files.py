@@ -334,12 +334,10 @@ def test_private_dir_refusal_names_the_directory_exactly(tmp_path):
     )
 
 
-def test_written_json_is_compact_unless_people_edit_it(tmp_path):
+def test_written_json_is_compact(tmp_path):
     path = tmp_path / "s.json"
     files.write_json(str(path), {"a": {"b": 1}})
     assert path.read_text() == '{"a":{"b":1}}\n'
-    files.write_json(str(path), {"a": {"b": 1}}, pretty=True)
-    assert path.read_text() == '{\n  "a": {\n    "b": 1\n  }\n}\n'
 
 
 def test_bare_file_names_work_in_the_current_directory(tmp_path, monkeypatch):

@@ -6,7 +6,8 @@ settings cannot serve the registry, from config alone: ``configure`` warns with 
 ``make(registry, method, settings, secrets, env) -> Provider``:
 
 - ``registry``: the normalised :class:`~docker_credential_truss.registry.Registry`;
-- ``method``: the truss auth method name, upper case (``AWS_IAM``, ``GCP_OIDC``...);
+- ``method``: the truss auth method name, upper case (a key of ``authmethods.METHODS``,
+  whose row names this module);
 - ``settings``: the truss ``docker_auth`` fields recorded by ``configure`` (str -> str),
   empty when the method was inferred by convention;
 - ``secrets``: :class:`~docker_credential_truss.secrets.Secrets`, the secret sources;

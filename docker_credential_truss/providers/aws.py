@@ -61,6 +61,7 @@ from __future__ import annotations
 import os
 import re
 
+from docker_credential_truss import authmethods
 from docker_credential_truss.errors import ConfigError, SecretError
 from docker_credential_truss.minting import Token
 
@@ -76,18 +77,17 @@ AWS_IAM = "AWS_IAM"
 AWS_OIDC = "AWS_OIDC"
 AWS_ASSUME_ROLE = "AWS_ASSUME_ROLE"
 METHODS = (AWS_IAM, AWS_OIDC, AWS_ASSUME_ROLE)
-#: method -> (role ARN field, region field) for the methods that assume a role
+#: method -> (role ARN field, region field), the fields truss requires of a role method
 ROLE_FIELDS = {
-    AWS_OIDC: ("aws_oidc_role_arn", "aws_oidc_region"),
-    AWS_ASSUME_ROLE: ("aws_assume_role_arn", "aws_assume_role_region"),
+    method: authmethods.METHODS[method].required for method in (AWS_OIDC, AWS_ASSUME_ROLE)
 }
 
 ECR_PUBLIC_HOST = "public.ecr.aws"
 ECR_PUBLIC_REGION = "us-east-1"
 USERNAME = "AWS"
 
-DEFAULT_KEY_ID_SECRET = "aws_access_key_id"
-DEFAULT_SECRET_KEY_SECRET = "aws_secret_access_key"
+DEFAULT_KEY_ID_SECRET = authmethods.AWS_KEY_ID.default
+DEFAULT_SECRET_KEY_SECRET = authmethods.AWS_SECRET_KEY.default
 DEFAULT_SESSION_TOKEN_SECRET = "aws_session_token"
 
 DEFAULT_CHAIN_VARIABLE = "DOCKER_CREDENTIAL_TRUSS_AWS_DEFAULT_CHAIN"
@@ -395,6 +395,12 @@ class AwsProvider:
         """Besides the secrets, what a mint is made from: the job's token (citoken)."""
         token_source = self.token_source()
         return token_source.inputs() if token_source is not None else ""
+
+    #: doctor's words for a missing key pair that get goes on without (opted in).
+    without_secrets = (
+        f"{DEFAULT_CHAIN_VARIABLE}=1, so boto3's default credentials sign"
+        " (environment, profiles, SSO, instance role)"
+    )
 
     def _need_keys(self) -> None:
         """The truss key pair, or the opt-in to boto3's default chain, must be there."""

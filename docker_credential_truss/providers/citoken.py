@@ -1,4 +1,4 @@
-"""Where a CI job's OIDC token comes from, for ``AWS_OIDC`` and ``GCP_OIDC`` alike.
+"""Where a CI job's OIDC token comes from, for the AWS and the Google OIDC methods alike.
 
 The first of these that is present is used (an empty variable counts as absent):
 
@@ -79,12 +79,9 @@ _PER_TOKEN_CLAIMS = frozenset({"exp", "iat", "nbf", "jti"})
 class Cloud:
     """The variables one cloud's OIDC method reads."""
 
-    __slots__ = ("audience_variable", "files", "method", "variable")
+    __slots__ = ("audience_variable", "files", "variable")
 
-    def __init__(
-        self, method: str, files: tuple[str, ...], variable: str, audience_variable: str
-    ) -> None:
-        self.method = method
+    def __init__(self, files: tuple[str, ...], variable: str, audience_variable: str) -> None:
         self.files = files
         self.variable = variable
         self.audience_variable = audience_variable
@@ -108,13 +105,11 @@ class Cloud:
 
 
 AWS = Cloud(
-    "AWS_OIDC",
     ("DOCKER_CREDENTIAL_TRUSS_AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_WEB_IDENTITY_TOKEN_FILE"),
     "DOCKER_CREDENTIAL_TRUSS_AWS_WEB_IDENTITY_TOKEN",
     "DOCKER_CREDENTIAL_TRUSS_AWS_OIDC_AUDIENCE",
 )
 GCP = Cloud(
-    "GCP_OIDC",
     ("DOCKER_CREDENTIAL_TRUSS_GCP_OIDC_TOKEN_FILE",),
     "DOCKER_CREDENTIAL_TRUSS_GCP_OIDC_TOKEN",
     "DOCKER_CREDENTIAL_TRUSS_GCP_OIDC_AUDIENCE",
@@ -130,7 +125,7 @@ def find(cloud: Cloud, env: Mapping[str, str], default_audience: str, key: str) 
     if source is not None:
         source.key = key
         source.default_audience = default_audience
-        debuglog.debug("%s: %s takes the CI token from %s", key, cloud.method, source.name)
+        debuglog.debug("%s: the CI token comes from %s", key, source.name)
     return source
 
 

@@ -196,6 +196,7 @@ def test_unconfigure_gives_back_what_docker_wrote_and_the_replaced_helper(
 
     undone = sandbox.run_helper("unconfigure", args=[str(path)])
     assert undone.returncode == 0, undone.stderr
+    assert f"changed in {config}:" in undone.stdout
     assert '"credHelpers": "127.0.0.1:5000" removed' in undone.stdout
     assert config.read_bytes() == original
     assert sorted(p.name for p in sandbox.docker_config.iterdir()) == before
@@ -225,3 +226,38 @@ def test_baseten_push_dry_run_needs_no_api_key(sandbox: Sandbox, tmp_path: Path)
     assert "dry run: nothing written" in done.stdout
     without = sandbox.run_helper("baseten", args=["push", str(path)])
     assert without.returncode == 1 and "no Baseten API key" in without.stderr
+
+
+def test_racing_configures_of_one_registry_record_one_and_refuse_the_rest(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    # The check for other settings runs under the helper config's lock: two trusses
+    # configured at once cannot both find the registry free and overwrite each other.
+    racers = 8
+    dirs = [
+        truss(
+            tmp_path,
+            f"t{i}",
+            "base_image:\n  image: ghcr.io/org/base:1\n  docker_auth:\n"
+            f"    auth_method: REGISTRY_SECRET\n    secret_name: pw_{i}\n",
+        )
+        for i in range(racers)
+    ]
+    procs = [
+        subprocess.Popen(
+            [EXE_NAME, "configure", str(d)],
+            env=sandbox.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for d in dirs
+    ]
+    results = [(p.wait(timeout=120), p.communicate()[1]) for p in procs]
+    winners = [i for i, (code, _) in enumerate(results) if code == 0]
+    assert len(winners) == 1, results
+    assert all("is already recorded with" in err for code, err in results if code == 1)
+    recorded = json.loads(
+        (sandbox.config_home / "docker-credential-truss" / "config.json").read_text()
+    )
+    assert recorded["registries"]["ghcr.io"]["secret_name"] == f"pw_{winners[0]}"

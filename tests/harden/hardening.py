@@ -96,6 +96,7 @@ def looks_like_traceback(err: str) -> bool:
 
 
 NOT_FOUND = b"credentials not found in native keychain\n"
+HUMAN_COMMANDS = ("configure", "unconfigure", "doctor", "baseten")
 #: get's only errors on stdout: the protocol's answers to input that names no server.
 MALFORMED_INPUT = (b"no credentials server URL\n", b"input is larger than", b"input is not UTF-8")
 
@@ -104,7 +105,8 @@ def check_outcome(verb: str, code: int, out: bytes, err: str) -> None:
     """What every run must look like: exit 0 or 1, errors as one safe line.
 
     ``get`` for a well-formed server answers a credential or exactly not-found, with
-    at most one line on stderr saying why; other verbs' errors are one line on stdout.
+    at most one line on stderr saying why; the other protocol verbs' errors are one
+    line on stdout; a human command's error that stops it is one line on stderr.
     """
     expect(code in (0, 1), f"{verb}: exit status {code}")
     expect(not looks_like_traceback(err), f"{verb}: traceback on stderr: {err[-300:]!r}")
@@ -129,6 +131,14 @@ def check_outcome(verb: str, code: int, out: bytes, err: str) -> None:
         return
     if verb == "get" and code == 1:
         expect(out.startswith(MALFORMED_INPUT), f"get: stdout is not the protocol's: {out[:300]!r}")
+    if verb in HUMAN_COMMANDS and code == 1 and out == b"":
+        # a human command's error that stops it: once, on stderr, one line
+        expect(
+            err.startswith("docker-credential-truss: ") and err.count("\n") == 1,
+            f"{verb}: error output is not exactly one line on stderr ({len(err)} chars)",
+        )
+        expect("internal error" not in err, f"{verb}: {err.strip()[:300]}")
+        return
     if code == 1:
         text = out.decode("utf-8", "replace")
         expect(

@@ -61,8 +61,8 @@ def _configure(exe, env, tmp_path, name: str, role: str, region: str) -> None:
         f"    registry: {ECR}\n    aws_assume_role_arn: '{role}'\n"
         f"    aws_assume_role_region: {region}\n"
     )
-    code, out, _ = run_exe(exe, env, "configure", str(truss))
-    expect(code == 0, f"configure {name}: {out[-300:]!r}")
+    code, out, err = run_exe(exe, env, "configure", "--replace", str(truss))
+    expect(code == 0, f"configure {name}: {out[-300:]!r} {err[-300:]!r}")
 
 
 def _get(exe, env) -> tuple[int, str | None, str]:

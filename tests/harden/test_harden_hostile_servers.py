@@ -31,6 +31,7 @@ from hardening import (
     check_outcome,
     expect,
     figures,
+    looks_like_traceback,
     make_env,
     no_sentinel,
     run_exe,
@@ -63,6 +64,13 @@ def _configured(exe, tmp_path, key: str, image: str | None = None) -> tuple[dict
 
 def _basic(password: str) -> str:
     return "Basic " + base64.b64encode(f"builder:{password}".encode()).decode()
+
+
+def _baseten_failed(code: int, out: bytes, err: str) -> str:
+    """The one line a failed ``baseten`` printed (on stderr, as human commands do)."""
+    expect(code == 1 and out == b"", f"baseten: exit {code}, stdout {out[-200:]!r}")
+    expect(not looks_like_traceback(err) and err.count("\n") == 1, f"baseten: {err!r}")
+    return err
 
 
 def _doctor(exe, env, key, *secrets: str) -> str:
@@ -120,9 +128,9 @@ def test_a_baseten_api_echoing_the_key_as_its_code_is_masked(exe, tmp_path):
         env, _ = _configured(exe, tmp_path, "ghcr.io")
         env.update(BASETEN_API_KEY=api_key, DOCKER_CREDENTIAL_TRUSS_BASETEN_API_URL=api.url)
         code, out, err = run_exe(exe, env, "baseten", "check", str(tmp_path / "truss"))
-    check_outcome("baseten", code, out, err)
     no_sentinel(out + err.encode(), [api_key], "baseten check")
-    expect(code == 1 and b"HTTP 401 [redacted]" in out, f"baseten check: {out[-300:]!r}")
+    line = _baseten_failed(code, out, err)
+    expect("HTTP 401 [redacted]" in line, f"baseten check: {line!r}")
     COUNTS["echoed API keys masked"] += 1
 
 
@@ -270,10 +278,11 @@ def test_a_plain_http_baseten_override_elsewhere_is_refused_before_sending(exe, 
         etc = etc_with(exe, tmp_path / "etc", hosts={"baseten-api.test": api.ip})
         argv = in_etc(exe, etc, "baseten", "check", str(tmp_path / "truss"))
         done = subprocess.run(argv, env=env, capture_output=True, timeout=60)
-    out = done.stdout.decode("utf-8", "replace")
-    no_sentinel(out + done.stderr.decode("utf-8", "replace"), [api_key], "baseten check")
+    err = done.stderr.decode("utf-8", "replace")
+    no_sentinel(done.stdout + err.encode(), [api_key], "baseten check")
     expect(api.requests == [], f"the API key went over plain http ({len(api.requests)} requests)")
-    expect(done.returncode == 1 and "is plain http" in out, out)
+    line = _baseten_failed(done.returncode, done.stdout, err)
+    expect("is plain http" in line, line)
     COUNTS["plain-http Baseten overrides refused"] += 1
 
 
@@ -284,7 +293,7 @@ def test_deeply_nested_json_from_baseten_is_one_line(exe, tmp_path):
     with Server(answer) as api:
         env, api_key = _baseten_env(exe, tmp_path, api.url)
         code, out, err = run_exe(exe, env, "baseten", "check", str(tmp_path / "truss"))
-    check_outcome("baseten", code, out, err)
     no_sentinel(out + err.encode(), [api_key], "baseten check")
-    expect(b"is not JSON" in out and b"RecursionError" not in out, f"{out[-300:]!r}")
+    line = _baseten_failed(code, out, err)
+    expect("is not JSON" in line and "RecursionError" not in line, line)
     COUNTS["deep JSON answers refused"] += 1

@@ -451,7 +451,7 @@ def test_ecr_lookalikes_are_never_claimed_by_convention(data, host):
         except InvalidRegistry:
             COUNTS["ECR look-alikes rejected by parse"] += 1
             return
-        found = resolver.method(registry)
+        found = resolver.choose(registry)
         COUNTS["ECR look-alikes"] += 1
         if found is None:
             return

@@ -99,6 +99,7 @@ def test_a_ca_trusted_nowhere_fails_on_the_certificate(exe, tmp_path, tls_regist
     server, _, password = tls_registry
     out = _doctor(exe, tmp_path, server, password)
     expect(f"FAIL  registry check: https://{NAME}:{server.port}/v2/:" in out, out)
+    expect("fix: if docker trusts this registry's CA, put it in /etc/docker/certs.d/" in out, out)
     expect("registry accepted the credential" not in out, out)
     COUNTS["untrusted CAs refused"] += 1
 

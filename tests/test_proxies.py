@@ -1,0 +1,80 @@
+"""The proxy choice (docker's, loopback never proxied), JSON depth, and what is shown."""
+
+import pytest
+
+from docker_credential_truss import debuglog
+from docker_credential_truss.proxies import UnsupportedProxy, proxy_for
+from docker_credential_truss.webclient import MAX_DEPTH, parse_json
+
+ENV = {
+    "HTTPS_PROXY": "proxy.example:3128",
+    "http_proxy": "http://user:pa%3Ass@proxy.example:8080",
+    "NO_PROXY": "internal.example, .corp.example, *.svc.example, 10.0.0.0/8, [fd00::1],"
+    " reg.example:5000",
+}
+
+
+@pytest.mark.parametrize(
+    ("url", "proxy"),
+    [
+        ("http://127.0.0.1:5000/v2/", None),
+        ("https://127.9.8.7/v2/", None),
+        ("http://localhost:5000/v2/", None),
+        ("http://api.localhost:8000/v1/secrets", None),
+        ("http://[::1]:5000/v2/", None),
+        ("https://ghcr.io/v2/", "http://proxy.example:3128"),
+        ("http://ghcr.io/v2/", "http://user:pa%3Ass@proxy.example:8080"),
+        ("https://internal.example/v2/", None),
+        ("https://a.internal.example/v2/", None),
+        ("https://notinternal.example/v2/", "http://proxy.example:3128"),
+        ("https://corp.example/v2/", "http://proxy.example:3128"),
+        ("https://x.corp.example/v2/", None),
+        ("https://svc.example/v2/", "http://proxy.example:3128"),
+        ("https://a.svc.example/v2/", None),
+        ("https://10.1.2.3/v2/", None),
+        ("https://11.1.2.3/v2/", "http://proxy.example:3128"),
+        ("https://[fd00::1]/v2/", None),
+        ("https://reg.example:5000/v2/", None),
+        ("https://reg.example/v2/", "http://proxy.example:3128"),
+    ],
+)
+def test_proxy_choice_follows_go_and_never_proxies_loopback(url, proxy):
+    chosen = proxy_for(url, ENV)
+    assert (chosen.url if chosen else None) == proxy
+
+
+def test_loopback_is_direct_even_with_no_no_proxy():
+    assert proxy_for("http://127.0.0.1:5000/v2/", {"http_proxy": "http://p:1"}) is None
+
+
+def test_a_proxy_is_shown_without_its_password_and_its_password_known():
+    chosen = proxy_for("http://ghcr.io/v2/", ENV)
+    assert chosen.shown == "http://proxy.example:8080" and chosen.variable == "http_proxy"
+    assert chosen.password == "pa:ss"
+
+
+def test_upper_case_first_and_star_bypasses_all():
+    env = {"HTTPS_PROXY": "http://upper:1", "https_proxy": "http://lower:1"}
+    assert proxy_for("https://ghcr.io/", env).url == "http://upper:1"
+    assert proxy_for("https://ghcr.io/", {**env, "no_proxy": "*"}) is None
+
+
+def test_a_socks_proxy_is_refused_not_bypassed():
+    with pytest.raises(UnsupportedProxy, match="socks5 proxy"):
+        proxy_for("https://ghcr.io/", {"HTTPS_PROXY": "socks5://p:1080"})
+
+
+def test_json_deeper_than_the_bound_is_refused_before_parsing():
+    assert parse_json(b"[" * MAX_DEPTH + b"]" * MAX_DEPTH) is not None
+    with pytest.raises(ValueError, match="nested deeper"):
+        parse_json(b"[" * 100_000 + b"]" * 100_000)
+    assert parse_json(b'{"a": "[[[[\\"{{{{"}') == {"a": '[[[["{{{{'}
+
+
+def test_shown_masks_secrets_and_makes_controls_visible():
+    debuglog.redact("sekret-value-77")
+    try:
+        text = debuglog.shown("code sekret-value-77 \x1b[2J\x9b\u202e\r\nend")
+    finally:
+        debuglog.close()
+    assert text == "code [redacted] \\x1b[2J\\x9b\\u202e\\x0d\\x0aend"
