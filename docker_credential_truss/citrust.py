@@ -87,7 +87,7 @@ def check(
     if isinstance(exp, (int, float)) and not isinstance(exp, bool) and exp <= now:
         report.warn(
             f"the CI token expired at {_when(exp)}",
-            f"a token at hand is made per job: rewrite {source.name} with this job's",
+            f"the CI makes a token per job: {source.name} must hold this job's, not an old one",
         )
     audiences = _audiences(claims.get("aud"))
     if not audiences & _defaults(source.default_audience):
