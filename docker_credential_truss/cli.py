@@ -207,8 +207,8 @@ def _human(
         return baseten(options.baseten(args, stdout), stdin, stdout, stderr, env)
     except options.HelpShown:
         return 0
-    except options.UsageError as exc:
-        stderr.write(exc.message + "\n")
+    except options.UsageError as exc:  # it quotes the arguments: made inert too
+        stderr.write(debuglog.shown(exc.message) + "\n")
         return 2
     except HelperError as exc:
         debuglog.error("error: %s", exc.message)

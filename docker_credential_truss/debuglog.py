@@ -131,9 +131,10 @@ def _basic_password(value: str) -> str | None:
     return password if user and sep else None
 
 
-def masked(text: str) -> str:
-    """``text`` with every registered secret replaced; overlapping or nested occurrences
-    are masked as one stretch, so no part of any of them shows.
+def masked(text: str, shortest: int = 1) -> str:
+    """``text`` with every registered secret (of ``shortest`` characters or more)
+    replaced; overlapping or nested occurrences are masked as one stretch, so no part
+    of any of them shows.
 
     Only the line's own substrings are looked up, each in a dict or set: no loop over
     the secrets, so the cost is linear in the line's length however many there are.
@@ -150,6 +151,8 @@ def masked(text: str) -> str:
                 if start >= 0 and text.startswith(value, start):
                     spans.append((start, end))
     for length, values in _short.items():
+        if length < shortest:
+            continue
         grams = {text[i : i + length] for i in range(len(text) - length + 1)}
         for value in values & grams:
             start = text.find(value)
@@ -184,15 +187,21 @@ _CONTROLS = frozenset(
 )
 
 
+#: Secrets shorter than this are masked in the log but not in what a person reads: a
+#: one- or two-letter test password would otherwise turn every message into confetti.
+SHOWN_SHORTEST = 6
+
+
 def shown(text: str) -> str:
     """``text`` fit for a person's terminal: secrets masked, control characters visible.
 
     Every line the human commands print goes through here, because some of it comes
     from servers (error codes, realm URLs, content types): a registry that echoes the
-    password in an error code is masked as in the log, and an escape sequence is shown
+    password in an error code is masked as in the log (secrets of
+    SHOWN_SHORTEST characters or more), and an escape sequence is shown
     as the four characters ``\\x1b`` instead of clearing the screen.
     """
-    text = masked(text)
+    text = masked(text, SHOWN_SHORTEST)
     if _CONTROLS.isdisjoint(text):
         return text
     return "".join(_visible(c) if c in _CONTROLS else c for c in text)

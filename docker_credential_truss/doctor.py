@@ -285,6 +285,7 @@ def check_registry(
             report.note("credential: not tried, the settings cannot work")
         elif check_secrets(report, resolver, plan):
             check_blank_ends(report, resolver, plan)
+            check_ci_token(report, resolver, plan, offline)
             token = check_credential(report, resolver, plan, offline)
             if token is not None and not no_registry:
                 check_registry_access(report, resolver, registry, token, choice.settings, insecure)
@@ -436,6 +437,22 @@ def check_shadowing(
             " docker-compose use it whenever this helper has no credential",
             f'remove "{entries[0]}" from "auths" in {paths.docker_config}',
         )
+
+
+def check_ci_token(report: Report, resolver: Resolver, plan: Preparation, offline: bool) -> None:
+    """AWS_OIDC and GCP_OIDC: the CI token's source and claims, as the trust must see them.
+
+    The provider is get's own (``plan``'s), which check_credential then mints with: a
+    token fetched here (GitHub, Buildkite) is the one the mint uses, asked for once.
+    """
+    from docker_credential_truss import citrust
+
+    choice = plan.choice
+    if choice is None or choice.method not in citrust.METHODS or plan.problem is not None:
+        return  # not an OIDC method, or check_credential, next, reports what stops get
+    provider = plan.provider
+    settings = choice.settings
+    citrust.check(report, provider, choice.method, settings, resolver.env, offline, time.time())
 
 
 def check_credential(

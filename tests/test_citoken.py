@@ -291,3 +291,12 @@ def test_buildkite_without_the_agent_says_so(tmp_path):
     env = {"PATH": str(tmp_path), "BUILDKITE_JOB_ID": "job-1"}
     with pytest.raises(ProviderError, match="buildkite-agent is not on PATH"):
         find(env).token()
+
+
+@pytest.mark.parametrize(
+    "url", ["http://pipelines.example.com/x?api-version=2.0", "ftp://127.0.0.1/x?a=1", "https:///x"]
+)
+def test_the_request_token_goes_only_over_https_or_to_this_machine(url):
+    env = {"ACTIONS_ID_TOKEN_REQUEST_URL": url, "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "t"}
+    with pytest.raises(ProviderError, match="not an https URL; the request token is not sent"):
+        find(env).token()

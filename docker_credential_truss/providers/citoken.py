@@ -124,6 +124,8 @@ def find(cloud: Cloud, env: Mapping[str, str], default_audience: str, key: str) 
     source = _find(cloud, env, default_audience)
     if source is not None:
         source.key = key
+        source.default_audience = default_audience
+        debuglog.debug("%s: the CI token comes from %s", key, source.name)
     return source
 
 
@@ -175,6 +177,10 @@ class Source:
     key = ""
     #: the audience asked for; None when the token carries its CI's own
     audience: str | None = None
+    #: the cloud's default audience (doctor warns about a token with another)
+    default_audience = ""
+    #: whether the token is read without the network or a program (doctor --offline)
+    at_hand = False
 
     def job(self) -> str:
         """Whose job the token is, known without the network; never a secret."""
@@ -194,6 +200,8 @@ class Source:
 
 class _Given(Source):
     """A token at hand: in a file or a variable."""
+
+    at_hand = True
 
     def _value(self) -> str:
         raise NotImplementedError
@@ -291,6 +299,10 @@ class GitHub(Source):
 
         timeout = request_timeout(self.env)
         url = self.request_url()
+        if not _safe_for_bearer(url):
+            raise ProviderError(
+                f"{self.key}: {GITHUB_URL} is not an https URL; the request token is not sent"
+            )
         headers = {"Authorization": f"Bearer {self.request_token}", "Accept": "application/json"}
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
@@ -321,6 +333,20 @@ class GitHub(Source):
         debuglog.redact(value)
         self._fetched = value
         return value
+
+
+def _safe_for_bearer(url: str) -> bool:
+    """https, or http to this machine (a runner's local proxy, a test's stand-in)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return False
+    if parts.scheme == "https":
+        return bool(host)
+    return parts.scheme == "http" and host in ("127.0.0.1", "::1", "localhost")
 
 
 def _refused(status: int, attempts: int) -> str:

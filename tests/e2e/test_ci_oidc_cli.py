@@ -200,20 +200,40 @@ def test_buildkite_through_its_agent(sandbox, aws):
     assert aws.count(ASSUME_ROLE_WEB) == 1
 
 
-def test_a_refused_token_then_a_good_one_is_tried_at_once(sandbox, aws):
-    """The failure memory covers the token's content: a rewritten file is tried now."""
+@pytest.mark.parametrize("where", ["file", "variable"])
+def test_a_refused_token_then_a_good_one_is_tried_at_once(sandbox, aws, where):
+    """The failure memory covers the token's content: a new token is tried now."""
     path = sandbox.root / "ci-token"
-    sandbox.env["AWS_WEB_IDENTITY_TOKEN_FILE"] = str(path)
-    wrong = make_jwt(**job_claims("sts.amazonaws.com", "repo:octo-org/octo-repo:pull_request"))
-    path.write_text(wrong)
+
+    def present(token: str) -> None:
+        if where == "file":
+            path.write_text(token)
+            sandbox.env["AWS_WEB_IDENTITY_TOKEN_FILE"] = str(path)
+        else:
+            sandbox.env["DOCKER_CREDENTIAL_TRUSS_AWS_WEB_IDENTITY_TOKEN"] = token
+
+    present(make_jwt(**job_claims("sts.amazonaws.com", "repo:octo-org/octo-repo:pull_request")))
     why = not_found(sandbox.run_helper("get", stdin=HOST))
     assert why.endswith(f"for role {ROLE} (InvalidIdentityToken)")
-    assert f"the token file {path} (AWS_WEB_IDENTITY_TOKEN_FILE)" in why
+    if where == "file":
+        assert f"the token file {path} (AWS_WEB_IDENTITY_TOKEN_FILE)" in why
     assert "remembered from" in not_found(sandbox.run_helper("get", stdin=HOST))
     assert aws.count(ASSUME_ROLE_WEB) == 1, "the same token is not sent again at once"
-    path.write_text(make_jwt(**job_claims("sts.amazonaws.com")))
+    present(make_jwt(**job_claims("sts.amazonaws.com")))
     assert secret_of(sandbox.run_helper("get", stdin=HOST)) == aws.password
     assert aws.count(ASSUME_ROLE_WEB) == 2
+
+
+def test_a_silent_github_endpoint_fails_the_get_on_the_request_timeout(sandbox, aws, github):
+    github.delay = 5.0
+    sandbox.env["DOCKER_CREDENTIAL_TRUSS_TIMEOUT"] = "1"
+    why = not_found(sandbox.run_helper("get", stdin=HOST))
+    # the request's own timeout fired (not the mint's deadline, which says "too slow")
+    assert why.endswith(
+        "cannot reach GitHub Actions' token endpoint (ACTIONS_ID_TOKEN_REQUEST_URL,"
+        " audience sts.amazonaws.com): no answer within 1s"
+    )
+    assert (github.calls, aws.count(ASSUME_ROLE_WEB)) == (1, 0), "silence is not retried"
 
 
 def test_a_token_minted_for_one_job_is_not_served_to_another(sandbox, aws):
@@ -240,3 +260,35 @@ def test_no_ci_token_for_gcp_names_every_place_looked(sandbox):
     for place in ("GCP_OIDC_TOKEN_FILE", "ACTIONS_ID_TOKEN_REQUEST_URL", "CIRCLE_OIDC_TOKEN_V2"):
         assert place in why
     assert "BITBUCKET_STEP_OIDC_TOKEN" in why and "buildkite-agent" in why
+
+
+def test_doctor_shows_the_github_tokens_claims_as_what_the_role_must_trust(sandbox, aws, github):
+    sandbox.env["DOCKER_CREDENTIAL_TRUSS_DEBUG"] = "1"
+    done = sandbox.run_helper("doctor", args=["--no-registry", HOST])
+    report = done.stdout
+    assert done.returncode == 0, report
+    expected = [
+        "  ok    CI OIDC token: from GitHub Actions' token endpoint"
+        " (ACTIONS_ID_TOKEN_REQUEST_URL, audience sts.amazonaws.com)",
+        f"  --    the trust policy of {ROLE} (and its IAM OIDC provider) must admit"
+        " (decoded, not verified):",
+        f"  --      iss {ISSUER}",
+        "  --      aud sts.amazonaws.com",
+        f"  --      sub {SUBJECT}",
+    ]
+    lines = report.splitlines()
+    start = lines.index(expected[0])
+    assert lines[start : start + 5] == expected
+    assert "https://oidc.baseten.co" in report and "  WARN  " not in report
+    assert "credential: made one now for user AWS" in report
+    # the token whose claims are shown is the one the credential is minted with
+    assert (github.calls, aws.count(ASSUME_ROLE_WEB)) == (1, 1)
+    texts = [report + done.stderr, debug_log(sandbox)]
+    assert leaked(texts, [github.request_token, *github.issued, aws.password]) == []
+
+
+def test_doctor_offline_names_every_place_it_looked(sandbox, aws):
+    report = sandbox.run_helper("doctor", args=["--offline", HOST]).stdout
+    assert "CI OIDC token: none; looked at DOCKER_CREDENTIAL_TRUSS_AWS_WEB_IDENTITY_TOKEN_FILE" in (
+        report
+    )
