@@ -24,6 +24,7 @@ import threading
 
 import pytest
 from fakes.aws import ASSUME_ROLE, ASSUME_ROLE_WEB, ECR, FakeAws, Role
+from prerequisites import helper_exe
 
 ACCOUNT = "123456789012"
 HOST = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com"
@@ -170,10 +171,7 @@ class _Listener:
 
 
 def _executable() -> str:
-    exe = os.environ.get("DCT_EXE") or shutil.which("docker-credential-truss")
-    if not exe:
-        pytest.fail("no docker-credential-truss to test: install it or set DCT_EXE")
-    return os.path.abspath(exe)
+    return helper_exe()
 
 
 def _free_loopback() -> str:

@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import os
 import pty
-import shutil
 import subprocess
 
 import pytest
 import yaml
 from fakes.baseten import LEAK_SENTINEL, FakeBaseten
+from prerequisites import helper_exe
 
 EXE = "docker-credential-truss"
 KEY = "SENTINEL-baseten-key-a41c"
@@ -32,10 +32,7 @@ SENTINELS = (KEY, ENV_KEY, PLAIN_KEY, AWS_SECRET, GHCR_VALUE, HUB_VALUE, LEAK_SE
 
 
 def executable() -> str:
-    exe = os.environ.get("DCT_EXE") or shutil.which(EXE)
-    if not exe:
-        pytest.fail("no docker-credential-truss to test: install it or set DCT_EXE")
-    return os.path.abspath(exe)
+    return helper_exe()
 
 
 @pytest.fixture

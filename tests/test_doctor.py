@@ -20,6 +20,7 @@ import time
 import pytest
 from e2e.e2e_servers import Registry, free_port
 from fakes.gcp import FakeGoogle
+from prerequisites import helper_exe, missing
 
 from docker_credential_truss import config
 from docker_credential_truss.cache import TokenCache
@@ -33,10 +34,7 @@ AR = "us-west2-docker.pkg.dev"
 
 
 def executable() -> str:
-    exe = os.environ.get("DCT_EXE") or shutil.which("docker-credential-truss")
-    if not exe:
-        pytest.fail("no docker-credential-truss to test: install it or set DCT_EXE")
-    return os.path.abspath(exe)
+    return helper_exe()
 
 
 @pytest.fixture
@@ -50,6 +48,8 @@ def bindir(tmp_path):
 @pytest.fixture(scope="module")
 def registry_server(tmp_path_factory):
     """docker-registry on REG, accepting builder:PASSWORD (the secret's credential)."""
+    if shutil.which("docker-registry") is None:
+        missing("docker-registry is not installed (Debian: apt install docker-registry)")
     server = Registry(
         tmp_path_factory.mktemp("registry"), "127.0.0.1", PORT, [("builder", PASSWORD)]
     )

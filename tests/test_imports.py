@@ -57,6 +57,9 @@ def test_static_get_compiles_no_avoidable_module(env, tmp_path):
     )
     modules = loaded_after_get({**env, "HOME": str(tmp_path)}, "ghcr.io")
     assert "docker_credential_truss.yamlsubset" in modules  # it did read the file
+    # Less what the interpreter loads before any of ours (pip install -e's import hook
+    # loads importlib), which no change here can avoid.
+    modules -= modules_after("")
     assert not [m for m in ("base64", "importlib", "struct") if m in modules]
 
 
