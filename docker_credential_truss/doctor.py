@@ -104,6 +104,14 @@ def check_path(report: Report, env: Mapping[str, str]) -> None:
             fix = f"add the folder holding it to PATH, or install it with: pipx install {EXE_NAME}"
         report.fail(f"no program named {EXE_NAME} on PATH, so docker cannot run the helper", fix)
         return
+    if not os.path.isabs(found):  # Go's exec.LookPath refuses what '.' or '' finds
+        report.fail(
+            f"{EXE_NAME} is found as {found}, through a relative PATH entry ('.' or an empty"
+            " one): docker refuses it (resolves to executable in current directory)",
+            "take the relative entry out of PATH (or put it last), and put the helper in an"
+            f" absolute folder on PATH: ln -s {os.path.abspath(found)} /usr/local/bin/",
+        )
+        return
     try:
         done = subprocess.run(
             [found, "version"],

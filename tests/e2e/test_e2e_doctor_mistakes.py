@@ -209,3 +209,25 @@ def test_the_helper_on_path_only_inside_a_venv_is_a_warning(
     done = doctor(sandbox)
     assert f"only while the virtual environment {venv} is active" in done.stdout
     assert f"ln -s {venv / 'bin' / EXE_NAME} /usr/local/bin/" in done.stdout
+
+
+def test_the_helper_found_through_a_relative_path_entry_is_a_failure(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    # docker (Go's exec.LookPath) refuses a helper that '.' in PATH finds:
+    # "docker-credential-truss resolves to executable in current directory"
+    here = tmp_path / "project"
+    here.mkdir()
+    exe = os.path.realpath(
+        subprocess.check_output(["which", EXE_NAME], env=sandbox.env, text=True).strip()
+    )
+    (here / EXE_NAME).symlink_to(exe)
+    env = dict(sandbox.env, PATH=".:/usr/bin:/bin")
+    done = subprocess.run(
+        [exe, "doctor", "--offline"], env=env, cwd=here, capture_output=True, text=True
+    )
+    assert done.returncode == 1
+    assert (
+        f"FAIL  {EXE_NAME} is found as ./{EXE_NAME}, through a relative PATH entry" in done.stdout
+    )
+    assert f"ln -s {here / EXE_NAME} /usr/local/bin/" in done.stdout
