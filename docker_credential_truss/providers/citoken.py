@@ -314,7 +314,7 @@ class GitHub(Source):
         import random
         import time
 
-        from docker_credential_truss import tlstrust, webclient
+        from docker_credential_truss import webclient
         from docker_credential_truss.minting import request_timeout
 
         timeout = request_timeout(self.env)
@@ -332,7 +332,6 @@ class GitHub(Source):
                     timeout=timeout,
                     max_body=MAX_ANSWER,
                     env=self.env,
-                    context=tlstrust.trust(self.env).context if url.startswith("https") else None,
                     headers=headers,
                 )
             except webclient.Unreachable as exc:
