@@ -30,7 +30,7 @@ import json
 import os
 import urllib.parse
 
-from docker_credential_truss import debuglog, files, proxies, tlstrust, webclient
+from docker_credential_truss import debuglog, files, proxies, webclient
 from docker_credential_truss.errors import HelperError, safe_code
 from docker_credential_truss.minting import request_timeout, run_within
 
@@ -235,7 +235,6 @@ class Client:
                 timeout=self.timeout,
                 max_body=MAX_BODY,
                 env=self.env,
-                context=tlstrust.trust(self.env).context if url.startswith("https://") else None,
                 headers=headers,
                 data=data,
             )

@@ -1,6 +1,6 @@
 """doctor's OIDC section: which CI token a job presents, and what must trust it.
 
-The commonest ``AWS_OIDC`` / ``GCP_OIDC`` failure from CI is a role or workload
+The commonest failure of an OIDC method from CI is a role or workload
 identity provider that trusts another issuer, audience or subject than the job's (one
 set up for Baseten's hosted builder, say). STS's answer only says the token was
 refused, so doctor names the token source :mod:`~docker_credential_truss.providers.citoken`
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
         def fail(self, text: str, fix: str) -> None: ...
 
 
-METHODS = {"AWS_OIDC": citoken.AWS, "GCP_OIDC": citoken.GCP}
 CLAIMS = ("iss", "aud", "sub", "exp")
 DOCS = "docs/ci.md"
 MAX_SHOWN = 200
@@ -54,15 +53,11 @@ def check(
     provider and service account, named in the report). Offline, a token that must be
     asked for (GitHub, Buildkite) is not.
     """
-    cloud = METHODS[method]
+    trust = provider.ci_trust(settings)  # type: ignore[attr-defined]
+    cloud = trust.cloud
     source = provider.token_source()  # type: ignore[attr-defined]
     if source is None:
-        instead = (
-            "STS AssumeRole is signed with the truss key pair or boto3's credentials instead"
-            if method == "AWS_OIDC"
-            else "GCP_OIDC cannot work without one"
-        )
-        report.note(f"CI OIDC token: none; looked at {cloud.places()}; {instead}")
+        report.note(f"CI OIDC token: none; looked at {cloud.places()}; {trust.without}")
         return
     report.ok(f"CI OIDC token: from {source.name}")
     if offline and not source.at_hand:
@@ -80,7 +75,7 @@ def check(
             f"check what {source.name} holds: a CI's OIDC token has three dot-separated parts",
         )
         return
-    report.note(f"{_admitter(settings, method)} must admit (decoded, not verified):")
+    report.note(f"{trust.admitter} must admit (decoded, not verified):")
     for name in CLAIMS:
         report.note(f"  {name} {_shown(claims.get(name), name)}")
     exp = claims.get("exp")
@@ -93,33 +88,14 @@ def check(
     if not audiences & _defaults(source.default_audience):
         report.warn(
             f"the token's audience is not {source.default_audience}, the default for {method}",
-            f"accept it in the {_trust_object(method)}, or have the CI issue the token for"
+            f"accept it in the {trust.trust_object}, or have the CI issue the token for"
             f" {source.default_audience} ({cloud.audience_variable} sets what the helper asks"
             " GitHub and Buildkite for)",
         )
-    both = (
-        "the role must trust both issuers (an IAM OIDC provider for each)"
-        if method == "AWS_OIDC"
-        else "the service account must admit a provider for each issuer"
-    )
     report.note(
         f"on Baseten's hosted builder this config presents issuer {citoken.BASETEN_ISSUER}"
-        f" instead: used there and from CI, {both}"
+        f" instead: used there and from CI, {trust.both}"
     )
-
-
-def _admitter(settings: Mapping[str, str], method: str) -> str:
-    if method == "AWS_OIDC":
-        return (
-            f"the trust policy of {settings.get('aws_oidc_role_arn')} (and its IAM OIDC provider)"
-        )
-    resource = settings.get("gcp_oidc_workload_id_provider")
-    account = settings.get("gcp_oidc_service_account")
-    return f"workload identity provider {resource} (and {account}'s workloadIdentityUser)"
-
-
-def _trust_object(method: str) -> str:
-    return "role's IAM OIDC provider" if method == "AWS_OIDC" else "workload identity provider"
 
 
 def _audiences(aud: object) -> set[str]:

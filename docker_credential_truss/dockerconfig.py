@@ -159,18 +159,13 @@ def _read(path: str) -> dict:
 
 
 def _read_text(path: str) -> str | None:
-    """The file's text, None when there is none."""
+    """The file's text (a BOM, which some editors write, dropped), None when there is none."""
     try:
-        with files.open_regular(path, "rb") as handle:
-            raw = handle.read()
+        return files.read_text(path).removeprefix("\ufeff")
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise ConfigError(f"docker config: cannot read {path}: {exc.strerror}") from None
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ConfigError(f"docker config: {path} is not UTF-8 text") from None
+        raise ConfigError(f"docker config: cannot read {path}: {files.reason(exc)}") from None
 
 
 def _parse(text: str | None, path: str) -> dict:

@@ -448,7 +448,7 @@ def check_shadowing(
 
 
 def check_ci_token(report: Report, resolver: Resolver, plan: Preparation, offline: bool) -> None:
-    """AWS_OIDC and GCP_OIDC: the CI token's source and claims, as the trust must see them.
+    """An OIDC method's CI token: its source and claims, as the trust must see them.
 
     The provider is get's own (``plan``'s), which check_credential then mints with: a
     token fetched here (GitHub, Buildkite) is the one the mint uses, asked for once.
@@ -456,8 +456,11 @@ def check_ci_token(report: Report, resolver: Resolver, plan: Preparation, offlin
     from docker_credential_truss import citrust
 
     choice = plan.choice
-    if choice is None or choice.method not in citrust.METHODS or plan.problem is not None:
-        return  # not an OIDC method, or check_credential, next, reports what stops get
+    ci_trust = getattr(plan.provider, "ci_trust", None)
+    if choice is None or plan.problem is not None or ci_trust is None:
+        return  # check_credential, next, reports what stops get
+    if ci_trust(choice.settings) is None:
+        return  # not an OIDC method
     provider = plan.provider
     settings = choice.settings
     citrust.check(report, provider, choice.method, settings, resolver.env, offline, time.time())

@@ -234,7 +234,7 @@ class Session:
                 timeout=self.timeout,
                 max_body=MAX_BODY,
                 env=self.env,
-                context=self.tls().context if url.startswith("https://") else None,
+                trust=self.tls,
                 headers=headers,
                 data=data,
             )

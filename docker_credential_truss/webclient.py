@@ -25,12 +25,11 @@ import json
 import urllib.error
 import urllib.request
 
-from docker_credential_truss import debuglog, proxies
+from docker_credential_truss import debuglog, proxies, tlstrust
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import ssl
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
 USER_AGENT = "docker-credential-truss"
 #: Deeper JSON than any API the helper reads; Python's parser recurses once per level.
@@ -70,11 +69,15 @@ def send(
     timeout: float,
     max_body: int,
     env: Mapping[str, str],
-    context: ssl.SSLContext | None = None,
+    trust: Callable[[], tlstrust.Trust] | None = None,
     headers: Mapping[str, str] | None = None,
     data: bytes | None = None,
 ) -> Answer:
-    """Send one request to the http(s) ``url``; the answer, or :class:`Unreachable`."""
+    """Send one request to the http(s) ``url``; the answer, or :class:`Unreachable`.
+
+    An https request trusts what ``trust()`` gives (made only for https), by default the
+    system's CAs (:func:`tlstrust.trust`).
+    """
     if not url.startswith(("https://", "http://")):
         raise Unreachable(f"{url!r} is not an http(s) URL")
     try:
@@ -88,7 +91,8 @@ def send(
         urllib.request.ProxyHandler({scheme: proxy.url} if proxy else {}),
         _NoRedirects(),
     ]
-    if context is not None:
+    if scheme == "https":
+        context = (trust or (lambda: tlstrust.trust(env)))().context
         handlers.append(urllib.request.HTTPSHandler(context=context))
     # S310: the scheme is checked just above.
     request = urllib.request.Request(  # noqa: S310

@@ -69,7 +69,7 @@ TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from docker_credential_truss.providers.citoken import Source
+    from docker_credential_truss.providers.citoken import Source, Trust
     from docker_credential_truss.registry import Registry
     from docker_credential_truss.secrets import Found, Secrets
 
@@ -324,6 +324,22 @@ class AwsProvider:
     def external_id(self) -> str | None:
         """AWS_ASSUME_ROLE's ExternalId, for trust policies that require one."""
         return self.env.get(EXTERNAL_ID_VARIABLE, "").strip() or None
+
+    def ci_trust(self, settings: Mapping[str, str]) -> Trust | None:
+        """For the OIDC method, what must trust the CI job's token (doctor shows it)."""
+        if self.method != AWS_OIDC:
+            return None
+        from docker_credential_truss.providers import citoken
+
+        return citoken.Trust(
+            citoken.AWS,
+            without="STS AssumeRole is signed with the truss key pair or boto3's credentials"
+            " instead",
+            admitter=f"the trust policy of {settings.get('aws_oidc_role_arn')} (and its IAM"
+            " OIDC provider)",
+            trust_object="role's IAM OIDC provider",
+            both="the role must trust both issuers (an IAM OIDC provider for each)",
+        )
 
     def token_source(self) -> Source | None:
         """Where AWS_OIDC gets the CI job's token, or None (then AssumeRole signs)."""

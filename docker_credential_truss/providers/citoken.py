@@ -104,6 +104,26 @@ class Cloud:
         )
 
 
+class Trust:
+    """What must trust a CI job's token for one OIDC method, in words for doctor (citrust).
+
+    ``cloud``: where the method looks for the token; ``without``: what happens when there
+    is none; ``admitter``: what must admit its claims; ``trust_object``: where another
+    audience is accepted; ``both``: what a config used from CI and on Baseten needs.
+    """
+
+    __slots__ = ("admitter", "both", "cloud", "trust_object", "without")
+
+    def __init__(
+        self, cloud: Cloud, *, without: str, admitter: str, trust_object: str, both: str
+    ) -> None:
+        self.cloud = cloud
+        self.without = without
+        self.admitter = admitter
+        self.trust_object = trust_object
+        self.both = both
+
+
 AWS = Cloud(
     ("DOCKER_CREDENTIAL_TRUSS_AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_WEB_IDENTITY_TOKEN_FILE"),
     "DOCKER_CREDENTIAL_TRUSS_AWS_WEB_IDENTITY_TOKEN",
@@ -294,7 +314,7 @@ class GitHub(Source):
         import random
         import time
 
-        from docker_credential_truss import tlstrust, webclient
+        from docker_credential_truss import webclient
         from docker_credential_truss.minting import request_timeout
 
         timeout = request_timeout(self.env)
@@ -312,7 +332,6 @@ class GitHub(Source):
                     timeout=timeout,
                     max_body=MAX_ANSWER,
                     env=self.env,
-                    context=tlstrust.trust(self.env).context if url.startswith("https") else None,
                     headers=headers,
                 )
             except webclient.Unreachable as exc:

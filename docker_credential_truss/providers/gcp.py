@@ -31,7 +31,7 @@ TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from docker_credential_truss.providers.citoken import Source
+    from docker_credential_truss.providers.citoken import Source, Trust
     from docker_credential_truss.registry import Registry
     from docker_credential_truss.secrets import Secrets
 
@@ -218,6 +218,21 @@ class WorkloadIdentity:
     def inputs(self) -> str:
         """Besides the secrets, what a mint is made from: the job's token (citoken)."""
         return self.source.inputs() if self.source is not None else ""
+
+    def ci_trust(self, settings: Mapping[str, str]) -> Trust:
+        """What must trust the CI job's token (doctor shows it)."""
+        from docker_credential_truss.providers import citoken
+
+        resource = settings.get("gcp_oidc_workload_id_provider")
+        account = settings.get("gcp_oidc_service_account")
+        return citoken.Trust(
+            citoken.GCP,
+            without=f"{OIDC} cannot work without one",
+            admitter=f"workload identity provider {resource} (and {account}'s"
+            " workloadIdentityUser)",
+            trust_object="workload identity provider",
+            both="the service account must admit a provider for each issuer",
+        )
 
     def token_source(self) -> Source | None:
         """Where the CI job's token comes from (citoken), or None: none was found."""
