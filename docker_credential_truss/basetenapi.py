@@ -32,7 +32,7 @@ import urllib.parse
 
 from docker_credential_truss import debuglog, files, proxies, webclient
 from docker_credential_truss.errors import HelperError, safe_code
-from docker_credential_truss.minting import request_timeout, run_within
+from docker_credential_truss.minting import run_within
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -186,7 +186,7 @@ class Client:
         self.key = key
         self.env = env
         self.team = team
-        self.timeout = request_timeout(env)
+        self.web = webclient.Client(env, MAX_BODY)
         self.path = (
             f"/v1/teams/{urllib.parse.quote(team, safe='')}/secrets" if team else "/v1/secrets"
         )
@@ -229,15 +229,7 @@ class Client:
         if data is not None:
             headers["Content-Type"] = "application/json"
         try:
-            answer = webclient.send(
-                method,
-                url,
-                timeout=self.timeout,
-                max_body=MAX_BODY,
-                env=self.env,
-                headers=headers,
-                data=data,
-            )
+            answer = self.web.send(method, url, headers=headers, data=data)
         except webclient.Unreachable as exc:
             raise BasetenError(
                 f"cannot reach Baseten at {self.key.api_url}: {exc.reason}"

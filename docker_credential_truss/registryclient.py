@@ -30,7 +30,6 @@ from typing import NamedTuple  # doctor only: not on get's path
 
 from docker_credential_truss import debuglog, files, proxies, tlstrust, webclient
 from docker_credential_truss.errors import safe_code
-from docker_credential_truss.minting import request_timeout
 from docker_credential_truss.registry import InvalidRegistry, parse, split_image
 
 TYPE_CHECKING = False
@@ -199,9 +198,9 @@ class Session:
         self.username = username
         self.secret = secret
         self.env = env
-        self.timeout = request_timeout(env)
         #: what docker trusts for this registry (built lazily: plain http needs none)
         self.trust: tlstrust.Trust | None = None
+        self.web = webclient.Client(env, MAX_BODY, self.tls)
 
     def tls(self) -> tlstrust.Trust:
         """The CAs for this registry: docker's certs.d for its host, and the system store."""
@@ -228,16 +227,7 @@ class Session:
     ) -> webclient.Answer:
         """The answer, or :class:`webclient.Unreachable` naming where (not the query)."""
         try:
-            answer = webclient.send(
-                method,
-                url,
-                timeout=self.timeout,
-                max_body=MAX_BODY,
-                env=self.env,
-                trust=self.tls,
-                headers=headers,
-                data=data,
-            )
+            answer = self.web.send(method, url, headers=headers, data=data)
         except webclient.Unreachable as exc:
             debuglog.debug("registry check: %s %s: %s", method, origin(url), exc.reason)
             raise webclient.Unreachable(f"{origin(url)}: {exc.reason}") from None

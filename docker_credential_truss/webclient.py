@@ -5,7 +5,7 @@ both send a credential to a server they were told of, so both need the same care
 
 - no redirect is followed: a 3xx is the answer, and a credential never travels on to
   a host it was not meant for;
-- each request waits at most ``timeout`` seconds for each read, and at most
+- each request waits at most the helper's request timeout for each read, and at most
   ``max_body`` bytes of the answer are read; the caller bounds the whole exchange with
   :func:`~docker_credential_truss.minting.run_within`;
 - an HTTP status, error or not, is an :class:`Answer`; no answer at all is
@@ -26,6 +26,7 @@ import urllib.error
 import urllib.request
 
 from docker_credential_truss import debuglog, proxies, tlstrust
+from docker_credential_truss.minting import request_timeout
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -62,60 +63,74 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def send(
-    method: str,
-    url: str,
-    *,
-    timeout: float,
-    max_body: int,
-    env: Mapping[str, str],
-    trust: Callable[[], tlstrust.Trust] | None = None,
-    headers: Mapping[str, str] | None = None,
-    data: bytes | None = None,
-) -> Answer:
-    """Send one request to the http(s) ``url``; the answer, or :class:`Unreachable`.
+class Client:
+    """Requests under one set of bounds: each read waits at most the helper's request
+    timeout (:func:`~docker_credential_truss.minting.request_timeout`), at most
+    ``max_body`` bytes of an answer are read, the proxy is chosen from ``env``, and
+    https trusts what ``trust()`` gives (made only for https; by default the system's
+    CAs, :func:`tlstrust.trust`)."""
 
-    An https request trusts what ``trust()`` gives (made only for https), by default the
-    system's CAs (:func:`tlstrust.trust`).
-    """
-    if not url.startswith(("https://", "http://")):
-        raise Unreachable(f"{url!r} is not an http(s) URL")
-    try:
-        proxy = proxies.proxy_for(url, env)
-    except proxies.UnsupportedProxy as exc:
-        raise Unreachable(str(exc)) from None
-    if proxy is not None and proxy.password:
-        debuglog.redact(proxy.password)
-    scheme = url.split("://", 1)[0]
-    handlers: list[urllib.request.BaseHandler] = [
-        urllib.request.ProxyHandler({scheme: proxy.url} if proxy else {}),
-        _NoRedirects(),
-    ]
-    if scheme == "https":
-        context = (trust or (lambda: tlstrust.trust(env)))().context
-        handlers.append(urllib.request.HTTPSHandler(context=context))
-    # S310: the scheme is checked just above.
-    request = urllib.request.Request(  # noqa: S310
-        url, data=data, method=method, headers=dict(headers or {})
-    )
-    request.add_header("User-Agent", USER_AGENT)
-    opener = urllib.request.build_opener(*handlers)
-    try:
-        with opener.open(request, timeout=timeout) as response:
-            return Answer(response.status, response.headers, response.read(max_body))
-    except urllib.error.HTTPError as exc:
-        body = exc.read(max_body) if exc.fp is not None else b""
-        return Answer(exc.code, exc.headers, body)
-    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        max_body: int,
+        trust: Callable[[], tlstrust.Trust] | None = None,
+    ) -> None:
+        self.env = env
+        self.max_body = max_body
+        self.timeout = request_timeout(env)
+        self.trust = trust or (lambda: tlstrust.trust(env))
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None = None,
+        data: bytes | None = None,
+    ) -> Answer:
+        """Send one request to the http(s) ``url``; the answer, or :class:`Unreachable`."""
+        if not url.startswith(("https://", "http://")):
+            raise Unreachable(f"{url!r} is not an http(s) URL")
+        try:
+            proxy = proxies.proxy_for(url, self.env)
+        except proxies.UnsupportedProxy as exc:
+            raise Unreachable(str(exc)) from None
+        if proxy is not None and proxy.password:
+            debuglog.redact(proxy.password)
+        scheme = url.split("://", 1)[0]
+        handlers: list[urllib.request.BaseHandler] = [
+            urllib.request.ProxyHandler({scheme: proxy.url} if proxy else {}),
+            _NoRedirects(),
+        ]
+        if scheme == "https":
+            handlers.append(urllib.request.HTTPSHandler(context=self.trust().context))
+        # S310: the scheme is checked just above.
+        request = urllib.request.Request(  # noqa: S310
+            url, data=data, method=method, headers=dict(headers or {})
+        )
+        request.add_header("User-Agent", USER_AGENT)
+        opener = urllib.request.build_opener(*handlers)
+        try:
+            with opener.open(request, timeout=self.timeout) as response:
+                return Answer(response.status, response.headers, response.read(self.max_body))
+        except urllib.error.HTTPError as exc:
+            body = exc.read(self.max_body) if exc.fp is not None else b""
+            return Answer(exc.code, exc.headers, body)
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
+            raise Unreachable(self._reason(exc, proxy)) from None
+
+    def _reason(self, exc: Exception, proxy: proxies.Proxy | None) -> str:
+        """Why there was no answer, in words safe to show (never the exception's text,
+        which may quote the URL and its query)."""
         reason = getattr(exc, "reason", exc)
         text = getattr(reason, "strerror", None) or type(reason).__name__
         if isinstance(reason, TimeoutError) or "timed out" in str(reason):
-            text = f"no answer within {timeout:g}s"
+            text = f"no answer within {self.timeout:g}s"
         elif getattr(reason, "verify_message", None):  # the certificate was not trusted
             text = f"TLS: {reason.verify_message}"
         if proxy is not None:
             text += f" (through the proxy {proxy.shown} of {proxy.variable})"
-        raise Unreachable(text) from None
+        return text
 
 
 def parse_json(body: bytes) -> object:

@@ -315,9 +315,8 @@ class GitHub(Source):
         import time
 
         from docker_credential_truss import webclient
-        from docker_credential_truss.minting import request_timeout
 
-        timeout = request_timeout(self.env)
+        web = webclient.Client(self.env, MAX_ANSWER)
         url = self.request_url()
         if not _safe_for_bearer(url):
             raise ProviderError(
@@ -326,14 +325,7 @@ class GitHub(Source):
         headers = {"Authorization": f"Bearer {self.request_token}", "Accept": "application/json"}
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
-                answer = webclient.send(
-                    "GET",
-                    url,
-                    timeout=timeout,
-                    max_body=MAX_ANSWER,
-                    env=self.env,
-                    headers=headers,
-                )
+                answer = web.send("GET", url, headers=headers)
             except webclient.Unreachable as exc:
                 raise ProviderError(f"{self.key}: cannot reach {self.name}: {exc.reason}") from None
             busy = answer.status == 429 or 500 <= answer.status < 600
