@@ -22,6 +22,7 @@ from docker_credential_truss import config, debuglog
 from docker_credential_truss.authmethods import METHODS, OWN_SECRET
 from docker_credential_truss.errors import HelperError, NotFound
 from docker_credential_truss.minting import mint_within, minted
+from docker_credential_truss.providers import Spec
 from docker_credential_truss.registry import SECRET_PREFIX, InvalidRegistry, parse
 from docker_credential_truss.secrets import Secrets
 
@@ -142,9 +143,8 @@ class Resolver:
                 debuglog.debug("%s: no auth method applies", registry.key)
                 return plan
             debuglog.debug("%s: auth method %s (%s)", registry.key, choice.method, choice.why)
-            plan.provider = _provider_module(choice.method).make(
-                registry, choice.method, choice.settings, self.secrets, self.env
-            )
+            spec = Spec(registry, choice.method, choice.settings, self.secrets, self.env)
+            plan.provider = _provider_module(choice.method).make(spec)
             if plan.provider.cacheable:
                 plan.identity = plan.provider.identity()  # reads the secrets the mint will use
         except HelperError as exc:

@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 from docker_credential_truss.errors import ConfigError, ProviderError, SecretError
 from docker_credential_truss.minting import TIMEOUT_VARIABLE
 from docker_credential_truss.paths import Paths
-from docker_credential_truss.providers import _aws_calls, aws
+from docker_credential_truss.providers import Spec, _aws_calls, aws
 from docker_credential_truss.registry import parse
 from docker_credential_truss.secrets import Secrets
 
@@ -207,7 +207,7 @@ class World:
 
     def provider(self, host: str = HOST, method: str = "AWS_IAM", settings=None):
         secrets = Secrets(self.env, Paths.from_env(self.env))
-        return aws.make(parse(host), method, settings or {}, secrets, self.env)
+        return aws.make(Spec(parse(host), method, settings or {}, secrets, self.env))
 
     def failure(self, host: str = HOST, method: str = "AWS_IAM", settings=None) -> str:
         """Mint, expecting a ProviderError; its message, checked to be one safe line."""

@@ -14,7 +14,7 @@ from fakes.github import ISSUER, SUBJECT, FakeGitHub, job_claims, make_jwt
 
 from docker_credential_truss import citrust
 from docker_credential_truss.paths import Paths
-from docker_credential_truss.providers import aws, gcp
+from docker_credential_truss.providers import Spec, aws, gcp
 from docker_credential_truss.registry import parse
 from docker_credential_truss.secrets import Secrets
 
@@ -51,10 +51,10 @@ def run(tmp_path, env, method="AWS_OIDC", offline=False, now=None) -> Findings:
     paths = Paths.from_env({"HOME": str(tmp_path)})
     if method == "AWS_OIDC":
         settings = AWS_SETTINGS
-        provider = aws.make(parse(ECR), method, settings, Secrets(env, paths), env)
+        provider = aws.make(Spec(parse(ECR), method, settings, Secrets(env, paths), env))
     else:
         settings = GCP_SETTINGS
-        provider = gcp.make(parse("gcr.io"), method, settings, Secrets(env, paths), env)
+        provider = gcp.make(Spec(parse("gcr.io"), method, settings, Secrets(env, paths), env))
     found = Findings()
     citrust.check(found, provider, method, settings, env, offline, now or time.time())
     return found

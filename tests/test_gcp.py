@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from docker_credential_truss.errors import ConfigError, ProviderError, SecretError
 from docker_credential_truss.minting import DEFAULT_TIMEOUT, TIMEOUT_VARIABLE
 from docker_credential_truss.paths import Paths
-from docker_credential_truss.providers import gcp
+from docker_credential_truss.providers import Spec, gcp
 from docker_credential_truss.registry import InvalidRegistry, parse
 from docker_credential_truss.secrets import Secrets
 
@@ -89,11 +89,13 @@ def secrets_for(tmp_path, **values: str) -> Secrets:
 
 def sa_provider(tmp_path, key_json: str, server: str = AR, env=None):
     return gcp.make(
-        registry(server),
-        "GCP_SERVICE_ACCOUNT_JSON",
-        {"auth_method": "GCP_SERVICE_ACCOUNT_JSON", "secret_name": "gcp-sa"},
-        secrets_for(tmp_path, **{"gcp-sa": key_json}),
-        {"DOCKER_CREDENTIAL_TRUSS_TIMEOUT": "1"} | (env or {}),
+        Spec(
+            registry(server),
+            "GCP_SERVICE_ACCOUNT_JSON",
+            {"auth_method": "GCP_SERVICE_ACCOUNT_JSON", "secret_name": "gcp-sa"},
+            secrets_for(tmp_path, **{"gcp-sa": key_json}),
+            {"DOCKER_CREDENTIAL_TRUSS_TIMEOUT": "1"} | (env or {}),
+        )
     )
 
 
@@ -251,11 +253,13 @@ def test_an_unreachable_token_endpoint_is_named(tmp_path):
 
 def test_the_default_timeout_is_a_few_seconds(tmp_path, google):
     provider = gcp.make(
-        registry(),
-        "GCP_SERVICE_ACCOUNT_JSON",
-        {"secret_name": "gcp-sa"},
-        secrets_for(tmp_path, **{"gcp-sa": google.new_key().json()}),
-        {},
+        Spec(
+            registry(),
+            "GCP_SERVICE_ACCOUNT_JSON",
+            {"secret_name": "gcp-sa"},
+            secrets_for(tmp_path, **{"gcp-sa": google.new_key().json()}),
+            {},
+        )
     )
     assert provider.timeout == DEFAULT_TIMEOUT == 3.0
 
@@ -304,17 +308,19 @@ def test_a_broken_private_key_fails_at_mint_without_its_contents(tmp_path, googl
 def test_a_missing_key_secret_names_the_secret(tmp_path):
     with pytest.raises(SecretError, match="gcp-sa"):
         gcp.make(
-            registry(),
-            "GCP_SERVICE_ACCOUNT_JSON",
-            {"secret_name": "gcp-sa"},
-            secrets_for(tmp_path),
-            {},
+            Spec(
+                registry(),
+                "GCP_SERVICE_ACCOUNT_JSON",
+                {"secret_name": "gcp-sa"},
+                secrets_for(tmp_path),
+                {},
+            )
         )
 
 
 def test_a_missing_secret_name_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="secret_name"):
-        gcp.make(registry(), "GCP_SERVICE_ACCOUNT_JSON", {}, secrets_for(tmp_path), {})
+        gcp.make(Spec(registry(), "GCP_SERVICE_ACCOUNT_JSON", {}, secrets_for(tmp_path), {}))
 
 
 def test_identity_follows_the_key_id_and_never_holds_the_key(tmp_path, google):
@@ -332,7 +338,7 @@ def test_make_and_identity_import_neither_google_auth_nor_requests(tmp_path):
     code = f"""
 import sys
 from docker_credential_truss.paths import Paths
-from docker_credential_truss.providers import gcp
+from docker_credential_truss.providers import Spec, gcp
 from docker_credential_truss.registry import parse
 from docker_credential_truss.secrets import Secrets
 env = {{"HOME": {str(tmp_path)!r}, "TRUSS_SECRET_gcp-sa": sys.stdin.read()}}
@@ -341,7 +347,8 @@ for method, settings in [
     ("GCP_OIDC", {{"gcp_oidc_workload_id_provider": {WIP!r},
                   "gcp_oidc_service_account": {OIDC_ACCOUNT!r}}}),
 ]:
-    gcp.make(parse({AR!r}), method, settings, Secrets(env, Paths.from_env(env)), env).identity()
+    spec = Spec(parse({AR!r}), method, settings, Secrets(env, Paths.from_env(env)), env)
+    gcp.make(spec).identity()
 heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("google", "requests", "urllib3"))
 print(heavy)
 """
@@ -372,7 +379,7 @@ def oidc_provider(tmp_path, google, *, token: str | None = CI_TOKEN, env=None, *
     environment.update(env or {})
     fields = {"gcp_oidc_workload_id_provider": WIP, "gcp_oidc_service_account": OIDC_ACCOUNT}
     fields.update(settings)
-    return gcp.make(registry(), "GCP_OIDC", fields, secrets_for(tmp_path), environment)
+    return gcp.make(Spec(registry(), "GCP_OIDC", fields, secrets_for(tmp_path), environment))
 
 
 @pytest.fixture
@@ -493,7 +500,7 @@ def test_oidc_identity_is_the_account_and_the_job_not_the_ci_token(tmp_path, goo
 
 def test_an_unknown_method_is_refused(tmp_path):
     with pytest.raises(ConfigError):
-        gcp.make(registry(), "AWS_IAM", {}, secrets_for(tmp_path), {})
+        gcp.make(Spec(registry(), "AWS_IAM", {}, secrets_for(tmp_path), {}))
 
 
 def test_registry_parse_rejects_what_would_dodge_the_exact_match():

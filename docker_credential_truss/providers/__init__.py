@@ -3,7 +3,7 @@
 A provider module exposes ``check(registry, method, settings) -> str | None`` (why the
 settings cannot serve the registry, from config alone: ``configure`` warns with it,
 ``doctor --offline`` fails with it, ``make`` refuses with it) and
-``make(registry, method, settings, secrets, env) -> Provider``:
+``make(spec: Spec) -> Provider``, where the :class:`Spec` holds:
 
 - ``registry``: the normalised :class:`~docker_credential_truss.registry.Registry`;
 - ``method``: the truss auth method name, upper case (a key of ``authmethods.METHODS``,
@@ -22,9 +22,12 @@ from __future__ import annotations
 
 TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Protocol
 
     from docker_credential_truss.minting import Token
+    from docker_credential_truss.registry import Registry
+    from docker_credential_truss.secrets import Secrets
 
     class Provider(Protocol):
         #: The user name ``list`` shows without minting anything.
@@ -56,3 +59,24 @@ if TYPE_CHECKING:
             ``doctor --offline`` calls it, so that an ok there means ``get`` will not
             refuse for a reason it could have found offline.
             """
+
+
+class Spec:
+    """What a provider is made from: one object, so that every module's ``make`` (and
+    a seventh method's) takes the same single argument."""
+
+    __slots__ = ("env", "method", "registry", "secrets", "settings")
+
+    def __init__(
+        self,
+        registry: Registry,
+        method: str,
+        settings: Mapping[str, str],
+        secrets: Secrets,
+        env: Mapping[str, str],
+    ) -> None:
+        self.registry = registry
+        self.method = method.upper()
+        self.settings = settings
+        self.secrets = secrets
+        self.env = env

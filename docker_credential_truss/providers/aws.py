@@ -64,6 +64,7 @@ import re
 from docker_credential_truss import authmethods
 from docker_credential_truss.errors import ConfigError, SecretError
 from docker_credential_truss.minting import Token
+from docker_credential_truss.providers import Spec
 
 TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
@@ -191,7 +192,7 @@ def check(registry: Registry, method: str, settings: Mapping[str, str]) -> str |
     """
     if method.upper() not in METHODS:
         return f"{registry.key}: {method} is not an AWS auth method"
-    provider = AwsProvider(registry, method.upper(), settings, None, {})  # type: ignore[arg-type]
+    provider = AwsProvider(Spec(registry, method, settings, None, {}))  # type: ignore[arg-type]
     try:
         provider._require_ecr()
         if provider.method in ROLE_FIELDS:
@@ -201,18 +202,11 @@ def check(registry: Registry, method: str, settings: Mapping[str, str]) -> str |
     return None
 
 
-def make(
-    registry: Registry,
-    method: str,
-    settings: Mapping[str, str],
-    secrets: Secrets,
-    env: Mapping[str, str],
-) -> AwsProvider:
+def make(spec: Spec) -> AwsProvider:
     """A provider for ``registry``; cheap (no botocore, no network, secrets read lazily)."""
-    method = method.upper()
-    if method not in METHODS:
-        raise ConfigError(f"{registry.key}: {method} is not an AWS auth method")
-    return AwsProvider(registry, method, settings, secrets, env)
+    if spec.method not in METHODS:
+        raise ConfigError(f"{spec.registry.key}: {spec.method} is not an AWS auth method")
+    return AwsProvider(spec)
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:
@@ -244,20 +238,13 @@ class AwsProvider:
     username = USERNAME
     cacheable = True
 
-    def __init__(
-        self,
-        registry: Registry,
-        method: str,
-        settings: Mapping[str, str],
-        secrets: Secrets,
-        env: Mapping[str, str],
-    ) -> None:
-        self.registry = registry
-        self.method = method
-        self.settings = settings
-        self.secrets = secrets
-        self.env = env
-        self.ecr = parse_host(registry.host, registry.port)
+    def __init__(self, spec: Spec) -> None:
+        self.registry = spec.registry
+        self.method = spec.method
+        self.settings = spec.settings
+        self.secrets = spec.secrets
+        self.env = spec.env
+        self.ecr = parse_host(spec.registry.host, spec.registry.port)
         self._keys: _Keys | None = None
         self._resolved = False
         self._source: Source | None = None

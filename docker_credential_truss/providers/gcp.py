@@ -31,9 +31,9 @@ TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from docker_credential_truss.providers import Spec
     from docker_credential_truss.providers.citoken import Source, Trust
     from docker_credential_truss.registry import Registry
-    from docker_credential_truss.secrets import Secrets
 
 USERNAME = "oauth2accesstoken"
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"
@@ -104,21 +104,16 @@ def check(registry: Registry, method: str, settings: Mapping[str, str]) -> str |
     return None
 
 
-def make(
-    registry: Registry,
-    method: str,
-    settings: Mapping[str, str],
-    secrets: Secrets,
-    env: Mapping[str, str],
-) -> ServiceAccountKey | WorkloadIdentity:
+def make(spec: Spec) -> ServiceAccountKey | WorkloadIdentity:
     """Check the registry and the method's settings and return its provider (no network)."""
+    registry, method, settings, env = spec.registry, spec.method, spec.settings, spec.env
     problem = check(registry, method, settings)
     if problem is not None:
         raise ConfigError(problem)
     timeout = request_timeout(env)
     if method == SERVICE_ACCOUNT_JSON:
         name = _setting(registry, method, settings, "secret_name")
-        value = secrets.require(name, f"the service-account key for {registry.key}").value
+        value = spec.secrets.require(name, f"the service-account key for {registry.key}").value
         info = service_account_info(f"{registry.key}: secret {name}", value)
         return ServiceAccountKey(registry, name, info, timeout)
     if method == OIDC:

@@ -16,8 +16,8 @@ TYPE_CHECKING = False  # importing typing costs start-up time
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from docker_credential_truss.providers import Spec
     from docker_credential_truss.registry import Registry
-    from docker_credential_truss.secrets import Secrets
 
 
 def encode(username: str, secret: str) -> str:
@@ -81,15 +81,10 @@ def check(registry: Registry, method: str, settings: Mapping[str, str]) -> str |
     return None
 
 
-def make(
-    registry: Registry,
-    method: str,
-    settings: Mapping[str, str],
-    secrets: Secrets,
-    env: Mapping[str, str],
-) -> StaticProvider:
-    name = settings.get("secret_name") or registry.secret_name
-    found = secrets.require(
+def make(spec: Spec) -> StaticProvider:
+    registry = spec.registry
+    name = spec.settings.get("secret_name") or registry.secret_name
+    found = spec.secrets.require(
         name,
         f"the credential for {registry.key}",
         f"set it in one of them, or run `{registry.login_command}`",
