@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 from docker_credential_truss.registry import SECRET_PREFIX, InvalidRegistry, parse
 from docker_credential_truss.secrets import DIR_VARIABLE, ENV_PREFIX, file_name
@@ -155,11 +156,29 @@ def auths_entries(path: str, key: str) -> tuple[list[str], str | None]:
 
 def venv_only(found: str, env: Mapping[str, str]) -> str | None:
     """The active virtual environment whose bin put ``found`` on PATH, or None."""
-    venv = env.get("VIRTUAL_ENV")
+    venv = env.get("VIRTUAL_ENV") or _frozen_away("VIRTUAL_ENV", env)
     if not venv:
         return None
     bin_dir = os.path.realpath(os.path.join(venv, "bin"))
     return venv if os.path.realpath(os.path.dirname(found)) == bin_dir else None
+
+
+def _frozen_away(name: str, env: Mapping[str, str]) -> str | None:
+    """A variable PyInstaller's bootstrap deleted from ``os.environ`` (it deletes
+    VIRTUAL_ENV in every frozen program), as the process was started with it: Linux
+    keeps that environment in /proc/self/environ. None for any other ``env``."""
+    if not getattr(sys, "frozen", False) or env is not os.environ:
+        return None
+    try:
+        with open("/proc/self/environ", "rb") as handle:
+            started = handle.read().split(b"\0")
+    except OSError:
+        return None
+    prefix = name.encode() + b"="
+    for entry in started:
+        if entry.startswith(prefix):
+            return os.fsdecode(entry[len(prefix) :])
+    return None
 
 
 # -- fixes that paste ------------------------------------------------------------------
