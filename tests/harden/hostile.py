@@ -64,7 +64,9 @@ class Server:
         self.ip = ip
         self.port = self._server.server_address[1]
         self.url = f"{'https' if tls else 'http'}://{ip}:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True
+        )
 
     def __enter__(self) -> Server:
         self._thread.start()
