@@ -10,18 +10,22 @@ path, the headers a test asks about, and which credential came (never its value)
 from __future__ import annotations
 
 import base64
+import io
 import json
 import socket
 import urllib.parse
+from pathlib import Path
 
 import pytest
-from harden.hostile import Server
+from harden.hostile import Server, make_ca, make_leaf
 
-from docker_credential_truss import registrycheck, registryclient, webclient
+from docker_credential_truss import debuglog, registrycheck, registryclient, webclient
+from docker_credential_truss.paths import Paths
 from docker_credential_truss.registry import parse
+from docker_credential_truss.report import Report
 
 USER = "dct-user"
-PASSWORD = "SENTINEL-registry-pw-3e1f"
+PASSWORD = "SENTINEL-registry-pw-3e1"  # its Basic value is pure base64: no "=", "+", "/"
 TOKEN = "SENTINEL-bearer-token-9a7c"
 PULL_TOKEN = "SENTINEL-pull-token-41d2"
 REFRESH = "SENTINEL-identity-token-0b5e"
@@ -255,13 +259,13 @@ def test_a_challenge_without_a_usable_realm_is_a_failure(env, realm):
 
 @pytest.fixture
 def names(monkeypatch):
-    """``realm.test`` resolves to 127.0.0.1; every name asked is recorded."""
+    """``realm.test`` and ``reg.test`` resolve to 127.0.0.1; every name asked is recorded."""
     asked: list[str] = []
     real = socket.getaddrinfo
 
     def getaddrinfo(host, *args, **kwargs):  # type: ignore[no-untyped-def]
         asked.append(host)
-        return real("127.0.0.1" if host == "realm.test" else host, *args, **kwargs)
+        return real("127.0.0.1" if host.endswith(".test") else host, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     return asked
@@ -319,3 +323,217 @@ def test_docker_hub_is_asked_at_its_api_host():
     assert registryclient.api_host(parse("ghcr.io:443")) == "ghcr.io:443"
     session = registryclient.Session(parse("docker.io"), "https", USER, PASSWORD, {})
     assert session.base == "https://registry-1.docker.io"
+
+
+def shown(findings) -> str:  # type: ignore[no-untyped-def]
+    """The findings as doctor prints them (a Report, masked)."""
+    out = io.BytesIO()
+    report = Report(out)
+    for kind, text in findings:
+        report.note(f"{kind} {text}")
+    report.flush()
+    return out.getvalue().decode()
+
+
+def test_a_registry_echoing_the_basic_value_as_its_error_code_is_not_shown_it(env):
+    code = BASIC.split(" ", 1)[1]
+
+    def manifest(seen):  # type: ignore[no-untyped-def]
+        return reply(403, {"errors": [{"code": code}]})
+
+    with Registry(manifest=manifest) as registry:
+        found = check(registry.key, env, f"{registry.key}/org/img:1")
+    assert found[2][1].startswith("image ")
+    assert "denied (HTTP 403 " in found[2][1]
+    printed = shown(found)
+    assert code not in printed and PASSWORD not in printed
+
+
+def test_a_registry_echoing_the_token_as_its_error_code_is_not_shown_it(env):
+    def manifest(seen):  # type: ignore[no-untyped-def]
+        return reply(404, {"errors": [{"code": PULL_TOKEN}, {"code": "MANIFEST_UNKNOWN"}]})
+
+    with Registry(bearer=True, manifest=manifest) as registry:
+        found = check(registry.key, env, f"{registry.key}/org/img:1")
+    assert found[2][1].startswith("image ")
+    assert "not found (HTTP 404 " in found[2][1]
+    printed = shown(found)
+    assert "MANIFEST_UNKNOWN" in printed
+    assert PULL_TOKEN not in printed
+
+
+def test_the_debug_log_names_each_request_and_answer_never_the_query(env, tmp_path):
+    paths = Paths.from_env(env)
+    log = debuglog.setup({**env, debuglog.VARIABLE: "1"}, paths)
+    with Registry(bearer=True) as registry:
+        registry.realm = f"{registry.server.url}/token?team=SENTINEL-team-query"
+        check(registry.key, env)
+    debuglog.close()
+    lines = [line.split(" DEBUG ", 1)[1] for line in Path(log).read_text().splitlines()]
+    base = f"http://{registry.key}"
+    assert lines == [
+        f"registry check: GET {base}/v2/ -> HTTP 401 UNAUTHORIZED",
+        f"registry check: GET {base}/token -> HTTP 200",
+        f"registry check: GET {base}/v2/ -> HTTP 200",
+    ]
+
+
+def test_no_answer_names_where_without_the_query(env, tmp_path):
+    paths = Paths.from_env(env)
+    log = debuglog.setup({**env, debuglog.VARIABLE: "1"}, paths)
+    with socket.socket() as closed:  # bound, never listening: the connection is refused
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        session = registryclient.Session(parse(f"127.0.0.1:{port}"), "http", USER, "x", env)
+        with pytest.raises(webclient.Unreachable) as raised:
+            session.send("GET", f"http://127.0.0.1:{port}/token?scope=SENTINEL-q")
+    debuglog.close()
+    where = f"http://127.0.0.1:{port}/token"
+    assert str(raised.value) == f"{where}: Connection refused"
+    assert raised.value.reason == f"{where}: Connection refused"
+    assert Path(log).read_text().split(" DEBUG ", 1)[1] == (
+        f"registry check: GET {where}: Connection refused\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "header", "expected"),
+    [
+        (MISSING, "", "MANIFEST_UNKNOWN"),
+        ({"errors": [{"code": "A"}, "x", {"code": "B"}, {"code": "A"}]}, "", "A B"),
+        ({"errors": [{"code": "has space"}], "error": "invalid_grant"}, "", "invalid_grant"),
+        ({"errors": "DENIED"}, 'Bearer error="insufficient_scope"', "insufficient_scope"),
+        (DENIED, 'Bearer realm="x",error="DENIED"', "DENIED"),
+        (b"not json", 'Bearer error="invalid_token"', "invalid_token"),
+        ([{"code": "A"}], "", ""),
+    ],
+)
+def test_an_answer_is_described_by_its_status_and_error_codes(body, header, expected):
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    headers = {"WWW-Authenticate": header} if header else {}
+    answer = webclient.Answer(401, headers, data)
+    assert registryclient.codes(answer) == expected
+    assert registryclient.describe(answer) == f"HTTP 401 {expected}".rstrip()
+
+
+@pytest.fixture
+def tls_registry(tmp_path, names):
+    """An https registry at ``reg.test:<port>`` whose certificate a fresh CA signed:
+    (its key, the CA's PEM)."""
+    ca = make_ca(tmp_path)
+    leaf = make_leaf(tmp_path, ca, "reg.test")
+
+    def answer(handler):  # type: ignore[no-untyped-def]
+        if handler.headers.get("Authorization") == BASIC:
+            return reply(200, {})
+        return reply(401, **{"WWW-Authenticate": 'Basic realm="dct"'})
+
+    with Server(answer, tls=leaf) as server:
+        yield f"reg.test:{server.port}", ca[2].read_bytes()
+
+
+def test_https_trusts_the_ca_docker_trusts_for_that_host_and_port(env, tls_registry):
+    key, ca = tls_registry
+    certs = Path(env["XDG_CONFIG_HOME"], "docker", "certs.d")
+    (certs / key).mkdir(parents=True)
+    (certs / key / "ca.crt").write_bytes(ca)
+    found = check(key, env)
+    trusted = str(certs / key / "ca.crt")
+    assert found[0][0] == "note"
+    assert found[0][1].startswith(f"TLS: trusting {trusted} and the system store (")
+    assert found[1] == (
+        "ok",
+        f"registry accepted the credential: GET https://{key}/v2/ -> 200 (Basic)",
+    )
+
+
+def test_https_without_the_ca_fails_on_the_certificate_and_says_where_docker_reads_it(
+    env, tls_registry
+):
+    key, ca = tls_registry
+    other = Path(env["XDG_CONFIG_HOME"], "docker", "certs.d", "reg.test")  # no port: not it
+    other.mkdir(parents=True)
+    (other / "ca.crt").write_bytes(ca)
+    findings = registrycheck.check(
+        parse(key), USER, PASSWORD, None, env, daemon_json=env["HOME"] + "/none.json"
+    )
+    assert [f.kind for f in findings] == ["note", "fail"]
+    assert findings[0].text.startswith("TLS: trusting the system store (")
+    assert findings[1].text.startswith(f"registry check: https://{key}/v2/: TLS: ")
+    assert findings[1].fix == (
+        f"if docker trusts this registry's CA, put it in /etc/docker/certs.d/{key}/ca.crt"
+        " (as docker reads it), or add it to the system store"
+    )
+
+
+def test_a_ca_file_that_cannot_be_loaded_stops_the_check_before_any_request(env, tls_registry):
+    key, _ = tls_registry
+    bad = Path(env["XDG_CONFIG_HOME"], "docker", "certs.d", key)
+    bad.mkdir(parents=True)
+    (bad / "ca.crt").write_text("not a certificate")
+    assert check(key, env) == [
+        (
+            "fail",
+            f"registry check: a CA file docker trusts for {key} cannot be loaded (SSLError)",
+        )
+    ]
+
+
+def test_the_registrys_requests_go_through_the_proxy_docker_would_choose(env):
+    proxied = {
+        **env,
+        "HTTPS_PROXY": "http://secure.proxy.example:3128",
+        "HTTP_PROXY": "http://plain.proxy.example:8080",
+        "NO_PROXY": "nvcr.io",
+    }
+    https = registryclient.Session(parse("ghcr.io"), "https", USER, PASSWORD, proxied)
+    assert (https.proxy().url, https.proxy().variable) == (
+        "http://secure.proxy.example:3128",
+        "HTTPS_PROXY",
+    )
+    plain = registryclient.Session(parse("ghcr.io"), "http", USER, PASSWORD, proxied)
+    assert plain.proxy().url == "http://plain.proxy.example:8080"
+    assert registryclient.Session(parse("nvcr.io"), "https", USER, "x", proxied).proxy() is None
+
+
+def test_a_loopback_registry_is_reached_directly_even_with_a_proxy_set(env):
+    with Registry() as registry:
+        found = check(registry.key, {**env, "HTTP_PROXY": "http://127.0.0.1:9"})
+    assert found[:2] == [
+        ("note", "registry check over plain http (a loopback registry)"),
+        ("note", "no proxy for a loopback registry, as docker does"),
+    ]
+    assert found[2][0] == "ok"
+
+
+def test_an_unsupported_proxy_stops_the_check_and_says_why(env):
+    socks = {**env, "HTTPS_PROXY": "socks5://127.0.0.1:1080"}
+    findings = registrycheck.check(
+        parse("ghcr.io"), USER, PASSWORD, None, socks, daemon_json=env["HOME"] + "/none.json"
+    )
+    assert [(f.kind, f.text, f.fix) for f in findings] == [
+        (
+            "fail",
+            "registry check: HTTPS_PROXY names a socks5 proxy; only http(s) proxies are supported",
+            "set HTTPS_PROXY to an http(s) proxy, or add the registry to NO_PROXY",
+        )
+    ]
+
+
+def test_an_answer_is_read_to_64_kib_only(env):
+    padded = {"errors": [{"code": "UNAUTHORIZED", "detail": "x" * registryclient.MAX_BODY}]}
+    small = {"errors": [{"code": "UNAUTHORIZED"}]}
+
+    def answer(handler):  # type: ignore[no-untyped-def]
+        Seen(handler)
+        body = padded if handler.headers.get("Authorization") else small
+        return reply(401, body, **{"WWW-Authenticate": 'Basic realm="dct"'})
+
+    with Server(answer) as server:
+        key = f"127.0.0.1:{server.port}"
+        found = check(key, env)
+    # the refusal's body was cut at 64 KiB: no longer JSON, so no code is shown
+    assert found[1] == (
+        "fail",
+        f"registry refused the credential: GET http://{key}/v2/ answered HTTP 401",
+    )
