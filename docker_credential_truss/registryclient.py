@@ -119,14 +119,13 @@ def image_reference(image: str, registry: Registry) -> ImageReference | None:
             return None
     except InvalidRegistry:
         return None
-    if "@" in path:
-        repository, _, reference = path.partition("@")
-    else:
-        last = path.rsplit("/", 1)[-1]
-        if ":" in last:
-            repository, _, reference = path.rpartition(":")
-        else:
-            repository, reference = path, "latest"
+    # name[:tag][@digest]: a digest is what docker pulls, its tag then ignored. Past the
+    # host (split_image), a ":" can only start the tag.
+    name, _, digest = path.partition("@")
+    repository, colon, tag = name.rpartition(":")
+    if not colon:
+        repository, tag = name, "latest"
+    reference = digest or tag
     if registry.is_docker_hub and "/" not in repository:
         repository = f"library/{repository}"
     return ImageReference(repository, reference)

@@ -74,6 +74,8 @@ def test_challenges_as_registries_send_them():
         ("ghcr.io/org/img", "ghcr.io", ("org/img", "latest")),
         ("127.0.0.1:5000/tiny@sha256:abc", "127.0.0.1:5000", ("tiny", "sha256:abc")),
         ("127.0.0.1:5000/a/b:2", "127.0.0.1:5000", ("a/b", "2")),
+        ("ghcr.io/org/img:1@sha256:abc", "ghcr.io", ("org/img", "sha256:abc")),  # the digest
+        ("localhost:5000/img@sha256:abc", "localhost:5000", ("img", "sha256:abc")),
         ("ubuntu:22.04", "docker.io", ("library/ubuntu", "22.04")),
         ("docker.io/myorg/private:1", "docker.io", ("myorg/private", "1")),
         ("ghcr.io/org/img:1", "ghcr.io:443", None),  # another registry: not checked
