@@ -48,7 +48,8 @@ class Seen:
         self.method = handler.command
         split = urllib.parse.urlsplit(handler.path)
         self.path = split.path
-        self.query = dict(urllib.parse.parse_qsl(split.query))
+        self.query = dict(urllib.parse.parse_qsl(split.query, keep_blank_values=True))
+        self.names = sorted(handler.headers.keys())
         auth = handler.headers.get("Authorization")
         self.auth = None if auth is None else LABELS.get(auth, "other")
         self.accept = handler.headers.get("Accept", "")
@@ -199,6 +200,14 @@ def test_an_identity_token_is_posted_as_an_oauth2_refresh_token(env):
     assert token.form["client_id"] == webclient.USER_AGENT
     assert token.form["service"] == "dct-registry"
     assert token.form["refresh_token"] == REFRESH
+    assert token.names == [
+        "Accept-Encoding",
+        "Connection",
+        "Content-Length",
+        "Content-Type",
+        "Host",
+        "User-Agent",
+    ]
     assert registry.seen[2].auth == "bearer"
 
 
@@ -247,14 +256,31 @@ def test_the_pull_token_from_the_challenge_scope_when_none_is_asked(env):
     assert registry.seen[0].query["scope"] == "repo:x:pull"
 
 
-@pytest.mark.parametrize("realm", ["", "ftp://x/token", "/token"])
+@pytest.mark.parametrize("realm", [None, "", "ftp://x/token", "/token"])
 def test_a_challenge_without_a_usable_realm_is_a_failure(env, realm):
     session = registryclient.Session(parse("127.0.0.1:9"), "http", USER, PASSWORD, env)
     with pytest.raises(webclient.Unreachable) as raised:
-        session.token({"realm": realm}, None)
+        session.token({} if realm is None else {"realm": realm}, None)
     assert str(raised.value) == (
-        f"the registry's challenge names no usable token realm ({realm!r})"
+        f"the registry's challenge names no usable token realm ({realm or ''!r})"
     )
+
+
+def test_an_https_realm_is_asked(env):
+    with socket.socket() as closed:  # bound, never listening: the connection is refused
+        closed.bind(("127.0.0.1", 0))
+        realm = f"https://127.0.0.1:{closed.getsockname()[1]}/token"
+        session = registryclient.Session(parse("ghcr.io"), "https", USER, PASSWORD, env)
+        with pytest.raises(webclient.Unreachable) as raised:
+            session.token({"realm": realm}, None)
+    assert str(raised.value) == f"{realm}: Connection refused"
+
+
+def test_a_challenge_without_a_service_asks_with_an_empty_one(env):
+    with Registry(bearer=True) as registry:
+        session = registryclient.Session(parse(registry.key), "http", USER, PASSWORD, env)
+        assert session.token({"realm": f"{registry.server.url}/token"}, None).value == TOKEN
+    assert registry.seen[0].query == {"service": "", "account": USER}
 
 
 @pytest.fixture
@@ -537,3 +563,193 @@ def test_an_answer_is_read_to_64_kib_only(env):
         "fail",
         f"registry refused the credential: GET http://{key}/v2/ answered HTTP 401",
     )
+
+
+def findings_of(key: str, env, image: str | None = None):  # type: ignore[no-untyped-def]
+    """(kind, text, fix) of each finding."""
+    found = registrycheck.check(
+        parse(key), USER, PASSWORD, image, env, daemon_json=env["HOME"] + "/none.json"
+    )
+    return [(f.kind, f.text, f.fix) for f in found]
+
+
+def test_a_registry_that_asks_no_login_is_said_and_its_image_looked_for_without_one(env):
+    def answer(handler):  # type: ignore[no-untyped-def]
+        Seen(handler)
+        registry_seen.append(handler.headers.get("Authorization"))
+        if handler.path == "/v2/":
+            return reply(200, {})
+        return reply(200, Docker_Content_Digest="not-a-digest")
+
+    registry_seen: list[str | None] = []
+    with Server(answer) as server:
+        key = f"127.0.0.1:{server.port}"
+        found = check(key, env, f"{key}/tiny@{DIGEST}")
+    assert found[1:] == [
+        ("note", f"registry: GET http://{key}/v2/ answers 200 without credentials (no login)"),
+        ("ok", f"image {key}/tiny@{DIGEST}: found, no digest given (no type)"),
+    ]
+    assert registry_seen == [None, None]
+
+
+def test_a_host_that_is_not_a_registry_is_said(env):
+    def answer(handler):  # type: ignore[no-untyped-def]
+        Seen(handler)
+        if handler.path == "/v2/":
+            return reply(404, {"errors": [{"code": "NOT_FOUND"}]})
+        return reply(500)
+
+    with Server(answer) as server:
+        key = f"127.0.0.1:{server.port}"
+        found = findings_of(key, env, f"{key}/org/img:1")
+    assert found[1:] == [
+        (
+            "fail",
+            f"registry: GET http://{key}/v2/ answered HTTP 404 NOT_FOUND, not a login challenge",
+            "check that this host serves the Docker Registry HTTP API v2",
+        ),
+        ("note", f"image {key}/org/img:1: not looked for, the login failed", ""),
+    ]
+
+
+def test_a_401_with_another_scheme_is_not_a_login_challenge(env):
+    def answer(handler):  # type: ignore[no-untyped-def]
+        Seen(handler)
+        return reply(401, **{"WWW-Authenticate": 'Negotiate realm="x"'})
+
+    with Server(answer) as server:
+        key = f"127.0.0.1:{server.port}"
+        found = findings_of(key, env)
+    assert found[1][1] == f"registry: GET http://{key}/v2/ answered HTTP 401, not a login challenge"
+
+
+def test_an_image_on_another_registry_is_not_checked_with_this_credential(env):
+    with Registry() as registry:
+        found = check(registry.key, env, "ghcr.io/org/img:1")
+    assert found[2] == (
+        "note",
+        "image ghcr.io/org/img:1: on another registry, not checked with this credential",
+    )
+    assert [s.path for s in registry.seen] == ["/v2/", "/v2/"]
+
+
+def test_a_missing_image_is_asked_again_with_get_for_its_code(env):
+    def manifest(seen):  # type: ignore[no-untyped-def]
+        return reply(404, MISSING)
+
+    with Registry(manifest=manifest) as registry:
+        image = f"{registry.key}/org/img:1"
+        found = findings_of(registry.key, env, image)
+    assert found[2] == (
+        "fail",
+        f"image {image}: not found (HTTP 404 MANIFEST_UNKNOWN)",
+        "push the image, or correct base_image.image in the truss config and run configure again",
+    )
+    assert [(s.method, s.auth) for s in registry.seen[2:]] == [("HEAD", "basic"), ("GET", "basic")]
+    assert registry.seen[3].accept == ", ".join(registryclient.MANIFEST_TYPES)
+
+
+def test_a_denied_image_says_what_may_be_wrong(env):
+    def manifest(seen):  # type: ignore[no-untyped-def]
+        return reply(403, DENIED)
+
+    with Registry(manifest=manifest) as registry:
+        image = f"{registry.key}/org/img:1"
+        found = findings_of(registry.key, env, image)
+    assert found[2] == (
+        "fail",
+        f"image {image}: denied (HTTP 403 DENIED); this identity may not pull org/img, or it"
+        " does not exist (registries may not say which)",
+        "give this identity pull access to the repository, or correct base_image.image",
+    )
+
+
+def test_a_head_answer_with_a_code_is_not_asked_again(env):
+    def manifest(seen):  # type: ignore[no-untyped-def]
+        return reply(401, **{"WWW-Authenticate": 'Basic realm="dct",error="insufficient_scope"'})
+
+    with Registry(manifest=manifest) as registry:
+        image = f"{registry.key}/org/img:1"
+        found = check(registry.key, env, image)
+    assert [s.method for s in registry.seen[2:]] == ["HEAD"]
+    assert found[2][1].startswith(f"image {image}: denied (HTTP 401 insufficient_scope);")
+
+
+def test_another_status_for_the_image_is_said_with_the_url(env):
+    def manifest(seen):  # type: ignore[no-untyped-def]
+        return reply(500, {"errors": [{"code": "UNKNOWN"}]})
+
+    with Registry(manifest=manifest) as registry:
+        image = f"{registry.key}/org/img:1"
+        found = findings_of(registry.key, env, image)
+    url = f"http://{registry.key}/v2/org/img/manifests/1"
+    assert found[2] == (
+        "fail",
+        f"image {image}: HEAD {url} answered HTTP 500",
+        "see the registry's status; try again later",
+    )
+    assert [s.method for s in registry.seen[2:]] == ["HEAD"]
+
+
+def test_the_content_type_is_shown_without_its_parameters(env):
+    def manifest(seen):  # type: ignore[no-untyped-def]
+        return reply(200, Docker_Content_Digest=DIGEST, Content_Type=f" {INDEX} ; charset=x")
+
+    with Registry(manifest=manifest) as registry:
+        image = f"{registry.key}/org/img:1"
+        found = check(registry.key, env, image)
+    assert found[2] == ("ok", f"image {image}: found, {DIGEST} ({INDEX})")
+
+
+def test_a_pull_token_refused_says_the_repository(env):
+    def answer(handler):  # type: ignore[no-untyped-def]
+        seen = Seen(handler)
+        if seen.path == "/token":
+            if seen.query.get("scope"):
+                return reply(403, {"error": "denied"})
+            return reply(200, {"token": TOKEN})
+        if seen.auth == "bearer":
+            return reply(200, {})
+        realm = f"{server.url}/token"
+        return reply(401, **{"WWW-Authenticate": f'Bearer realm="{realm}",service="s"'})
+
+    with Server(answer) as server:
+        key = f"127.0.0.1:{server.port}"
+        found = findings_of(key, env, f"{key}/org/img:1")
+    assert found[2] == (
+        "fail",
+        f"image {key}/org/img:1: denied, the token realm answered HTTP 403 denied for pull of"
+        " org/img",
+        "give this identity pull access to the repository",
+    )
+
+
+def test_a_registry_behind_a_proxy_is_said_and_the_proxy_named_when_it_fails(env):
+    def refuse(handler):  # type: ignore[no-untyped-def]
+        tunnels.append((handler.command, handler.path))
+        return reply(403)
+
+    tunnels: list[tuple[str, str]] = []
+    with Server(refuse) as proxy:
+        proxied = {**env, "HTTPS_PROXY": proxy.url, "HTTP_PROXY": "http://127.0.0.1:9"}
+        found = findings_of("ghcr.io", proxied)
+    assert tunnels == [("CONNECT", "ghcr.io:443")]
+    assert found[0] == (
+        "note",
+        f"registry check through the proxy {proxy.url} (HTTPS_PROXY)",
+        "",
+    )
+    assert found[1][1].startswith("TLS: trusting the system store")
+    assert found[2] == (
+        "fail",
+        f"registry check: https://ghcr.io/v2/: OSError (through the proxy {proxy.url} of"
+        " HTTPS_PROXY)",
+        "check the registry's address and the network; DOCKER_CREDENTIAL_TRUSS_TIMEOUT sets"
+        " the seconds per request",
+    )
+
+
+def test_a_blank_proxy_variable_is_no_proxy_for_a_loopback_registry_either(env):
+    with Registry() as registry:
+        found = check(registry.key, {**env, "HTTPS_PROXY": "  "})
+    assert [kind for kind, _ in found] == ["note", "ok"]
