@@ -139,7 +139,7 @@ def _handshake(
     session: Session, registry: Registry, image: str | None, findings: list[Finding]
 ) -> None:
     try:
-        login = _log_in(session, registry, findings)
+        login = _log_in(session, findings)
         if login is not None and image:
             _check_image(session, registry, image, login, findings)
         elif image:
@@ -157,7 +157,7 @@ def _handshake(
         findings.append(Finding("fail", f"registry check: {exc}", fix))
 
 
-def _log_in(session: Session, registry: Registry, findings: list[Finding]) -> Challenge | None:
+def _log_in(session: Session, findings: list[Finding]) -> Challenge | None:
     """Log in as docker would; the challenge that was met (scheme "none" when the registry
     asked for none) when the credential was accepted, else None."""
     ping = f"{session.base}/v2/"
