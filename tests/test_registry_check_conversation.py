@@ -13,6 +13,7 @@ import base64
 import io
 import json
 import socket
+import threading
 import urllib.parse
 from pathlib import Path
 
@@ -37,6 +38,10 @@ LABELS = {
     f"Bearer {TOKEN}": "bearer",
     f"Bearer {PULL_TOKEN}": "bearer-pull",
 }
+REFUSED_FIX = (
+    "the credential is wrong or expired for this registry: correct the secret (named above)"
+    " or renew the token"
+)
 MISSING = {"errors": [{"code": "MANIFEST_UNKNOWN", "message": "not here"}]}
 DENIED = {"errors": [{"code": "DENIED"}]}
 
@@ -157,11 +162,15 @@ def test_basic_login_and_image_found(env):
 def test_a_wrong_password_is_refused_and_the_image_not_looked_for(env):
     with Registry() as registry:
         image = f"{registry.key}/org/img:1"
-        found = check(registry.key, env, image, secret="SENTINEL-wrong-pw")
+        found = findings_of(registry.key, env, image, secret="SENTINEL-wrong-pw")
     ping = f"http://{registry.key}/v2/"
     assert found[1:] == [
-        ("fail", f"registry refused the credential: GET {ping} answered HTTP 401 UNAUTHORIZED"),
-        ("note", f"image {image}: not looked for, the login failed"),
+        (
+            "fail",
+            f"registry refused the credential: GET {ping} answered HTTP 401 UNAUTHORIZED",
+            REFUSED_FIX,
+        ),
+        ("note", f"image {image}: not looked for, the login failed", ""),
     ]
     assert [s.auth for s in registry.seen] == [None, "other"]
 
@@ -213,11 +222,12 @@ def test_an_identity_token_is_posted_as_an_oauth2_refresh_token(env):
 
 def test_a_realm_that_refuses_says_so_with_its_error(env):
     with Registry(bearer=True) as registry:
-        found = check(registry.key, env, secret="SENTINEL-wrong-pw")
+        found = findings_of(registry.key, env, secret="SENTINEL-wrong-pw")
     realm = f"http://{registry.key}/token"
     assert found[1] == (
         "fail",
         f"registry refused the credential: token realm {realm} answered HTTP 401 invalid_grant",
+        REFUSED_FIX,
     )
     assert [s.path for s in registry.seen] == ["/v2/", "/token"]
 
@@ -497,10 +507,11 @@ def test_a_ca_file_that_cannot_be_loaded_stops_the_check_before_any_request(env,
     bad = Path(env["XDG_CONFIG_HOME"], "docker", "certs.d", key)
     bad.mkdir(parents=True)
     (bad / "ca.crt").write_text("not a certificate")
-    assert check(key, env) == [
+    assert findings_of(key, env) == [
         (
             "fail",
             f"registry check: a CA file docker trusts for {key} cannot be loaded (SSLError)",
+            "replace the file with a PEM certificate, or remove it",
         )
     ]
 
@@ -565,11 +576,10 @@ def test_an_answer_is_read_to_64_kib_only(env):
     )
 
 
-def findings_of(key: str, env, image: str | None = None):  # type: ignore[no-untyped-def]
+def findings_of(key: str, env, image: str | None = None, secret: str = PASSWORD, **more):  # type: ignore[no-untyped-def]
     """(kind, text, fix) of each finding."""
-    found = registrycheck.check(
-        parse(key), USER, PASSWORD, image, env, daemon_json=env["HOME"] + "/none.json"
-    )
+    more.setdefault("daemon_json", env["HOME"] + "/none.json")
+    found = registrycheck.check(parse(key), USER, secret, image, env, **more)
     return [(f.kind, f.text, f.fix) for f in found]
 
 
@@ -753,3 +763,84 @@ def test_a_blank_proxy_variable_is_no_proxy_for_a_loopback_registry_either(env):
     with Registry() as registry:
         found = check(registry.key, {**env, "HTTPS_PROXY": "  "})
     assert [kind for kind, _ in found] == ["note", "ok"]
+
+
+def test_a_401_for_the_image_without_a_code_is_asked_again_with_get(env):
+    def manifest(seen):  # type: ignore[no-untyped-def]
+        return reply(401, {"errors": [{"code": "UNAUTHORIZED"}]})
+
+    with Registry(manifest=manifest) as registry:
+        image = f"{registry.key}/org/img:1"
+        found = check(registry.key, env, image)
+    assert [s.method for s in registry.seen[2:]] == ["HEAD", "GET"]
+    assert found[2][1].startswith(f"image {image}: denied (HTTP 401 UNAUTHORIZED);")
+
+
+def test_an_image_found_without_a_digest_says_so(env):
+    def manifest(seen):  # type: ignore[no-untyped-def]
+        return reply(200, Content_Type=INDEX)
+
+    with Registry(manifest=manifest) as registry:
+        image = f"{registry.key}/org/img:1"
+        found = check(registry.key, env, image)
+    assert found[2] == ("ok", f"image {image}: found, no digest given ({INDEX})")
+
+
+def test_plain_http_where_docker_is_told_the_registry_is_insecure(env, names, tmp_path):
+    with Registry() as registry:
+        key = f"reg.test:{registry.server.port}"
+        by_flag = findings_of(key, env, insecure=[key])
+        daemon = tmp_path / "daemon.json"
+        daemon.write_text(json.dumps({"insecure-registries": [key]}))
+        by_daemon = findings_of(key, env, daemon_json=str(daemon))
+    assert by_flag[0] == (
+        "note",
+        "registry check over plain http (named with --insecure-registry)",
+        "",
+    )
+    assert by_daemon[0] == (
+        "note",
+        f"registry check over plain http (in insecure-registries of {daemon})",
+        "",
+    )
+    assert by_flag[1][0] == by_daemon[1][0] == "ok"
+
+
+@pytest.fixture
+def trickling():
+    """A server that answers a header line every 20 ms and never ends its headers: each
+    read is answered, the whole answer never comes. Its port."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    stop = threading.Event()
+
+    def serve() -> None:
+        try:
+            conn, _ = listener.accept()
+            with conn:
+                conn.sendall(b"HTTP/1.1 200 OK\r\n")
+                while not stop.wait(0.02):
+                    conn.sendall(b"X-Slow: 1\r\n")
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    listener.close()
+
+
+def test_a_registry_too_slow_for_the_deadline_is_said_with_the_fix(env, trickling):
+    key = f"127.0.0.1:{trickling}"
+    found = findings_of(key, {**env, "DOCKER_CREDENTIAL_TRUSS_TIMEOUT": "0.25"})
+    assert found[1:] == [
+        (
+            "fail",
+            f"{key}: registry check: no answer within 1.5s; the endpoint is too slow"
+            " (6 x DOCKER_CREDENTIAL_TRUSS_TIMEOUT)",
+            "check the network path to the registry; DOCKER_CREDENTIAL_TRUSS_TIMEOUT sets"
+            " the seconds per request",
+        )
+    ]
