@@ -146,10 +146,9 @@ def _handshake(
             findings.append(Finding("note", f"image {image}: not looked for, the login failed"))
     except webclient.Unreachable as exc:
         if ": TLS: " in str(exc):  # the certificate: trust is the fix, not the network
-            host = session.base.split("://", 1)[1]
             fix = (
                 f"if docker trusts this registry's CA, put it in"
-                f" {tlstrust.DOCKER_CERTS_D}/{host}/ca.crt (as docker reads it), or add it"
+                f" {tlstrust.DOCKER_CERTS_D}/{session.host}/ca.crt (as docker reads it), or add it"
                 " to the system store"
             )
         else:

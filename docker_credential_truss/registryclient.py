@@ -192,7 +192,9 @@ class Session:
     def __init__(
         self, registry: Registry, scheme: str, username: str, secret: str, env: Mapping[str, str]
     ) -> None:
-        self.base = f"{scheme}://{api_host(registry)}"
+        #: host[:port] the requests go to (docker's certs.d names its directory so)
+        self.host = api_host(registry)
+        self.base = f"{scheme}://{self.host}"
         self.scheme = scheme
         self.username = username
         self.secret = secret
@@ -204,7 +206,7 @@ class Session:
     def tls(self) -> tlstrust.Trust:
         """The CAs for this registry: docker's certs.d for its host, and the system store."""
         if self.trust is None:
-            self.trust = tlstrust.trust(self.env, self.base.split("://", 1)[1])
+            self.trust = tlstrust.trust(self.env, self.host)
         return self.trust
 
     def proxy(self) -> proxies.Proxy | None:
