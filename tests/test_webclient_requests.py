@@ -12,6 +12,7 @@ import pytest
 from harden.hostile import Server, make_ca, make_leaf
 
 from docker_credential_truss import debuglog, webclient
+from docker_credential_truss.minting import run_within
 
 PROXY_PASSWORD = "SENTINEL-proxy-pw-6a1c"
 ENV = {"DOCKER_CREDENTIAL_TRUSS_TIMEOUT": "5"}
@@ -149,8 +150,10 @@ def test_a_server_that_never_answers_is_no_answer_within_the_timeout():
         silent.listen()
         url = f"http://127.0.0.1:{silent.getsockname()[1]}/v2/"
         env = {"DOCKER_CREDENTIAL_TRUSS_TIMEOUT": "0.2"}
+        client = webclient.Client(env, 1024)
         with pytest.raises(webclient.Unreachable) as raised:
-            webclient.Client(env, 1024).send("GET", url)
+            # as every caller does: the whole exchange is bounded too (6 x 0.2 s)
+            run_within(lambda: client.send("GET", url), "test", env, "no answer")
     assert raised.value.reason == "no answer within 0.2s"
 
 
