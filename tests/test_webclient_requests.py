@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import socket
+import urllib.error
 
 import pytest
 from harden.hostile import Server, make_ca, make_leaf
@@ -194,3 +195,42 @@ def test_json_one_level_deeper_than_the_bound_is_refused():
     assert webclient.parse_json(siblings) is not None  # depth goes down again after "]"
     with pytest.raises(ValueError):
         webclient.parse_json(b"\xff")
+
+
+def test_a_close_does_not_undo_more_than_its_own_open():
+    depth = webclient.MAX_DEPTH - 4
+    # 60 deep, ten empty arrays opened and closed there, then 10 deeper: 70 levels
+    deep = "[" * depth + "[]," * 10 + "[" * 10 + "]" * 10 + "]" * depth
+    with pytest.raises(ValueError, match="nested deeper"):
+        webclient.parse_json(deep.encode())
+    shallow = "[" * depth + "[]," * 10 + "[" * 4 + "]" * 4 + "]" * depth  # 64: the bound
+    assert webclient.parse_json(shallow.encode()) is not None
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        TimeoutError("timed out"),
+        TimeoutError("_ssl.c:990: The handshake operation"),
+        OSError("The read operation timed out"),
+    ],
+)
+def test_a_failure_that_timed_out_is_said_as_no_answer_within_the_timeout(error):
+    client = webclient.Client({"DOCKER_CREDENTIAL_TRUSS_TIMEOUT": "7"}, 1024)
+    assert client._reason(urllib.error.URLError(error), None) == "no answer within 7s"
+    assert client._reason(error, None) == "no answer within 7s"
+
+
+def test_other_failures_are_said_by_the_systems_words_or_their_type():
+    client = webclient.Client({}, 1024)
+    refused = ConnectionRefusedError(111, "Connection refused")
+    assert client._reason(urllib.error.URLError(refused), None) == "Connection refused"
+    assert client._reason(ValueError("http://user:SENTINEL@host/?q"), None) == "ValueError"
+
+
+def test_the_proxy_is_chosen_by_the_urls_own_scheme_whatever_its_query_holds():
+    with Recorder() as proxy:
+        env = {**ENV, "HTTP_PROXY": proxy.url}
+        url = "http://registry.example/v2/?next=https://elsewhere.example/"
+        assert webclient.Client(env, 1024).send("GET", url).status == 200
+    assert [s["target"] for s in proxy.seen] == [url]
