@@ -139,17 +139,16 @@ def _handshake(
     session: Session, registry: Registry, image: str | None, findings: list[Finding]
 ) -> None:
     try:
-        login = _log_in(session, registry, findings)
+        login = _log_in(session, findings)
         if login is not None and image:
             _check_image(session, registry, image, login, findings)
         elif image:
             findings.append(Finding("note", f"image {image}: not looked for, the login failed"))
     except webclient.Unreachable as exc:
         if ": TLS: " in str(exc):  # the certificate: trust is the fix, not the network
-            host = session.base.split("://", 1)[1]
             fix = (
                 f"if docker trusts this registry's CA, put it in"
-                f" {tlstrust.DOCKER_CERTS_D}/{host}/ca.crt (as docker reads it), or add it"
+                f" {tlstrust.DOCKER_CERTS_D}/{session.host}/ca.crt (as docker reads it), or add it"
                 " to the system store"
             )
         else:
@@ -157,7 +156,7 @@ def _handshake(
         findings.append(Finding("fail", f"registry check: {exc}", fix))
 
 
-def _log_in(session: Session, registry: Registry, findings: list[Finding]) -> Challenge | None:
+def _log_in(session: Session, findings: list[Finding]) -> Challenge | None:
     """Log in as docker would; the challenge that was met (scheme "none" when the registry
     asked for none) when the credential was accepted, else None."""
     ping = f"{session.base}/v2/"

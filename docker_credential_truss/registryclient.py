@@ -119,14 +119,13 @@ def image_reference(image: str, registry: Registry) -> ImageReference | None:
             return None
     except InvalidRegistry:
         return None
-    if "@" in path:
-        repository, _, reference = path.partition("@")
-    else:
-        last = path.rsplit("/", 1)[-1]
-        if ":" in last:
-            repository, _, reference = path.rpartition(":")
-        else:
-            repository, reference = path, "latest"
+    # name[:tag][@digest]: a digest is what docker pulls, its tag then ignored. Past the
+    # host (split_image), a ":" can only start the tag.
+    name, _, digest = path.partition("@")
+    repository, colon, tag = name.rpartition(":")
+    if not colon:
+        repository, tag = name, "latest"
+    reference = digest or tag
     if registry.is_docker_hub and "/" not in repository:
         repository = f"library/{repository}"
     return ImageReference(repository, reference)
@@ -193,7 +192,9 @@ class Session:
     def __init__(
         self, registry: Registry, scheme: str, username: str, secret: str, env: Mapping[str, str]
     ) -> None:
-        self.base = f"{scheme}://{api_host(registry)}"
+        #: host[:port] the requests go to (docker's certs.d names its directory so)
+        self.host = api_host(registry)
+        self.base = f"{scheme}://{self.host}"
         self.scheme = scheme
         self.username = username
         self.secret = secret
@@ -205,7 +206,7 @@ class Session:
     def tls(self) -> tlstrust.Trust:
         """The CAs for this registry: docker's certs.d for its host, and the system store."""
         if self.trust is None:
-            self.trust = tlstrust.trust(self.env, self.base.split("://", 1)[1])
+            self.trust = tlstrust.trust(self.env, self.host)
         return self.trust
 
     def proxy(self) -> proxies.Proxy | None:

@@ -97,7 +97,7 @@ class Client:
             raise Unreachable(str(exc)) from None
         if proxy is not None and proxy.password:
             debuglog.redact(proxy.password)
-        scheme = url.split("://", 1)[0]
+        scheme = "https" if url.startswith("https://") else "http"
         handlers: list[urllib.request.BaseHandler] = [
             urllib.request.ProxyHandler({scheme: proxy.url} if proxy else {}),
             _NoRedirects(),

@@ -3,7 +3,7 @@
 import pytest
 
 from docker_credential_truss import debuglog
-from docker_credential_truss.proxies import UnsupportedProxy, proxy_for
+from docker_credential_truss.proxies import UnsupportedProxy, is_loopback, proxy_for
 from docker_credential_truss.webclient import MAX_DEPTH, parse_json
 
 ENV = {
@@ -78,3 +78,89 @@ def test_shown_masks_secrets_and_makes_controls_visible():
     finally:
         debuglog.close()
     assert text == "code [redacted] \\x1b[2J\\x9b\\u202e\\x0d\\x0aend"
+
+
+@pytest.mark.parametrize(
+    ("url", "no_proxy", "direct"),
+    [
+        ("https://ghcr.io./v2/", "ghcr.io", True),  # the root's dot changes no name
+        ("https://ghcr.io/v2/", "  GHCR.IO ,", True),
+        ("https://ghcr.io/v2/", ",, ,", False),
+        ("https://ghcr.io/v2/", "ghcr.io:443", True),  # https's port when none is given
+        ("http://ghcr.io/v2/", "ghcr.io:80", True),
+        ("https://ghcr.io/v2/", "ghcr.io:80", False),
+        ("https://ghcr.io:5000/v2/", "ghcr.io:5000", True),
+        ("https://10.example/v2/", "10.0.0.0/8", False),  # a range holds addresses only
+        ("https://10.1.2.3/v2/", "10.1.2.3", True),
+        ("https://10.1.2.3/v2/", "10.1.2.4", False),
+        ("https://10.1.2.3:5000/v2/", "10.1.2.3:5000", True),
+        ("https://10.1.2.3/v2/", "10.1.2.3:5000", False),
+        ("https://[fd00::1]:5000/v2/", "[fd00::1]:5000", True),
+        ("https://[fd00::1]/v2/", "[fd00::1]:5000", False),
+        ("https://[fd00::1]/v2/", "[fd00::2]", False),
+        ("https://10.1.2.3/v2/", "example.com", False),  # a name never matches an address
+        ("https://ghcr.io/v2/", "ghcr.io:https", False),  # not a port: the whole entry
+        ("https://a.ghcr.io/v2/", "*.ghcr.io", True),
+        ("https://ghcr.io/v2/", "*.ghcr.io", False),
+        ("https://xghcr.io/v2/", "ghcr.io", False),
+        ("https://xghcr.io/v2/", ".ghcr.io", False),
+    ],
+)
+def test_no_proxy_entries_as_go_reads_them(url, no_proxy, direct):
+    env = {"HTTPS_PROXY": "http://p:1", "HTTP_PROXY": "http://p:2", "no_proxy": no_proxy}
+    assert (proxy_for(url, env) is None) == direct
+
+
+def test_upper_case_no_proxy_first():
+    env = {"HTTPS_PROXY": "p:1", "NO_PROXY": "a.example", "no_proxy": "ghcr.io"}
+    assert proxy_for("https://ghcr.io/", env) is not None
+    assert proxy_for("https://a.example/", env) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "url", "shown"),
+    [
+        ("  proxy.example:3128  ", "http://proxy.example:3128", "http://proxy.example:3128"),
+        ("HTTPS://u@secure.example", "HTTPS://u@secure.example", "https://secure.example"),
+        ("http://[fd00::9]:8080", "http://[fd00::9]:8080", "http://fd00::9:8080"),
+    ],
+)
+def test_a_proxy_value_as_given_and_as_shown(value, url, shown):
+    chosen = proxy_for("https://ghcr.io/", {"https_proxy": value})
+    assert (chosen.url, chosen.shown, chosen.variable, chosen.password) == (
+        url,
+        shown,
+        "https_proxy",
+        "",
+    )
+
+
+def test_a_blank_proxy_variable_is_none_and_the_next_is_read():
+    env = {"HTTPS_PROXY": "  ", "https_proxy": "http://lower:1", "HTTP_PROXY": "http://plain:1"}
+    assert proxy_for("https://ghcr.io/", env).variable == "https_proxy"
+    assert proxy_for("https://ghcr.io/", {"HTTP_PROXY": "http://plain:1"}) is None
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("LOCALHOST.", True),
+        ("[::1]", True),
+        ("127.0.0.2", True),
+        ("a.b.localhost", True),
+        ("localhost.example", False),
+        ("notlocalhost", False),
+        ("::2", False),
+        ("", False),
+    ],
+)
+def test_what_is_loopback(host, loopback):
+    assert is_loopback(host) == loopback
+
+
+def test_socks_is_refused_whatever_its_case_and_names_the_variable():
+    with pytest.raises(UnsupportedProxy) as raised:
+        proxy_for("http://ghcr.io/", {"http_proxy": "SOCKS5H://p:1080"})
+    assert str(raised.value) == (
+        "http_proxy names a socks5h proxy; only http(s) proxies are supported"
+    )

@@ -74,6 +74,8 @@ def test_challenges_as_registries_send_them():
         ("ghcr.io/org/img", "ghcr.io", ("org/img", "latest")),
         ("127.0.0.1:5000/tiny@sha256:abc", "127.0.0.1:5000", ("tiny", "sha256:abc")),
         ("127.0.0.1:5000/a/b:2", "127.0.0.1:5000", ("a/b", "2")),
+        ("ghcr.io/org/img:1@sha256:abc", "ghcr.io", ("org/img", "sha256:abc")),  # the digest
+        ("localhost:5000/img@sha256:abc", "localhost:5000", ("img", "sha256:abc")),
         ("ubuntu:22.04", "docker.io", ("library/ubuntu", "22.04")),
         ("docker.io/myorg/private:1", "docker.io", ("myorg/private", "1")),
         ("ghcr.io/org/img:1", "ghcr.io:443", None),  # another registry: not checked
@@ -82,3 +84,52 @@ def test_challenges_as_registries_send_them():
 )
 def test_image_references(image, registry, expected):
     assert image_reference(image, parse(registry)) == expected
+
+
+def test_why_plain_http_is_said(tmp_path):
+    daemon = tmp_path / "daemon.json"
+    daemon.write_text(json.dumps({"insecure-registries": ["reg.lan:5000"]}))
+    assert scheme_for(parse("127.0.0.1:5000"), daemon_json=str(daemon)) == (
+        "http",
+        "a loopback registry",
+    )
+    assert scheme_for(parse("reg.lan:5000"), daemon_json=str(daemon)) == (
+        "http",
+        f"in insecure-registries of {daemon}",
+    )
+
+
+@pytest.mark.parametrize(
+    ("entry", "host", "insecure"),
+    [
+        ("10.1.2.3/8", "10.200.0.1:5000", True),  # host bits set: docker accepts the range
+        ("fd00::/8", "[fd00::5]:5000", True),
+        ("fd00::/8", "[fe80::5]:5000", False),
+        ("10.0.0.0/8", "reg.lan:5000", False),  # a name is in no range
+        ("https://reg.lan:5000/", "reg.lan:5000", True),  # a scheme is not a range
+        ("not a host!", "reg.lan:5000", False),
+    ],
+)
+def test_insecure_registries_entries_as_docker_reads_them(tmp_path, entry, host, insecure):
+    daemon = tmp_path / "daemon.json"
+    daemon.write_text(json.dumps({"insecure-registries": [entry, 7]}))
+    expected = "http" if insecure else "https"
+    assert scheme_for(parse(host), daemon_json=str(daemon))[0] == expected
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (
+            'Bearer realm="https://r.example/token", service="reg", scope=""',
+            ("bearer", {"realm": "https://r.example/token", "service": "reg", "scope": ""}),
+        ),
+        (r'Basic realm="say \"hi\" \\ there"', ("basic", {"realm": r'say "hi" \ there'})),
+        (
+            "Bearer Realm=bare,Error=invalid_token",
+            ("bearer", {"realm": "bare", "error": "invalid_token"}),
+        ),
+    ],
+)
+def test_challenge_parameters_quoted_escaped_empty_and_spaced(header, expected):
+    assert parse_challenge(header) == expected

@@ -64,7 +64,9 @@ class Server:
         self.ip = ip
         self.port = self._server.server_address[1]
         self.url = f"{'https' if tls else 'http'}://{ip}:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True
+        )
 
     def __enter__(self) -> Server:
         self._thread.start()
@@ -75,20 +77,20 @@ class Server:
         self._server.server_close()
 
 
-def make_ca(directory: Path) -> tuple[object, object, Path]:
-    """(certificate, key, PEM path) of a fresh CA."""
+def make_ca(directory: Path, name: str = "dct test CA") -> tuple[object, object, Path]:
+    """(certificate, key, PEM path) of a fresh CA named ``name``."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "dct test CA")])
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     now = datetime.datetime.now(datetime.timezone.utc)
     cert = (
         x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
+        .subject_name(subject)
+        .issuer_name(subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(hours=1))
