@@ -353,6 +353,38 @@ def test_throttling_that_persists_fails_after_bounded_attempts(world, monkeypatc
     assert all(0 <= wait <= cap for wait, cap in zip(waits, caps, strict=True)), waits
 
 
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_a_server_error_is_retried_and_then_succeeds(world, monkeypatch, status):
+    monkeypatch.setattr(_aws_calls.time, "sleep", lambda seconds: None)
+    world.fake.fail(ECR, status, 2)
+    assert world.provider().mint().secret == world.fake.password
+    assert world.fake.calls[ECR] == 3
+
+
+@pytest.mark.parametrize("status", [501, 505])
+def test_a_server_error_that_retrying_cannot_help_is_reported_at_once(world, status):
+    world.fake.fail(ECR, status, 1)
+    message = world.failure()
+    assert message.endswith(f"ECR GetAuthorizationToken failed: InternalFailure (HTTP {status})")
+    assert world.fake.calls[ECR] == 1
+
+
+def test_the_backoff_doubles_up_to_its_cap(world, monkeypatch):
+    # The jitter at its very top: each wait is then exactly its cap, BACKOFF x 2^(n-1).
+    waits: list[float] = []
+    monkeypatch.setattr(_aws_calls.random, "random", lambda: 1.0)
+    monkeypatch.setattr(_aws_calls.time, "sleep", waits.append)
+    world.fake.throttle(ECR, 100)
+    world.failure()
+    assert waits == [_aws_calls.BACKOFF, _aws_calls.BACKOFF * 2]
+
+
+def test_an_ecr_password_with_colons_is_kept_whole(world):
+    world.fake.password = "pa:ss:" + pysecrets.token_urlsafe(12)
+    token = world.provider().mint()
+    assert (token.username, token.secret) == ("AWS", world.fake.password)
+
+
 def port_of(url: str) -> int:
     return int(url.rsplit(":", 1)[1])
 
@@ -365,6 +397,16 @@ def test_a_refused_endpoint_is_tried_once_and_named(world, monkeypatch):
     assert [outcome for _, outcome in wire.connects] == ["ConnectionRefusedError"]
     assert f"cannot reach http://127.0.0.1:{port}" in message
     assert "not one this botocore knows" not in message
+
+
+def test_an_endpoint_is_named_without_its_user_info_query_or_fragment(world):
+    with refused_port() as port:
+        world.env["AWS_ENDPOINT_URL_ECR"] = (
+            f"http://me:sentinel-pw@127.0.0.1:{port}/base?X-Token=sentinel-q#sentinel-f"
+        )
+        message = world.failure()
+    assert f"cannot reach http://127.0.0.1:{port}/base: no network" in message
+    assert "sentinel" not in message
 
 
 def test_an_unknown_region_is_hinted_when_unreachable(world):
@@ -460,7 +502,10 @@ def test_default_chain_with_nothing_in_it_says_so(world):
     del world.env["TRUSS_SECRET_aws_access_key_id"]
     world.env[aws.DEFAULT_CHAIN_VARIABLE] = "1"
     message = world.failure()
-    assert "no AWS credentials" in message
+    assert message.endswith(
+        "ECR GetAuthorizationToken failed: no AWS credentials: boto3's default chain"
+        " (environment, ~/.aws, SSO, instance role) found none"
+    )
     assert world.fake.calls == {}
 
 

@@ -18,6 +18,7 @@ the key's secret (so a wrong secret key fails with ``InvalidSignatureException``
 token. ECR tokens carry a future ``expiresAt`` (moto's are always 2015, i.e. expired).
 
 Tests steer it: ``password``, ``expires_in``, ``deny(op)``, ``throttle(op, n)``,
+``fail(op, status, n)``,
 ``hang = True`` (accept, read, never answer), ``delay`` (answer slowly) and
 :func:`refused_port`. ``calls`` counts every request per operation (retries
 included); ``requests`` records who asked what (key id, region, registry ids),
@@ -142,6 +143,7 @@ class FakeAws:
         self.requests: list[dict[str, Any]] = []
         self._denied: set[str] = set()
         self._throttles: Counter[str] = Counter()
+        self._failures: dict[str, tuple[int, int]] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._issued = 0
@@ -157,6 +159,10 @@ class FakeAws:
     def throttle(self, op: str, times: int) -> None:
         """Answer the next ``times`` requests for ``op`` with a throttling error."""
         self._throttles[op] = times
+
+    def fail(self, op: str, status: int, times: int) -> None:
+        """Answer the next ``times`` requests for ``op`` with a server error of ``status``."""
+        self._failures[op] = (status, times)
 
     def add_role(self, role: Role) -> Role:
         self.roles[role.arn] = role
@@ -226,6 +232,10 @@ class FakeAws:
                 400 if op.startswith("ecr") else 403,
             )
         with self._lock:
+            status, times = self._failures.get(op, (0, 0))
+            if times > 0:
+                self._failures[op] = (status, times - 1)
+                raise AwsError("InternalFailure", "a server error, as steered", status)
             if self._throttles[op] > 0:
                 self._throttles[op] -= 1
                 raise AwsError(
