@@ -527,6 +527,44 @@ def test_default_chain_identity_moves_when_the_credentials_file_changes(world, t
     assert world.provider().identity() != before
 
 
+def test_default_chain_identity_follows_whoever_boto3_would_be(world):
+    # A token minted for one profile, key or role must never answer for another: each
+    # of what steers boto3's default chain is part of the cache identity.
+    del world.env["TRUSS_SECRET_aws_access_key_id"]
+    world.env[aws.DEFAULT_CHAIN_VARIABLE] = "1"
+    base = dict(world.env)
+
+    def identity(**changes: str) -> tuple[str, ...]:
+        world.env.clear()
+        world.env.update(base, **changes)
+        return world.provider().identity()
+
+    variants = {
+        "none": identity(),
+        "profile a": identity(AWS_PROFILE="a"),
+        "profile b": identity(AWS_PROFILE="b"),
+        "default profile c": identity(AWS_DEFAULT_PROFILE="c"),
+        "key 1": identity(AWS_ACCESS_KEY_ID="AKIA" + "1" * 16),
+        "key 2": identity(AWS_ACCESS_KEY_ID="AKIA" + "2" * 16),
+        "role": identity(AWS_ROLE_ARN=ROLE),
+        "other config file": identity(AWS_CONFIG_FILE=__file__),
+        "other credentials file": identity(AWS_SHARED_CREDENTIALS_FILE=__file__),
+    }
+    assert len(set(variants.values())) == len(variants), "two of these would share a token"
+    assert identity(AWS_PROFILE="a", AWS_DEFAULT_PROFILE="c") == variants["profile a"]
+    assert identity(AWS_PROFILE="", AWS_DEFAULT_PROFILE="c") == variants["default profile c"]
+    assert identity() == variants["none"], "the same chain must find its cached token"
+    # the files boto3 reads by default are the ones under the HOME given, not this process's
+    aws_dir = os.path.join(base["HOME"], ".aws")
+    os.makedirs(aws_dir)
+    seen = {identity()}
+    for name in ("config", "credentials"):
+        with open(os.path.join(aws_dir, name), "w") as handle:
+            handle.write("[default]\n")
+        seen.add(identity())
+    assert len(seen) == 3
+
+
 def test_a_configured_non_ecr_host_is_a_clear_config_error(world):
     with pytest.raises(ConfigError, match="only with Amazon ECR hosts"):
         world.provider("registry.example.com").identity()
