@@ -470,8 +470,13 @@ def test_missing_key_id_without_opt_in_names_the_secret_and_the_switch(world):
     del world.env["TRUSS_SECRET_aws_access_key_id"]
     with pytest.raises(SecretError) as caught:
         world.provider().identity()
-    assert "'aws_access_key_id'" in caught.value.message
-    assert aws.DEFAULT_CHAIN_VARIABLE in caught.value.message
+    message = caught.value.message
+    assert message.startswith(
+        f"secret 'aws_access_key_id' (AWS access key id for {HOST}) not found; looked in "
+    )
+    assert message.endswith(
+        f"; set it, or set {aws.DEFAULT_CHAIN_VARIABLE}=1 to use boto3's default credentials"
+    )
     assert world.fake.calls == {}
 
 
@@ -496,6 +501,13 @@ def test_default_chain_is_used_only_when_opted_in(world, monkeypatch):
     assert "default-chain" in provider.identity()
     assert provider.mint().secret == world.fake.password
     assert world.fake.requests[0]["key_id"] == world.key_id
+
+
+@pytest.mark.parametrize("spelling", ["1", "True", " yes ", "ON"])
+def test_the_default_chain_opt_in_takes_the_usual_spellings(world, spelling):
+    del world.env["TRUSS_SECRET_aws_access_key_id"]
+    world.env[aws.DEFAULT_CHAIN_VARIABLE] = spelling
+    assert "default-chain" in world.provider().identity()
 
 
 def test_default_chain_with_nothing_in_it_says_so(world):

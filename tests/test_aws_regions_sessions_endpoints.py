@@ -382,3 +382,33 @@ def test_a_throttled_sts_call_is_tried_three_times_then_reported(
     assert f"throttled the request; {_aws_calls.MAX_ATTEMPTS} attempts" in run.why
     assert fake.count(op) == _aws_calls.MAX_ATTEMPTS
     assert fake.count(ECR) == 0
+
+
+def test_a_rewritten_web_identity_token_is_tried_at_once_not_the_remembered_failure(
+    cli, aws_env, fake, tmp_path
+):
+    good = "eyJ" + pysecrets.token_urlsafe(32)
+    fake.add_role(Role(ROLE, web_tokens={good}))
+    env = _Env(aws_env, DOCKER_CREDENTIAL_TRUSS_FAILURE_TTL="600")
+    run = cli(
+        "configure",
+        "--registry",
+        HOST,
+        "--auth-method",
+        "AWS_OIDC",
+        f"--aws-oidc-role-arn={ROLE}",
+        "--aws-oidc-region=us-west-2",
+        extra=env,
+    )
+    assert run.code == 0, run.err
+    token_file = tmp_path / "oidc-token"
+    token_file.write_text("eyJ" + pysecrets.token_urlsafe(32) + "\n")  # not trusted
+    env["AWS_WEB_IDENTITY_TOKEN_FILE"] = str(token_file)
+    for _ in range(2):
+        assert "STS rejected the web identity token" in cli("get", stdin=HOST, extra=env).why
+    assert fake.count(ASSUME_ROLE_WEB) == 1, "the same token's failure is remembered"
+    token_file.write_text(good + "\n")  # what a runner does when it refreshes the token
+    run = cli("get", stdin=HOST, extra=env)
+    assert run.code == 0, run.err
+    assert run.json["Secret"] == fake.password
+    assert fake.count(ASSUME_ROLE_WEB) == 2
