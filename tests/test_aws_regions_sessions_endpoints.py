@@ -17,6 +17,8 @@ signature was made for. Three things a user relies on and no other test pins dow
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import secrets as pysecrets
 import shutil
@@ -384,10 +386,20 @@ def test_a_throttled_sts_call_is_tried_three_times_then_reported(
     assert fake.count(ECR) == 0
 
 
+def _jwt(**claims: object) -> str:
+    def part(data: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+    job = {"iss": "https://ci.example", "sub": "repo:me/app", "aud": "sts.amazonaws.com"}
+    return f"{part({'alg': 'RS256'})}.{part({**job, **claims})}.c2ln"
+
+
 def test_a_rewritten_web_identity_token_is_tried_at_once_not_the_remembered_failure(
     cli, aws_env, fake, tmp_path
 ):
-    good = "eyJ" + pysecrets.token_urlsafe(32)
+    # Two tokens of the same job (same issuer, subject, audience): only their times and
+    # ids differ, so both are the same cache identity; the role trusts the second only.
+    stale, good = (_jwt(jti=pysecrets.token_hex(8), exp=n) for n in (1, 2))
     fake.add_role(Role(ROLE, web_tokens={good}))
     env = _Env(aws_env, DOCKER_CREDENTIAL_TRUSS_FAILURE_TTL="600")
     run = cli(
@@ -402,7 +414,7 @@ def test_a_rewritten_web_identity_token_is_tried_at_once_not_the_remembered_fail
     )
     assert run.code == 0, run.err
     token_file = tmp_path / "oidc-token"
-    token_file.write_text("eyJ" + pysecrets.token_urlsafe(32) + "\n")  # not trusted
+    token_file.write_text(stale + "\n")
     env["AWS_WEB_IDENTITY_TOKEN_FILE"] = str(token_file)
     for _ in range(2):
         assert "STS rejected the web identity token" in cli("get", stdin=HOST, extra=env).why
