@@ -458,6 +458,23 @@ def test_global_endpoint_variable_is_enough(world):
     assert world.fake.calls[ECR] == 1
 
 
+def test_the_ca_bundle_named_in_the_env_given_verifies_the_endpoint(world, tmp_path):
+    from harden.hostile import make_ca, make_leaf
+
+    ca = make_ca(tmp_path)
+    with FakeAws(tls=make_leaf(tmp_path, ca, "localhost")) as fake:
+        fake.keys[world.key_id] = world.secret_key
+        world.fake = fake
+        world.env.update(fake.env())
+        message = world.failure()  # the system's trust store does not know this CA
+        assert message.endswith(
+            f"TLS verification of {fake.url}/ failed (a proxy or AWS_CA_BUNDLE?)"
+        )
+        world.env["AWS_CA_BUNDLE"] = f" {ca[2]} "
+        assert world.provider().mint().secret == fake.password
+        assert fake.calls[ECR] == 1
+
+
 def test_truss_secrets_ignore_the_users_aws_profile_and_config(world, monkeypatch, tmp_path):
     broken = tmp_path / "broken-config"
     broken.write_text("[profile elsewhere\nthis is not ini\n")
@@ -839,3 +856,13 @@ def test_assume_role_tokens_are_cached_per_role_and_base_identity(world):
     Resolver(world.env, paths).get(parse(HOST))
     assert world.fake.calls[ASSUME_ROLE] == 2, "another role is another identity"
     assert world.fake.requests[-2]["role"] == ROLE + "-2"
+
+
+@pytest.mark.parametrize("method", ["AWS_OIDC", "AWS_ASSUME_ROLE"])
+def test_a_role_region_that_is_not_a_region_name_is_named(world, tmp_path, method):
+    world.env["AWS_WEB_IDENTITY_TOKEN_FILE"] = _token_file(tmp_path, "eyJ" + "a" * 40)
+    field = "aws_oidc_region" if method == "AWS_OIDC" else "aws_assume_role_region"
+    settings = {**(OIDC if method == "AWS_OIDC" else ASSUME), field: "eu west 1"}
+    message = world.failure(method=method, settings=settings)
+    assert message == f"{HOST}: 'eu west 1' is not a valid AWS region name"
+    assert world.fake.calls == {}

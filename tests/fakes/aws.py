@@ -124,7 +124,10 @@ class FakeAws:
         *,
         region: str | set[str] | None = None,
         password: str | None = None,
+        tls: tuple[str, str] | None = None,
     ) -> None:
+        #: (certificate file, key file): serve https as ``localhost`` instead of http
+        self.tls = tls
         #: access key id -> secret access key (long-term keys the server accepts)
         self.keys: dict[str, str] = dict(keys or {})
         #: access key id -> session token it must come with (temporary keys from STS)
@@ -178,7 +181,7 @@ class FakeAws:
     def url(self) -> str:
         assert self._server is not None, "start() first"
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"https://localhost:{port}" if self.tls else f"http://{host}:{port}"
 
     def env(self) -> dict[str, str]:
         """Environment that points boto3 at this server (and nowhere else)."""
@@ -197,6 +200,12 @@ class FakeAws:
 
         server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         server.daemon_threads = True
+        if self.tls:
+            import ssl
+
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*self.tls)
+            server.socket = context.wrap_socket(server.socket, server_side=True)
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
