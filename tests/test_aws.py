@@ -866,3 +866,57 @@ def test_a_role_region_that_is_not_a_region_name_is_named(world, tmp_path, metho
     message = world.failure(method=method, settings=settings)
     assert message == f"{HOST}: 'eu west 1' is not a valid AWS region name"
     assert world.fake.calls == {}
+
+
+# -- what each AWS refusal says, whole --------------------------------------------------------
+
+
+def _from_env(name: str) -> str:
+    return f"in secret {name!r} (environment variable TRUSS_SECRET_{name})"
+
+
+def test_an_unknown_key_with_a_session_token_names_both_secrets(world):
+    world.env["TRUSS_SECRET_aws_access_key_id"] = _key_id()
+    world.env["TRUSS_SECRET_aws_session_token"] = "tmp-token-" + pysecrets.token_hex(8)
+    world.sentinels.append(world.env["TRUSS_SECRET_aws_session_token"])
+    assert world.failure() == (
+        f"{HOST}: ECR GetAuthorizationToken failed: AWS does not recognise the access key id"
+        f" {_from_env('aws_access_key_id')} with the session token"
+        f" {_from_env('aws_session_token')} (UnrecognizedClientException)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("host", "op", "needs"),
+    [
+        (HOST, ECR, "ecr:GetAuthorizationToken (AccessDeniedException)"),
+        (
+            "public.ecr.aws",
+            ECR_PUBLIC,
+            "ecr-public:GetAuthorizationToken and sts:GetServiceBearerToken"
+            " (AccessDeniedException)",
+        ),
+    ],
+)
+def test_access_denied_names_the_permission_the_identity_lacks(world, host, op, needs):
+    world.fake.deny(op)
+    message = world.failure(host)
+    assert message.endswith(f" failed: access denied: the AWS identity is not allowed {needs}")
+
+
+def test_a_denied_role_with_an_external_id_says_one_was_given(world):
+    world.fake.add_role(Role(ROLE, trusted_keys={world.key_id}, external_id="org-1234"))
+    world.env["DOCKER_CREDENTIAL_TRUSS_AWS_EXTERNAL_ID"] = "org-9999"
+    assert world.failure(method="AWS_ASSUME_ROLE", settings=ASSUME) == (
+        f"{HOST}: STS AssumeRole failed: access denied: the AWS identity may not assume role"
+        f" {ROLE} with the external id given (AccessDenied)"
+    )
+
+
+def test_a_role_region_sts_refuses_is_named_not_the_registrys(world):
+    world.fake.add_role(Role(ROLE, trusted_keys={world.key_id}))
+    settings = {**ASSUME, "aws_assume_role_region": "ap-south-2"}
+    assert world.failure(method="AWS_ASSUME_ROLE", settings=settings) == (
+        f"{HOST}: STS AssumeRole failed: AWS refused region 'ap-south-2' for this endpoint"
+        " (SignatureDoesNotMatch)"
+    )
