@@ -920,3 +920,30 @@ def test_a_role_region_sts_refuses_is_named_not_the_registrys(world):
         f"{HOST}: STS AssumeRole failed: AWS refused region 'ap-south-2' for this endpoint"
         " (SignatureDoesNotMatch)"
     )
+
+
+def test_an_unknown_key_from_the_default_chain_names_no_secret(world, monkeypatch):
+    del world.env["TRUSS_SECRET_aws_access_key_id"]
+    world.env[aws.DEFAULT_CHAIN_VARIABLE] = "1"
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", _key_id())
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "sk-" + pysecrets.token_hex(8))
+    assert world.failure() == (
+        f"{HOST}: ECR GetAuthorizationToken failed: AWS does not recognise the access key id"
+        " (UnrecognizedClientException)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "settings"),
+    [("AWS_IAM", {}), ("aws_iam", {}), ("AWS_OIDC", OIDC), ("aws_assume_role", ASSUME)],
+)
+def test_check_accepts_a_complete_config_in_any_case(method, settings):
+    assert aws.check(parse(HOST), method, settings) is None
+
+
+def test_check_names_what_a_role_method_lacks_and_what_is_not_aws():
+    assert aws.check(parse(HOST), "AWS_ASSUME_ROLE", {"aws_assume_role_arn": ROLE}) == (
+        f"{HOST}: AWS_ASSUME_ROLE needs aws_assume_role_arn and aws_assume_role_region in the"
+        " truss config's docker_auth; run `docker-credential-truss configure` again"
+    )
+    assert aws.check(parse(HOST), "GCP_OIDC", {}) == f"{HOST}: GCP_OIDC is not an AWS auth method"
