@@ -353,6 +353,38 @@ def test_throttling_that_persists_fails_after_bounded_attempts(world, monkeypatc
     assert all(0 <= wait <= cap for wait, cap in zip(waits, caps, strict=True)), waits
 
 
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_a_server_error_is_retried_and_then_succeeds(world, monkeypatch, status):
+    monkeypatch.setattr(_aws_calls.time, "sleep", lambda seconds: None)
+    world.fake.fail(ECR, status, 2)
+    assert world.provider().mint().secret == world.fake.password
+    assert world.fake.calls[ECR] == 3
+
+
+@pytest.mark.parametrize("status", [501, 505])
+def test_a_server_error_that_retrying_cannot_help_is_reported_at_once(world, status):
+    world.fake.fail(ECR, status, 1)
+    message = world.failure()
+    assert message.endswith(f"ECR GetAuthorizationToken failed: InternalFailure (HTTP {status})")
+    assert world.fake.calls[ECR] == 1
+
+
+def test_the_backoff_doubles_up_to_its_cap(world, monkeypatch):
+    # The jitter at its very top: each wait is then exactly its cap, BACKOFF x 2^(n-1).
+    waits: list[float] = []
+    monkeypatch.setattr(_aws_calls.random, "random", lambda: 1.0)
+    monkeypatch.setattr(_aws_calls.time, "sleep", waits.append)
+    world.fake.throttle(ECR, 100)
+    world.failure()
+    assert waits == [_aws_calls.BACKOFF, _aws_calls.BACKOFF * 2]
+
+
+def test_an_ecr_password_with_colons_is_kept_whole(world):
+    world.fake.password = "pa:ss:" + pysecrets.token_urlsafe(12)
+    token = world.provider().mint()
+    assert (token.username, token.secret) == ("AWS", world.fake.password)
+
+
 def port_of(url: str) -> int:
     return int(url.rsplit(":", 1)[1])
 
@@ -365,6 +397,16 @@ def test_a_refused_endpoint_is_tried_once_and_named(world, monkeypatch):
     assert [outcome for _, outcome in wire.connects] == ["ConnectionRefusedError"]
     assert f"cannot reach http://127.0.0.1:{port}" in message
     assert "not one this botocore knows" not in message
+
+
+def test_an_endpoint_is_named_without_its_user_info_query_or_fragment(world):
+    with refused_port() as port:
+        world.env["AWS_ENDPOINT_URL_ECR"] = (
+            f"http://me:sentinel-pw@127.0.0.1:{port}/base?X-Token=sentinel-q#sentinel-f"
+        )
+        message = world.failure()
+    assert f"cannot reach http://127.0.0.1:{port}/base: no network" in message
+    assert "sentinel" not in message
 
 
 def test_an_unknown_region_is_hinted_when_unreachable(world):
@@ -416,6 +458,23 @@ def test_global_endpoint_variable_is_enough(world):
     assert world.fake.calls[ECR] == 1
 
 
+def test_the_ca_bundle_named_in_the_env_given_verifies_the_endpoint(world, tmp_path):
+    from harden.hostile import make_ca, make_leaf
+
+    ca = make_ca(tmp_path)
+    with FakeAws(tls=make_leaf(tmp_path, ca, "localhost")) as fake:
+        fake.keys[world.key_id] = world.secret_key
+        world.fake = fake
+        world.env.update(fake.env())
+        message = world.failure()  # the system's trust store does not know this CA
+        assert message.endswith(
+            f"TLS verification of {fake.url}/ failed (a proxy or AWS_CA_BUNDLE?)"
+        )
+        world.env["AWS_CA_BUNDLE"] = f" {ca[2]} "
+        assert world.provider().mint().secret == fake.password
+        assert fake.calls[ECR] == 1
+
+
 def test_truss_secrets_ignore_the_users_aws_profile_and_config(world, monkeypatch, tmp_path):
     broken = tmp_path / "broken-config"
     broken.write_text("[profile elsewhere\nthis is not ini\n")
@@ -428,8 +487,13 @@ def test_missing_key_id_without_opt_in_names_the_secret_and_the_switch(world):
     del world.env["TRUSS_SECRET_aws_access_key_id"]
     with pytest.raises(SecretError) as caught:
         world.provider().identity()
-    assert "'aws_access_key_id'" in caught.value.message
-    assert aws.DEFAULT_CHAIN_VARIABLE in caught.value.message
+    message = caught.value.message
+    assert message.startswith(
+        f"secret 'aws_access_key_id' (AWS access key id for {HOST}) not found; looked in "
+    )
+    assert message.endswith(
+        f"; set it, or set {aws.DEFAULT_CHAIN_VARIABLE}=1 to use boto3's default credentials"
+    )
     assert world.fake.calls == {}
 
 
@@ -456,11 +520,21 @@ def test_default_chain_is_used_only_when_opted_in(world, monkeypatch):
     assert world.fake.requests[0]["key_id"] == world.key_id
 
 
+@pytest.mark.parametrize("spelling", ["1", "True", " yes ", "ON"])
+def test_the_default_chain_opt_in_takes_the_usual_spellings(world, spelling):
+    del world.env["TRUSS_SECRET_aws_access_key_id"]
+    world.env[aws.DEFAULT_CHAIN_VARIABLE] = spelling
+    assert "default-chain" in world.provider().identity()
+
+
 def test_default_chain_with_nothing_in_it_says_so(world):
     del world.env["TRUSS_SECRET_aws_access_key_id"]
     world.env[aws.DEFAULT_CHAIN_VARIABLE] = "1"
     message = world.failure()
-    assert "no AWS credentials" in message
+    assert message.endswith(
+        "ECR GetAuthorizationToken failed: no AWS credentials: boto3's default chain"
+        " (environment, ~/.aws, SSO, instance role) found none"
+    )
     assert world.fake.calls == {}
 
 
@@ -480,6 +554,44 @@ def test_default_chain_identity_moves_when_the_credentials_file_changes(world, t
     before = world.provider().identity()
     creds.write_text("[default]\n")
     assert world.provider().identity() != before
+
+
+def test_default_chain_identity_follows_whoever_boto3_would_be(world):
+    # A token minted for one profile, key or role must never answer for another: each
+    # of what steers boto3's default chain is part of the cache identity.
+    del world.env["TRUSS_SECRET_aws_access_key_id"]
+    world.env[aws.DEFAULT_CHAIN_VARIABLE] = "1"
+    base = dict(world.env)
+
+    def identity(**changes: str) -> tuple[str, ...]:
+        world.env.clear()
+        world.env.update(base, **changes)
+        return world.provider().identity()
+
+    variants = {
+        "none": identity(),
+        "profile a": identity(AWS_PROFILE="a"),
+        "profile b": identity(AWS_PROFILE="b"),
+        "default profile c": identity(AWS_DEFAULT_PROFILE="c"),
+        "key 1": identity(AWS_ACCESS_KEY_ID="AKIA" + "1" * 16),
+        "key 2": identity(AWS_ACCESS_KEY_ID="AKIA" + "2" * 16),
+        "role": identity(AWS_ROLE_ARN=ROLE),
+        "other config file": identity(AWS_CONFIG_FILE=__file__),
+        "other credentials file": identity(AWS_SHARED_CREDENTIALS_FILE=__file__),
+    }
+    assert len(set(variants.values())) == len(variants), "two of these would share a token"
+    assert identity(AWS_PROFILE="a", AWS_DEFAULT_PROFILE="c") == variants["profile a"]
+    assert identity(AWS_PROFILE="", AWS_DEFAULT_PROFILE="c") == variants["default profile c"]
+    assert identity() == variants["none"], "the same chain must find its cached token"
+    # the files boto3 reads by default are the ones under the HOME given, not this process's
+    aws_dir = os.path.join(base["HOME"], ".aws")
+    os.makedirs(aws_dir)
+    seen = {identity()}
+    for name in ("config", "credentials"):
+        with open(os.path.join(aws_dir, name), "w") as handle:
+            handle.write("[default]\n")
+        seen.add(identity())
+    assert len(seen) == 3
 
 
 def test_a_configured_non_ecr_host_is_a_clear_config_error(world):
@@ -744,3 +856,94 @@ def test_assume_role_tokens_are_cached_per_role_and_base_identity(world):
     Resolver(world.env, paths).get(parse(HOST))
     assert world.fake.calls[ASSUME_ROLE] == 2, "another role is another identity"
     assert world.fake.requests[-2]["role"] == ROLE + "-2"
+
+
+@pytest.mark.parametrize("method", ["AWS_OIDC", "AWS_ASSUME_ROLE"])
+def test_a_role_region_that_is_not_a_region_name_is_named(world, tmp_path, method):
+    world.env["AWS_WEB_IDENTITY_TOKEN_FILE"] = _token_file(tmp_path, "eyJ" + "a" * 40)
+    field = "aws_oidc_region" if method == "AWS_OIDC" else "aws_assume_role_region"
+    settings = {**(OIDC if method == "AWS_OIDC" else ASSUME), field: "eu west 1"}
+    message = world.failure(method=method, settings=settings)
+    assert message == f"{HOST}: 'eu west 1' is not a valid AWS region name"
+    assert world.fake.calls == {}
+
+
+# -- what each AWS refusal says, whole --------------------------------------------------------
+
+
+def _from_env(name: str) -> str:
+    return f"in secret {name!r} (environment variable TRUSS_SECRET_{name})"
+
+
+def test_an_unknown_key_with_a_session_token_names_both_secrets(world):
+    world.env["TRUSS_SECRET_aws_access_key_id"] = _key_id()
+    world.env["TRUSS_SECRET_aws_session_token"] = "tmp-token-" + pysecrets.token_hex(8)
+    world.sentinels.append(world.env["TRUSS_SECRET_aws_session_token"])
+    assert world.failure() == (
+        f"{HOST}: ECR GetAuthorizationToken failed: AWS does not recognise the access key id"
+        f" {_from_env('aws_access_key_id')} with the session token"
+        f" {_from_env('aws_session_token')} (UnrecognizedClientException)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("host", "op", "needs"),
+    [
+        (HOST, ECR, "ecr:GetAuthorizationToken (AccessDeniedException)"),
+        (
+            "public.ecr.aws",
+            ECR_PUBLIC,
+            "ecr-public:GetAuthorizationToken and sts:GetServiceBearerToken"
+            " (AccessDeniedException)",
+        ),
+    ],
+)
+def test_access_denied_names_the_permission_the_identity_lacks(world, host, op, needs):
+    world.fake.deny(op)
+    message = world.failure(host)
+    assert message.endswith(f" failed: access denied: the AWS identity is not allowed {needs}")
+
+
+def test_a_denied_role_with_an_external_id_says_one_was_given(world):
+    world.fake.add_role(Role(ROLE, trusted_keys={world.key_id}, external_id="org-1234"))
+    world.env["DOCKER_CREDENTIAL_TRUSS_AWS_EXTERNAL_ID"] = "org-9999"
+    assert world.failure(method="AWS_ASSUME_ROLE", settings=ASSUME) == (
+        f"{HOST}: STS AssumeRole failed: access denied: the AWS identity may not assume role"
+        f" {ROLE} with the external id given (AccessDenied)"
+    )
+
+
+def test_a_role_region_sts_refuses_is_named_not_the_registrys(world):
+    world.fake.add_role(Role(ROLE, trusted_keys={world.key_id}))
+    settings = {**ASSUME, "aws_assume_role_region": "ap-south-2"}
+    assert world.failure(method="AWS_ASSUME_ROLE", settings=settings) == (
+        f"{HOST}: STS AssumeRole failed: AWS refused region 'ap-south-2' for this endpoint"
+        " (SignatureDoesNotMatch)"
+    )
+
+
+def test_an_unknown_key_from_the_default_chain_names_no_secret(world, monkeypatch):
+    del world.env["TRUSS_SECRET_aws_access_key_id"]
+    world.env[aws.DEFAULT_CHAIN_VARIABLE] = "1"
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", _key_id())
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "sk-" + pysecrets.token_hex(8))
+    assert world.failure() == (
+        f"{HOST}: ECR GetAuthorizationToken failed: AWS does not recognise the access key id"
+        " (UnrecognizedClientException)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "settings"),
+    [("AWS_IAM", {}), ("aws_iam", {}), ("AWS_OIDC", OIDC), ("aws_assume_role", ASSUME)],
+)
+def test_check_accepts_a_complete_config_in_any_case(method, settings):
+    assert aws.check(parse(HOST), method, settings) is None
+
+
+def test_check_names_what_a_role_method_lacks_and_what_is_not_aws():
+    assert aws.check(parse(HOST), "AWS_ASSUME_ROLE", {"aws_assume_role_arn": ROLE}) == (
+        f"{HOST}: AWS_ASSUME_ROLE needs aws_assume_role_arn and aws_assume_role_region in the"
+        " truss config's docker_auth; run `docker-credential-truss configure` again"
+    )
+    assert aws.check(parse(HOST), "GCP_OIDC", {}) == f"{HOST}: GCP_OIDC is not an AWS auth method"

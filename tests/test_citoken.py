@@ -258,6 +258,112 @@ def test_github_unreachable_is_not_retried():
             find(env).token()
 
 
+def test_github_is_asked_for_json(github):
+    find(github.env()).token()
+    assert github.accepts == ["application/json"]
+
+
+@pytest.mark.parametrize(
+    ("status", "said"),
+    [
+        (300, "answered HTTP 300, a redirect (not followed)"),
+        (399, "answered HTTP 399, a redirect (not followed)"),
+        (400, "answered HTTP 400"),
+        (401, "refused the request: HTTP 401 (does the job have permissions: id-token: write?)"),
+        (403, "refused the request: HTTP 403 (does the job have permissions: id-token: write?)"),
+        (404, "refused the request: HTTP 404 (does the job have permissions: id-token: write?)"),
+        (405, "answered HTTP 405"),
+        (600, "answered HTTP 600"),
+    ],
+)
+def test_github_answers_that_are_not_retried_say_what_came_back(github, status, said):
+    github.answers = [(status, "{}")]
+    with pytest.raises(ProviderError) as err:
+        find(github.env()).token()
+    prefix = f"{KEY}: GitHub Actions' token endpoint (ACTIONS_ID_TOKEN_REQUEST_URL, audience"
+    assert err.value.message == f"{prefix} sts.amazonaws.com) {said}"
+    assert github.calls == 1
+
+
+@pytest.mark.parametrize("status", [429, 500, 599])
+def test_github_busy_statuses_are_retried(github, monkeypatch, status):
+    monkeypatch.setattr(citoken, "BACKOFF", 0.0)
+    github.answers = [(status, "{}")]
+    token = find(github.env()).token()
+    assert (github.calls, token == github.issued[0]) == (2, True)
+
+
+def test_github_backoff_doubles_up_to_its_cap(github, monkeypatch):
+    import random
+    import time
+
+    waits: list[float] = []
+    monkeypatch.setattr(random, "random", lambda: 1.0)  # the jitter at its top
+    monkeypatch.setattr(time, "sleep", waits.append)
+    github.answers = [(503, "{}")] * 3
+    with pytest.raises(ProviderError, match="after 3 attempts"):
+        find(github.env()).token()
+    assert waits == [citoken.BACKOFF, citoken.BACKOFF * 2]
+
+
+def test_the_request_token_goes_over_https(monkeypatch):
+    with refused_port() as port:
+        env = {
+            "ACTIONS_ID_TOKEN_REQUEST_URL": f"https://127.0.0.1:{port}/t?api-version=2.0",
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "t",
+        }
+        with pytest.raises(ProviderError, match="cannot reach GitHub Actions' token endpoint"):
+            find(env).token()
+
+
+def test_the_request_token_goes_to_this_machine_by_any_of_its_names(github):
+    env = github.env()
+    env["ACTIONS_ID_TOKEN_REQUEST_URL"] = github.request_url.replace("127.0.0.1", "localhost")
+    assert find(env).token() == github.issued[0]
+    env["ACTIONS_ID_TOKEN_REQUEST_URL"] = github.request_url.replace("127.0.0.1", "[::1]")
+    with pytest.raises(ProviderError) as err:  # nothing listens there, but it was allowed
+        find(env).token()
+    assert "cannot reach" in err.value.message
+
+
+def test_a_malformed_request_url_is_refused_before_sending():
+    env = {"ACTIONS_ID_TOKEN_REQUEST_URL": "http://[::1/t", "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "t"}
+    with pytest.raises(ProviderError, match="not an https URL; the request token is not sent"):
+        find(env).token()
+
+
+def test_the_github_job_changes_with_the_endpoint(github):
+    other = dict(github.env(), ACTIONS_ID_TOKEN_REQUEST_URL=github.request_url + "&run=2")
+    assert find(github.env()).job() != find(other).job()
+
+
+def test_a_token_variable_is_used_as_it_is():
+    token = make_jwt(sub="gitlab")
+    assert find({"DOCKER_CREDENTIAL_TRUSS_AWS_WEB_IDENTITY_TOKEN": token}).token() == token
+
+
+def test_a_token_that_is_not_utf8_still_has_a_job():
+    # the OS hands undecodable bytes to Python as lone surrogates
+    source = find({"DOCKER_CREDENTIAL_TRUSS_AWS_WEB_IDENTITY_TOKEN": "tok\udcffen"})
+    other = find({"DOCKER_CREDENTIAL_TRUSS_AWS_WEB_IDENTITY_TOKEN": "tok\udcfeen"})
+    assert source.job() != other.job()
+
+
+def test_claims_are_read_from_base64url_of_any_length():
+    for sub in ("a", "ab", "abc", "abcd", "??~~??"):
+        token = make_jwt(sub=sub)
+        assert citoken.claims(token) == {"sub": sub}, sub
+    payload = token.split(".")[1]
+    assert "-" in payload and "_" in payload  # the url-safe alphabet's own two letters
+
+
+def test_a_payload_that_is_not_an_object_has_no_claims():
+    import base64
+
+    payload = base64.urlsafe_b64encode(b"[1, 2]").decode().rstrip("=")
+    assert citoken.claims(f"e30.{payload}.c2ln") is None
+
+
 # -- Buildkite ----------------------------------------------------------------------------------
 
 
@@ -291,6 +397,24 @@ def test_buildkite_without_the_agent_says_so(tmp_path):
     env = {"PATH": str(tmp_path), "BUILDKITE_JOB_ID": "job-1"}
     with pytest.raises(ProviderError, match="buildkite-agent is not on PATH"):
         find(env).token()
+
+
+def test_the_buildkite_job_is_the_job_id_and_the_agents_token(tmp_path):
+    env = {"BUILDKITE_JOB_ID": "job-1", "BUILDKITE_AGENT_ACCESS_TOKEN": "agent-1"}
+    jobs = {
+        find(env).job(),
+        find(dict(env, BUILDKITE_JOB_ID="job-2")).job(),
+        find(dict(env, BUILDKITE_AGENT_ACCESS_TOKEN="agent-2")).job(),
+        find(dict(env, DOCKER_CREDENTIAL_TRUSS_AWS_OIDC_AUDIENCE="other")).job(),
+    }
+    assert len(jobs) == 4
+    assert find(env).job() == find(dict(env)).job()
+    inputs = {
+        find(env).inputs(),
+        find(dict(env, BUILDKITE_JOB_ID="job-2")).inputs(),
+        find(dict(env, BUILDKITE_AGENT_ACCESS_TOKEN="agent-2")).inputs(),
+    }
+    assert len(inputs) == 3
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ the key's secret (so a wrong secret key fails with ``InvalidSignatureException``
 token. ECR tokens carry a future ``expiresAt`` (moto's are always 2015, i.e. expired).
 
 Tests steer it: ``password``, ``expires_in``, ``deny(op)``, ``throttle(op, n)``,
+``fail(op, status, n)``,
 ``hang = True`` (accept, read, never answer), ``delay`` (answer slowly) and
 :func:`refused_port`. ``calls`` counts every request per operation (retries
 included); ``requests`` records who asked what (key id, region, registry ids),
@@ -123,7 +124,10 @@ class FakeAws:
         *,
         region: str | set[str] | None = None,
         password: str | None = None,
+        tls: tuple[str, str] | None = None,
     ) -> None:
+        #: (certificate file, key file): serve https as ``localhost`` instead of http
+        self.tls = tls
         #: access key id -> secret access key (long-term keys the server accepts)
         self.keys: dict[str, str] = dict(keys or {})
         #: access key id -> session token it must come with (temporary keys from STS)
@@ -142,6 +146,7 @@ class FakeAws:
         self.requests: list[dict[str, Any]] = []
         self._denied: set[str] = set()
         self._throttles: Counter[str] = Counter()
+        self._failures: dict[str, tuple[int, int]] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._issued = 0
@@ -158,6 +163,10 @@ class FakeAws:
         """Answer the next ``times`` requests for ``op`` with a throttling error."""
         self._throttles[op] = times
 
+    def fail(self, op: str, status: int, times: int) -> None:
+        """Answer the next ``times`` requests for ``op`` with a server error of ``status``."""
+        self._failures[op] = (status, times)
+
     def add_role(self, role: Role) -> Role:
         self.roles[role.arn] = role
         return role
@@ -172,7 +181,7 @@ class FakeAws:
     def url(self) -> str:
         assert self._server is not None, "start() first"
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"https://localhost:{port}" if self.tls else f"http://{host}:{port}"
 
     def env(self) -> dict[str, str]:
         """Environment that points boto3 at this server (and nowhere else)."""
@@ -191,8 +200,16 @@ class FakeAws:
 
         server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         server.daemon_threads = True
+        if self.tls:
+            import ssl
+
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*self.tls)
+            server.socket = context.wrap_socket(server.socket, server_side=True)
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -224,6 +241,10 @@ class FakeAws:
                 400 if op.startswith("ecr") else 403,
             )
         with self._lock:
+            status, times = self._failures.get(op, (0, 0))
+            if times > 0:
+                self._failures[op] = (status, times - 1)
+                raise AwsError("InternalFailure", "a server error, as steered", status)
             if self._throttles[op] > 0:
                 self._throttles[op] -= 1
                 raise AwsError(

@@ -72,6 +72,8 @@ class FakeGitHub:
         self.rejections: list[str] = []
         self.issued: list[str] = []
         self.answers: list[tuple[int, str]] = []
+        #: the Accept header of each request
+        self.accepts: list[str | None] = []
         self.delay = 0.0
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -141,6 +143,7 @@ def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             with fake._lock:
                 fake.calls += 1
+                fake.accepts.append(self.headers.get("Accept"))
                 scripted = fake.answers.pop(0) if fake.answers else None
             if fake.delay:
                 time.sleep(fake.delay)
