@@ -147,6 +147,16 @@ def test_a_registry_neither_configured_nor_routed_has_nothing_to_undo(cli, paths
     assert (run.code, run.err) == (0, "")
     assert run.out == "ghcr.io: not configured and not routed to truss; nothing to undo\n"
     assert docker_config_bytes(paths) == b'{"credHelpers": {"ghcr.io": "pass"}}'
+    assert not os.path.exists(paths.helper_config)  # nothing to forget: not written
+
+
+def test_a_registry_routed_by_hand_but_not_recorded_is_unrouted(cli, paths):
+    write_docker_config(paths, '{"credHelpers": {"ghcr.io": "truss"}}')
+    run = cli("unconfigure", "ghcr.io")
+    assert (run.code, run.err) == (0, "")
+    assert run.out == f'changed in {paths.docker_config}:\n  "credHelpers": "ghcr.io" removed\n'
+    assert docker_config_bytes(paths) == b"{}"
+    assert not os.path.exists(paths.helper_config)
 
 
 def test_a_target_that_is_neither_a_truss_nor_a_registry_is_an_error(cli, paths):
@@ -154,7 +164,7 @@ def test_a_target_that_is_neither_a_truss_nor_a_registry_is_an_error(cli, paths)
     assert cli("configure", "--registry", "ghcr.io", *flags).code == 0
     run = cli("unconfigure", "no such thing", "ghcr.io")
     assert run.code == 1
-    assert run.err.startswith("error: 'no such thing': not a truss here, nor a registry (")
+    assert run.err == "error: 'no such thing': not a truss here, nor a registry (bad host)\n"
     assert '"credHelpers": "ghcr.io" removed' in run.out  # the good target is still undone
     assert config.load(paths) == {}
 
@@ -198,3 +208,14 @@ def test_credhelpers_that_is_no_object_is_named_with_its_file(cli, paths):
         assert (run.code, run.out) == (1, "")
         assert f"credHelpers in {paths.docker_config} should be a JSON object" in run.err
     assert docker_config_bytes(paths) == b'{"credHelpers": ["ghcr.io"]}'
+
+
+def test_a_directory_that_holds_no_truss_is_an_error_that_says_why(cli, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    run = cli("unconfigure", str(empty))
+    assert (run.code, run.out) == (1, "")
+    assert run.err == (
+        f"error: {str(empty)!r}: not a truss here, nor a registry (cannot read truss config"
+        f" {empty}/config.yaml: No such file or directory)\n"
+    )
