@@ -90,3 +90,59 @@ def test_a_docker_config_directory_that_cannot_be_made_is_named(cli):
     run = route_ghcr(cli, extra={"DOCKER_CONFIG": "/proc/sys/dct-no-such-dir"})
     assert run.code == 1
     assert "cannot create /proc/sys/dct-no-such-dir: " in run.out + run.err, run.out + run.err
+
+
+def test_a_one_line_file_stays_on_one_line(cli, env):
+    path = write_config(env, '{"auths": {}}')
+    assert route_ghcr(cli).code == 0
+    with open(path) as handle:
+        text = handle.read()
+    assert text == '{"auths": {}, "credHelpers": {"ghcr.io": "truss"}}'
+
+
+def test_a_file_an_editor_saved_with_a_bom_is_routed(cli, env):
+    path = write_config(env, '\ufeff{"auths": {}}')
+    run = route_ghcr(cli)
+    assert run.code == 0, run.err
+    with open(path, encoding="utf-8") as handle:
+        assert json.load(handle) == {"auths": {}, "credHelpers": {"ghcr.io": "truss"}}
+
+
+def test_a_file_that_is_not_a_json_object_is_named_and_left_as_it_is(cli, env):
+    for number, (text, says) in enumerate(
+        (
+            (b'{"auths": {', "{path} is not valid JSON; move it aside to start afresh"),
+            (b'["auths"]', "{path} does not hold a JSON object; move it aside to start afresh"),
+            (b'{"psFormat": "caf\xe9"}', "cannot read {path}: not UTF-8 text"),
+        )
+    ):
+        path = write_config(env, "")
+        with open(path, "wb") as handle:
+            handle.write(text)
+        for flags in (("--dry-run",), ()):
+            registry = ("--registry", f"r{number}.example", "--auth-method", "REGISTRY_SECRET")
+            run = cli("configure", *flags, *registry)
+            assert run.code == 1, run.out
+            assert f"docker config: {says.format(path=path)}" in run.err, run.err
+        with open(path, "rb") as handle:
+            assert handle.read() == text
+
+
+def test_writers_take_their_lock_in_the_helpers_directory_not_dockers(
+    cli, env, tmp_path, monkeypatch
+):
+    # docker's directory is docker's: a config.json.lock there looks like a stale lock of
+    # docker's own. A lock that cannot be taken is named, and nothing is written.
+    monkeypatch.chdir(tmp_path)
+    before = sorted(os.listdir(tmp_path))
+    assert route_ghcr(cli).code == 0
+    assert os.listdir(env["DOCKER_CONFIG"]) == ["config.json"]
+    assert sorted(os.listdir(tmp_path)) == sorted([*before, "docker", "xdg-config"])
+    lock = os.path.join(env["XDG_CONFIG_HOME"], "docker-credential-truss", "docker-config.lock")
+    os.remove(lock)
+    os.mkdir(lock)  # a lock that cannot be opened
+    run = cli("configure", "--registry", "nvcr.io", "--auth-method", "REGISTRY_SECRET")
+    assert run.code == 1
+    assert f"cannot open lock {lock}: Is a directory" in run.err, run.err
+    with open(os.path.join(env["DOCKER_CONFIG"], "config.json")) as handle:
+        assert json.load(handle) == {"credHelpers": {"ghcr.io": "truss"}}
