@@ -1,4 +1,6 @@
-"""A failed mint is remembered only for the inputs it was made from (resolver + cache).
+"""What the resolver hands the token cache: the inputs of a mint, the failure TTL, a warning.
+
+A failed mint is remembered only for the inputs it was made from.
 
 ``get`` remembers a failed mint for DOCKER_CREDENTIAL_TRUSS_FAILURE_TTL seconds, so a
 builder asking every registry does not wait for a dead endpoint each time; but a person
@@ -112,3 +114,37 @@ def test_a_rewritten_ci_token_file_is_tried_at_once(aws, tmp_path):
     token_file.write_text(accepted + "\n")
     assert _get(env) == aws.password, "a rewritten token file must mint at once"
     assert aws.calls[ASSUME_ROLE_WEB] == 2
+
+
+def _iam(aws, home: str, **more: str) -> _Env:
+    key_id = "AKIA" + pysecrets.token_hex(8).upper()
+    aws.keys[key_id] = "sk-" + pysecrets.token_urlsafe(24)
+    return _env(
+        aws,
+        home,
+        TRUSS_SECRET_aws_access_key_id=key_id,
+        TRUSS_SECRET_aws_secret_access_key=aws.keys[key_id],
+        **more,
+    )
+
+
+def test_a_failure_ttl_of_zero_from_the_environment_retries_at_once(aws, tmp_path):
+    env = _iam(aws, str(tmp_path), DOCKER_CREDENTIAL_TRUSS_FAILURE_TTL="0")
+    aws.deny(ECR)
+    first, again = _get(env), _get(env)
+    assert first is not None and first.startswith("failed: ")
+    assert again == first, "not answered from the failure memory"
+    assert aws.calls[ECR] == 2
+
+
+def test_an_unusable_token_cache_is_said_through_the_warning_and_the_get_still_answers(
+    aws, tmp_path
+):
+    env = _iam(aws, str(tmp_path))
+    cache = Paths.from_env(env).token_cache
+    os.makedirs(cache)
+    os.chmod(cache, 0o777)  # writable by others: refused
+    said: list[str] = []
+    token = Resolver(env, Paths.from_env(env), said.append).get(parse(HOST))
+    assert token.secret == aws.password
+    assert len(said) == 1 and said[0].startswith("token cache unusable, minting without it: ")
