@@ -446,3 +446,16 @@ def test_the_base_image_is_recorded_with_its_registry(cli, tmp_path, paths):
     assert registries[ECR]["image"] == f"{ECR}/models/base:1"
     assert "image" not in registries["nvcr.io"]
     assert "image" not in registries["ghcr.io"]  # that truss named no ghcr.io image
+
+
+def test_a_registry_that_is_not_the_images_host_is_warned_with_the_fix(cli, tmp_path, paths):
+    path = truss(
+        tmp_path,
+        "base_image:\n  image: quay.io/o/i:1\n"
+        "  docker_auth: {auth_method: REGISTRY_SECRET, secret_name: s, registry: ghcr.io}\n",
+    )
+    run = cli("configure", path)
+    assert (
+        "ghcr.io: registry is not the host of base_image.image (quay.io), which is the host"
+        " docker will ask for; set registry: quay.io (or leave it empty) and configure again\n"
+    ) in run.err

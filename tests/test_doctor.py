@@ -492,3 +492,15 @@ def test_registry_check_against_something_that_is_no_registry(
             server.close()
     fails_with(run, f"FAIL  registry check: http://{key}/v2/: {expected}")
     assert run.out.count("  FAIL  ") == 1, run.out
+
+
+def test_doctor_says_whether_get_would_answer_from_the_cache_for_this_identity(
+    cli, gcp_env, google, truss_secrets
+):
+    assert cli("get", stdin=AR).code == 0  # caches a token for this key
+    run = cli("doctor", "--offline", AR)
+    assert "token cache: get answers from it for this identity" in run.out, run.out
+    truss_secrets({f"DOCKER_REGISTRY_{REG}": VALUE, "sa": google.new_key().json()})
+    run = cli("doctor", "--offline", AR)  # a rotated key: another identity
+    assert "token cache: nothing fresh for this identity; the next get mints" in run.out
+    assert "token cache: get answers from it" not in run.out
