@@ -72,6 +72,9 @@ def configure(opts: Namespace, stdout: BinaryIO, stderr: TextIO, env: Mapping[st
             before = entries.get(key) or recorded.get(key)
             failed += _judge(key, before, entry, opts.replace, entries, same, stderr)
     if entries and not opts.dry_run:
+        # docker's config must be one configure can route before anything is recorded:
+        # a registry recorded but not routed would be "unchanged" on the next run
+        dockerconfig.planned(paths.docker_config, list(entries))
         # judged again under the lock: another configure may have recorded one since
         late = config.merge(
             paths, entries, lambda old, new: verdict(old, new, opts.replace) != "write"

@@ -146,3 +146,18 @@ def test_writers_take_their_lock_in_the_helpers_directory_not_dockers(
     assert f"cannot open lock {lock}: Is a directory" in run.err, run.err
     with open(os.path.join(env["DOCKER_CONFIG"], "config.json")) as handle:
         assert json.load(handle) == {"credHelpers": {"ghcr.io": "truss"}}
+
+
+def test_a_broken_docker_config_records_nothing_so_the_same_command_routes_once_fixed(cli, env):
+    from docker_credential_truss.paths import Paths
+
+    path = write_config(env, '{"auths": {')
+    run = route_ghcr(cli)
+    assert run.code == 1
+    assert "is not valid JSON" in run.err
+    assert not os.path.exists(Paths.from_env(env).helper_config)
+    write_config(env, {"auths": {}})
+    run = route_ghcr(cli)
+    assert run.code == 0, run.err
+    with open(path) as handle:
+        assert json.load(handle)["credHelpers"] == {"ghcr.io": "truss"}
