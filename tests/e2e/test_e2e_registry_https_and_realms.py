@@ -193,10 +193,12 @@ class World:
             base / "tls-token", self.tls_ip, self.tls_token_port, self.tokens, realm, self.cert, key
         )
         # Plain-http loopback token registries: one names the token server, one a redirector.
+        # The redirector binds its port first: free_port() releases the port it finds,
+        # and a server binding port 0 after it may be handed that very port.
+        self.redirector = Redirector(f"http://127.0.0.1:{self.tokens.port}")
         self.token = RealmRegistry(
             base / "token", "127.0.0.1", free_port(), self.tokens, self.tokens.realm
         )
-        self.redirector = Redirector(f"http://127.0.0.1:{self.tokens.port}")
         self.redirected = RealmRegistry(
             base / "redirected",
             "127.0.0.1",
