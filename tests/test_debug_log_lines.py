@@ -13,11 +13,14 @@ from __future__ import annotations
 import base64
 import os
 import re
+import time
 
 import pytest
 from fakes.gcp import FakeGoogle
 
-from docker_credential_truss import __version__, config, debuglog
+from docker_credential_truss import __version__, config, debuglog, registry, resolver
+from docker_credential_truss.cache import TokenCache
+from docker_credential_truss.resolver import Resolver
 
 REG = "registry.example.test"
 VALUE = base64.b64encode(b"SENTINEL-user-77c1:SENTINEL-password-2a9d").decode()
@@ -100,3 +103,36 @@ def test_list_says_how_many_answered_and_why_each_other_was_left_out(cli, paths)
         "left out of list: bad.example.test: secret 'DOCKER_REGISTRY_bad.example.test'"
         " is not valid base64 (expected base64 of user:password)"
     ]
+
+
+class SteppingClock:
+    """``time.monotonic`` for the resolver: each reading a quarter second after the last."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        self.now += 0.25
+        return self.now
+
+
+def test_the_durations_said_are_those_the_clock_measured(cli, paths, google, monkeypatch):
+    monkeypatch.setattr(resolver, "time", SteppingClock())
+    config.merge(paths, {AR: {"auth_method": "GCP_SERVICE_ACCOUNT_JSON", "secret_name": "sa"}})
+    extra = {**ON, "TRUSS_SECRET_sa": google.new_key().json()}
+    assert cli("get", stdin=AR, extra=extra).code == 0
+    assert f"{AR}: cache miss; minted in 0.250s" in messages(paths)
+    assert cli("list", extra=extra).code == 0
+    assert "list: 1 registries answered, 0 left out, in 0.250s" in messages(paths)
+
+
+def test_a_token_doctor_reads_from_the_cache_is_masked_in_later_lines(cli, env, paths, google):
+    config.merge(paths, {AR: {"auth_method": "GCP_SERVICE_ACCOUNT_JSON", "secret_name": "sa"}})
+    extra = {**ON, "TRUSS_SECRET_sa": google.new_key().json()}
+    assert cli("get", stdin=AR, extra=extra).code == 0  # mints and caches
+    debuglog.close()  # a new process: no secret registered yet
+    plan = Resolver({**env, **extra}, paths).prepare(registry.parse(AR))
+    token = plan.cached(TokenCache(paths.token_cache), time.time())
+    assert token is not None
+    line = debuglog.masked(f"cached answer {token.secret} reported")
+    assert token.secret not in line and line.startswith("cached answer ")

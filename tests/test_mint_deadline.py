@@ -138,3 +138,34 @@ def test_the_timeout_takes_any_value_up_to_five_minutes(text, seconds):
 def test_a_timeout_out_of_range_is_refused(text):
     with pytest.raises(ConfigError, match=TIMEOUT_VARIABLE):
         request_timeout({TIMEOUT_VARIABLE: text})
+
+
+def test_get_abandons_a_stalled_mint_naming_the_registry_docker_asked_for(tmp_path, monkeypatch):
+    # The endpoint stands in as a mint that waits; the registry key is the resolver's.
+    from fakes.gcp import FakeGoogle
+
+    from docker_credential_truss import config
+    from docker_credential_truss.paths import Paths
+    from docker_credential_truss.providers import gcp
+    from docker_credential_truss.registry import parse
+    from docker_credential_truss.resolver import Resolver
+
+    registry = "europe-docker.pkg.dev"
+    monkeypatch.setattr(gcp.ServiceAccountKey, "mint", lambda self: Stalled().mint())
+    with FakeGoogle() as google:
+        env = {
+            "HOME": str(tmp_path),
+            "XDG_CONFIG_HOME": str(tmp_path / "cfg"),
+            "XDG_CACHE_HOME": str(tmp_path / "cache"),
+            "TRUSS_SECRET_sa": google.new_key().json(),
+            **FAST,
+        }
+        paths = Paths.from_env(env)
+        config.merge(
+            paths, {registry: {"auth_method": "GCP_SERVICE_ACCOUNT_JSON", "secret_name": "sa"}}
+        )
+        with pytest.raises(ProviderError) as raised:
+            Resolver(env, paths).get(parse(registry))
+    assert raised.value.message == (
+        f"{registry}: no credential within 0.6s; the endpoint is too slow (6 x {TIMEOUT_VARIABLE})"
+    )
