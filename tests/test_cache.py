@@ -229,6 +229,42 @@ def test_a_writer_that_waited_too_long_mints_and_writes_anyway(tmp_path):
         holder.release()
 
 
+class _WaitClock:
+    """``time`` for the file lock: ``sleep`` advances ``monotonic`` instead of waiting."""
+
+    def __init__(self) -> None:
+        self.now = 500.0
+        self.slept = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        self.slept += seconds
+
+
+def test_a_waiter_waits_the_caches_own_bound_for_a_held_lock(tmp_path, monkeypatch):
+    """The cache's bound (45 s, under BuildKit's 60 s session) applies, not the file
+    lock's general one: the waiter gives up after 45 s of a held lock, then mints."""
+    from docker_credential_truss import cache as cache_module
+    from docker_credential_truss import files
+
+    clock = _WaitClock()
+    monkeypatch.setattr(files, "time", clock)
+    cache = TokenCache(str(tmp_path / "tokens"))
+    files.private_dir(cache.directory)
+    holder = files.FileLock(cache.path("reg", "id"))
+    holder.acquire()
+    try:
+        token = cache.fetch("reg", "id", lambda: Token("AWS", "minted", NOW + 3600), lambda: NOW)
+    finally:
+        holder.release()
+    assert token.secret == "minted"
+    assert cache_module.LOCK_WAIT == 45.0
+    assert 45.0 <= clock.slept < 45.1
+
+
 def test_put_sweeps_dead_writers_temporaries_but_not_live_ones(tmp_path):
     import subprocess
     import sys
