@@ -114,8 +114,8 @@ class Client:
             with opener.open(request, timeout=self.timeout) as response:
                 return Answer(response.status, response.headers, response.read(self.max_body))
         except urllib.error.HTTPError as exc:
-            body = exc.read(self.max_body) if exc.fp is not None else b""
-            return Answer(exc.code, exc.headers, body)
+            # the opener raises it with the response as its file: there is always a body
+            return Answer(exc.code, exc.headers, exc.read(self.max_body))
         except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
             raise Unreachable(self._reason(exc, proxy)) from None
 
