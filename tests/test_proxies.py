@@ -100,6 +100,14 @@ def test_shown_masks_secrets_and_makes_controls_visible():
         ("https://[fd00::1]/v2/", "[fd00::2]", False),
         ("https://10.1.2.3/v2/", "example.com", False),  # a name never matches an address
         ("https://ghcr.io/v2/", "ghcr.io:https", False),  # not a port: the whole entry
+        # a stray bracket, or a port that is not a number: the whole entry, no address
+        ("https://[fd00::1]/v2/", "[fd00::1", False),
+        ("https://[fd00::1]/v2/", "fd00::1]", False),
+        ("https://[fd00::1]/v2/", "[fd00::1]]", False),
+        ("https://[fd00::1]:5000/v2/", "[fd00::1]]:5000", False),
+        ("https://[fd00::1]:80/v2/", "[fd00::1]x80", False),
+        ("https://[fd00::1]/v2/", "[fd00::1]:https", False),
+        ("https://10.1.2.3:80/v2/", "10.1.2.3]:80", False),
         ("https://a.ghcr.io/v2/", "*.ghcr.io", True),
         ("https://ghcr.io/v2/", "*.ghcr.io", False),
         ("https://xghcr.io/v2/", "ghcr.io", False),
