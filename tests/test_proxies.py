@@ -108,6 +108,11 @@ def test_shown_masks_secrets_and_makes_controls_visible():
         ("https://[fd00::1]:80/v2/", "[fd00::1]x80", False),
         ("https://[fd00::1]/v2/", "[fd00::1]:https", False),
         ("https://10.1.2.3:80/v2/", "10.1.2.3]:80", False),
+        ("https://[fd00::1]/v2/", "[fd00::1]:x443", False),
+        ("https://[fd00::1]:8/v2/", "[fd00::1]:8", True),  # a port of one digit
+        # an IPv6 address with a port needs its brackets, as in Go
+        ("https://[1:2:3:4:5:6:7:8]:80/v2/", "1:2:3:4:5:6:7:8:80", False),
+        ("https://ghcr.io/v2/", "ghcr.io:80, ghcr.io", True),  # another port, then any
         ("https://a.ghcr.io/v2/", "*.ghcr.io", True),
         ("https://ghcr.io/v2/", "*.ghcr.io", False),
         ("https://xghcr.io/v2/", "ghcr.io", False),
