@@ -109,7 +109,7 @@ def _bypassed(host: str, port: int, no_proxy: str) -> bool:
         if want is not None and want != port:
             continue
         if address is not None:
-            if name.strip("[]") == host:
+            if name == host:
                 return True
             continue
         if name.startswith("*."):
@@ -123,11 +123,18 @@ def _bypassed(host: str, port: int, no_proxy: str) -> bool:
 
 
 def _split_entry(entry: str) -> tuple[str, int | None]:
-    """``host[:port]`` of a no_proxy entry (``[v6]:port`` included)."""
+    """``host[:port]`` of a no_proxy entry (``[v6]`` and ``[v6]:port`` included).
+
+    An entry with a bracket anywhere else (``[v6``, ``v6]``, ``[v6]]``, ``[v6]x80``) or a
+    port that is not a number is returned whole: it names no address, as in Go.
+    """
     if entry.startswith("["):
-        inner, _, rest = entry[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else ""
-        return inner, int(port) if port.isdigit() else None
+        inner, sep, rest = entry[1:].partition("]")
+        if sep and not rest:
+            return inner, None
+        if sep and rest.startswith(":") and rest[1:].isdigit():
+            return inner, int(rest[1:])
+        return entry, None
     name, sep, port = entry.rpartition(":")
     if sep and port.isdigit() and ":" not in name:
         return name, int(port)

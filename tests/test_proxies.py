@@ -100,10 +100,27 @@ def test_shown_masks_secrets_and_makes_controls_visible():
         ("https://[fd00::1]/v2/", "[fd00::2]", False),
         ("https://10.1.2.3/v2/", "example.com", False),  # a name never matches an address
         ("https://ghcr.io/v2/", "ghcr.io:https", False),  # not a port: the whole entry
+        # a stray bracket, or a port that is not a number: the whole entry, no address
+        ("https://[fd00::1]/v2/", "[fd00::1", False),
+        ("https://[fd00::1]/v2/", "fd00::1]", False),
+        ("https://[fd00::1]/v2/", "[fd00::1]]", False),
+        ("https://[fd00::1]:5000/v2/", "[fd00::1]]:5000", False),
+        ("https://[fd00::1]:80/v2/", "[fd00::1]x80", False),
+        ("https://[fd00::1]/v2/", "[fd00::1]:https", False),
+        ("https://10.1.2.3:80/v2/", "10.1.2.3]:80", False),
+        ("https://[fd00::1]/v2/", "[fd00::1]:x443", False),
+        ("https://[fd00::1]:8/v2/", "[fd00::1]:8", True),  # a port of one digit
+        # an IPv6 address with a port needs its brackets, as in Go
+        ("https://[1:2:3:4:5:6:7:8]:80/v2/", "1:2:3:4:5:6:7:8:80", False),
+        ("https://ghcr.io/v2/", "ghcr.io:80, ghcr.io", True),  # another port, then any
         ("https://a.ghcr.io/v2/", "*.ghcr.io", True),
         ("https://ghcr.io/v2/", "*.ghcr.io", False),
         ("https://xghcr.io/v2/", "ghcr.io", False),
         ("https://xghcr.io/v2/", ".ghcr.io", False),
+        ("https://ghcr.io/v2/", " , ghcr.io", True),  # an empty entry ends nothing
+        ("https://10.200.0.1/v2/", "10.1.2.3/8", True),  # a range written with host bits
+        ("https://10.1.2.3/v2/", "example.com, 10.1.2.3", True),  # a name, then the address
+        ("https://10.1.2.3/v2/", "[fd00::2], 10.1.2.3", True),
     ],
 )
 def test_no_proxy_entries_as_go_reads_them(url, no_proxy, direct):
@@ -145,6 +162,7 @@ def test_a_blank_proxy_variable_is_none_and_the_next_is_read():
     ("host", "loopback"),
     [
         ("LOCALHOST.", True),
+        ("LOCALHOSTX", False),  # upper case is read as lower case, and nothing is cut
         ("[::1]", True),
         ("127.0.0.2", True),
         ("a.b.localhost", True),
@@ -164,3 +182,25 @@ def test_socks_is_refused_whatever_its_case_and_names_the_variable():
     assert str(raised.value) == (
         "http_proxy names a socks5h proxy; only http(s) proxies are supported"
     )
+
+
+@pytest.mark.parametrize("host", ["ghcr.io", "xxxx", "registry.internal"])
+def test_without_no_proxy_every_host_goes_through_the_proxy(host):
+    chosen = proxy_for(f"https://{host}/v2/", {"HTTPS_PROXY": "http://proxy.example:3128"})
+    assert chosen is not None and chosen.url == "http://proxy.example:3128"
+
+
+def test_a_url_without_a_host_matches_no_no_proxy_name():
+    env = {"HTTPS_PROXY": "http://proxy.example:3128", "NO_PROXY": "xxxx, example.com"}
+    assert proxy_for("https:///v2/", env) is not None
+
+
+def test_a_proxy_whose_url_quotes_another_url_is_still_an_http_proxy():
+    value = "http://proxy.example:3128/?via=socks5://elsewhere"
+    chosen = proxy_for("https://ghcr.io/", {"https_proxy": value})
+    assert (chosen.url, chosen.shown) == (value, "http://proxy.example:3128")
+
+
+def test_a_proxy_without_a_host_is_shown_without_one():
+    chosen = proxy_for("https://ghcr.io/", {"https_proxy": "http://user:pw@:3128"})
+    assert chosen.shown == "http://:3128"

@@ -174,3 +174,14 @@ def test_describe_names_the_docker_files_then_the_system_store():
     assert tlstrust.Trust(context, "/s.pem", ["/d/a.crt", "/d/b.crt"]).describe() == (
         "/d/a.crt, /d/b.crt and the system store (/s.pem)"
     )
+
+
+def test_a_machine_without_any_ca_bundle_still_trusts_certs_d(tmp_path, env, server, monkeypatch):
+    # a slim image: OpenSSL's own file is not there, nor any of Go's list
+    host, ca = server
+    monkeypatch.setattr(ssl, "get_default_verify_paths", lambda: Paths(str(tmp_path / "no.pem")))
+    monkeypatch.setattr(tlstrust, "CA_FILES", (str(tmp_path / "absent.crt"),))
+    wanted = put(tmp_path / "certs.d" / host / "ca.crt", ca)
+    trust = tlstrust.trust(env, host, str(tmp_path / "certs.d"))
+    assert trust.describe() == f"{wanted} and the system store (no CA bundle found)"
+    assert reached(host, trust) == "200"
