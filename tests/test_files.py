@@ -365,3 +365,50 @@ def test_the_temporary_copy_is_written_beside_the_file(tmp_path, monkeypatch):
     (tmp_path / "d").mkdir()
     files.write_json(str(tmp_path / "d" / "s.json"), {})
     assert renamed == [(str(tmp_path / "d"), str(tmp_path / "d"))]
+
+
+# -- read_text, reason, write_bytes -----------------------------------------------------------
+
+
+@pytest.fixture
+def c_locale():
+    """The process's text encoding as a C locale makes it (ASCII), as in a bare container."""
+    import locale
+
+    saved = locale.setlocale(locale.LC_CTYPE)
+    locale.setlocale(locale.LC_CTYPE, "C")
+    yield
+    locale.setlocale(locale.LC_CTYPE, saved)
+
+
+def test_text_is_read_as_utf8_whatever_the_locale(tmp_path, c_locale):
+    path = tmp_path / "config.yaml"
+    path.write_bytes("name: caf\u00e9\r\nnext: \u00fc\n".encode())
+    assert files.read_text(str(path)) == "name: caf\u00e9\nnext: \u00fc\n"
+
+
+def test_text_that_is_not_utf8_is_an_oserror_naming_the_file(tmp_path):
+    import errno
+
+    path = tmp_path / "config.yaml"
+    path.write_bytes(b"name: \xff\xfe\n")
+    with pytest.raises(OSError) as caught:
+        files.read_text(str(path))
+    assert (caught.value.errno, caught.value.filename) == (errno.EILSEQ, str(path))
+    assert files.reason(caught.value) == "not UTF-8 text"
+
+
+def test_the_reason_is_the_systems_words_else_the_kind_of_error():
+    assert files.reason(PermissionError(13, "Permission denied", "/x")) == "Permission denied"
+    assert files.reason(FileNotFoundError()) == "FileNotFoundError"
+    assert files.reason(OSError("no words")) == "OSError"
+
+
+def test_write_bytes_makes_a_0600_file_by_default_whatever_the_umask(tmp_path):
+    path = tmp_path / "config.json"
+    old = os.umask(0)
+    try:
+        files.write_bytes(str(path), b"{}\n")
+    finally:
+        os.umask(old)
+    assert mode(path) == 0o600 and path.read_bytes() == b"{}\n"
