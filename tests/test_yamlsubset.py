@@ -398,6 +398,14 @@ def test_anything_after_a_quoted_value_but_a_comment_goes_to_pyyaml(text):
         ("a:\n  b: 1x\n  c:\nd:\n    e: y\n", {"a": {"b": "1x", "c": None}, "d": {"e": "y"}}),
         ("a:\n  # c\n\n  b: x\n", {"a": {"b": "x"}}),
         ("'" + "k" * 1000 + "': v\n", {"k" * 1000: "v"}),  # as long a key as it reads
+        ("'a b':\n  c: d\n", {"a b": {"c": "d"}}),
+        ("X y: z\nab c: d\na b  : c\n", {"X y": "z", "ab c": "d", "a b": "c"}),
+        ("a: X y\nb: x # c # d\n", {"a": "X y", "b": "x"}),
+        # a no-break space is text, not YAML's white space
+        (
+            "a\xa0: b\n\xa0c: d\ne: f\xa0\ng: \xa0h\n",
+            {"a\xa0": "b", "\xa0c": "d", "e": "f\xa0", "g": "\xa0h"},
+        ),
     ],
 )
 def test_what_a_text_in_the_subset_gives(text, data):
@@ -417,6 +425,7 @@ def test_what_a_text_in_the_subset_gives(text, data):
         'a: "\\x4"\n',
         'a: "\\x4g"\n',
         'a: "\\xZZ"\n',
+        'a: "\\xAX"\n',
         'a: "x\\\n',
         'a: "x"y\n',
         "a: 'x\n",
@@ -429,6 +438,9 @@ def test_what_a_text_in_the_subset_gives(text, data):
         "a: -\n",
         "a: - x\n",
         "a: b: c\n",
+        "--- a: b\n",
+        "... a: b\n",
+        "a #b: c\n",
         "a: x:\n",
         "'a'b: c\n",
         "'a':b\n",
