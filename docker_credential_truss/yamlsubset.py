@@ -166,6 +166,8 @@ def _load(text: str) -> dict | None:
         common = _COMMON.fullmatch(line)
         if common is not None:
             spaces, key, value = len(common[1]), common[2], common[3]
+            if len(key) > 1000:
+                raise _NotSimple  # longer than PyYAML takes a simple key
             if key[0] in _CHECK_FIRST:
                 key = _plain(key, key=True)
             if value is not None and value[0] in _CHECK_FIRST:

@@ -456,6 +456,8 @@ def test_what_a_text_in_the_subset_gives(text, data):
         "a:\n  b: x\n  b: y\n",
         "a:\n b: x\na:\n b: y\n",
         "'" + "k" * 1001 + "': v\n",  # longer than PyYAML takes a simple key
+        "k" * 1001 + ": v\n",  # PyYAML refuses a plain key of more than 1024 characters
+        "secrets:\n  " + "k" * 1025 + ": v\n",
     ],
 )
 def test_these_are_left_to_pyyaml(text):
