@@ -364,6 +364,8 @@ def test_what_follows_a_quoted_value_is_a_comment_or_nothing(text, value):
         "secrets:\n  a: 'x' y\n",
         "secrets:\n  a: {}x\n",
         "secrets:\n  a: 'x' \t# c\n",  # a tab has rules of its own
+        "secrets:\n  a: 'x' X\n",
+        "secrets:\n  a: 'x' \xa0# c\n",  # a no-break space is not white space in YAML
     ],
 )
 def test_anything_after_a_quoted_value_but_a_comment_goes_to_pyyaml(text):
