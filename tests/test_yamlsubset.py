@@ -400,6 +400,7 @@ def test_anything_after_a_quoted_value_but_a_comment_goes_to_pyyaml(text):
         ("a:\n  b: 1x\n  c:\nd:\n    e: y\n", {"a": {"b": "1x", "c": None}, "d": {"e": "y"}}),
         ("a:\n  # c\n\n  b: x\n", {"a": {"b": "x"}}),
         ("'" + "k" * 1000 + "': v\n", {"k" * 1000: "v"}),  # as long a key as it reads
+        ("k" * 1000 + ": v\n", {"k" * 1000: "v"}),
         ("'a b':\n  c: d\n", {"a b": {"c": "d"}}),
         ("X y: z\nab c: d\na b  : c\n", {"X y": "z", "ab c": "d", "a b": "c"}),
         ("a: X y\nb: x # c # d\n", {"a": "X y", "b": "x"}),
