@@ -166,10 +166,12 @@ def _load(text: str) -> dict | None:
         common = _COMMON.fullmatch(line)
         if common is not None:
             spaces, key, value = len(common[1]), common[2], common[3]
+            if len(key) > 1000:
+                raise _NotSimple  # longer than PyYAML takes a simple key
             if key[0] in _CHECK_FIRST:
-                key = _plain(key, key=True)
+                key = _plain(key)
             if value is not None and value[0] in _CHECK_FIRST:
-                value = _plain(value, key=False)
+                value = _plain(value)
         else:
             content = line.lstrip(" ")
             if not content or content[0] == "#":
@@ -208,7 +210,7 @@ def _entry(content: str) -> tuple[str, str | dict | None]:
         found = _KEY_END.search(content)
         if found is None:
             raise _NotSimple
-        key = _plain(content[: found.start()].rstrip(" "), key=True)
+        key = _plain(content[: found.start()].rstrip(" "))
         rest = content[found.end() :]
     if not isinstance(key, str) or len(key) > 1000:
         raise _NotSimple  # a null key, or longer than PyYAML takes a simple key
@@ -223,7 +225,7 @@ def _entry(content: str) -> tuple[str, str | dict | None]:
         _comment_only(rest[2:])
         return key, {}
     cut = rest.find(" #")
-    return key, _plain((rest if cut < 0 else rest[:cut]).rstrip(" "), key=False)
+    return key, _plain((rest if cut < 0 else rest[:cut]).rstrip(" "))
 
 
 def _comment_only(rest: str) -> None:
@@ -232,7 +234,7 @@ def _comment_only(rest: str) -> None:
         raise _NotSimple
 
 
-def _plain(scalar: str, key: bool) -> str | None:
+def _plain(scalar: str) -> str | None:
     """A plain scalar's value: a str, None for the null forms; NOT_SIMPLE otherwise."""
     if scalar in _NULLS or not scalar:
         return None

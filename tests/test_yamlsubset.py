@@ -14,7 +14,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from docker_credential_truss.yamlsubset import NOT_SIMPLE, load
+from docker_credential_truss.errors import ConfigError
+from docker_credential_truss.yamlsubset import NOT_SIMPLE, load, parse
 
 LOADERS = [yaml.SafeLoader] + ([yaml.CSafeLoader] if hasattr(yaml, "CSafeLoader") else [])
 
@@ -263,3 +264,204 @@ def test_the_resolver_patterns_are_pyyamls(scalar):
 
     tag = yaml.resolver.Resolver().resolve(yaml.ScalarNode, scalar, (True, False))
     assert _typed(scalar) == (tag not in UNTYPED), (scalar, tag)
+
+
+# --- what a text gives, read here or by PyYAML; and its error, with its line -------------
+
+
+@pytest.fixture(params=["libyaml", "python"])
+def loader(request, monkeypatch) -> str:
+    """PyYAML with its C loader (libyaml), as the release has it, or without (pure Python)."""
+    if request.param == "python":
+        monkeypatch.delattr(yaml, "CSafeLoader", raising=False)
+    elif not hasattr(yaml, "CSafeLoader"):
+        pytest.skip("PyYAML is built without libyaml here")
+    return request.param
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        # libyaml and PyYAML's scanner word it differently; neither quotes the text
+        (
+            "secrets: [unclosed\n",
+            {
+                "libyaml": "at line 2, column 1: did not find expected",
+                "python": "at line 2, column 1: expected",
+            },
+        ),
+        (
+            "secrets:\n  a: b\n   c: d\n",
+            {
+                "libyaml": "at line 3, column 5: mapping values are not allowed in this context",
+                "python": "at line 3, column 5: mapping values are not allowed here",
+            },
+        ),
+        # a tag or an alias may be a secret's value: the words before it only
+        (
+            "secrets:\n  a: !hunter2 x\n",
+            {"libyaml": "at line 2, column 6: could not determine a constructor for the tag"},
+        ),
+        (
+            # PyYAML's scanner quotes the character: '"\'"'
+            'secrets:\n  a: "\\\'"\n',
+            {
+                "libyaml": "at line 2, column 7: found unknown escape character",
+                "python": "at line 2, column 8: found unknown escape character",
+            },
+        ),
+        ("secrets:\n  a: b\x00\n", {"libyaml": ": syntax error"}),  # no position, no words
+        ("secrets:\n  a: 2024-13-45\n", {"libyaml": ": a value in it cannot be read"}),
+        ("secrets:\n  a: !!int '12x'\n", {"libyaml": ": a value in it cannot be read"}),
+    ],
+)
+def test_yaml_that_cannot_be_read_says_where_and_never_what(loader, text, says):
+    with pytest.raises(ConfigError) as raised:
+        parse(text, "/p/config.yaml")
+    wording = says.get(loader, says["libyaml"])
+    sep = "" if wording.startswith(":") else " "
+    assert raised.value.message == f"/p/config.yaml is not valid YAML{sep}{wording}"
+    assert "hunter2" not in raised.value.message and "12x" not in raised.value.message
+
+
+def test_the_usual_file_is_read_without_pyyaml(monkeypatch):
+    monkeypatch.setitem(sys.modules, "yaml", None)  # import yaml fails
+    assert parse(TRUSS_STYLE, "/p/config.yaml") == {
+        "secrets": {
+            "DOCKER_REGISTRY_ghcr.io": "dXNlcjpwYXNzd29yZA==",
+            "DOCKER_REGISTRY_https://index.docker.io/v1/": "ZG9ja2VyOmh1Yg==",
+            "DOCKER_REGISTRY_127.0.0.1:5000": "bG9jYWw6cGFzcw==",
+            "aws_access_key_id": "AKIAIOSFODNN7EXAMPLE",
+            "aws_secret_access_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "hf_access_token": None,
+            "baseten_api_key": None,
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ('secrets:\n  a: "x" # say "hi"\n', "x"),  # the first closing quote ends it
+        ('secrets:\n  a: "x\\"y" # "z"\n', 'x"y'),
+        ("secrets:\n  a: 'x' # c\n", "x"),  # one space before the comment
+        ("secrets:\n  a: 'x' \n", "x"),  # trailing spaces
+        ("secrets:\n  a: 'x'   \n", "x"),
+        ("secrets:\n  a: {} # none yet\n", {}),
+    ],
+)
+def test_what_follows_a_quoted_value_is_a_comment_or_nothing(text, value):
+    ours = load(text)
+    assert ours == {"secrets": {"a": value}}
+    for each in LOADERS:
+        assert pyyaml(text, each) == ours
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "secrets:\n  a: 'x'#c\n",  # not a comment without a space before it
+        "secrets:\n  a: 'x' y\n",
+        "secrets:\n  a: {}x\n",
+        "secrets:\n  a: 'x' \t# c\n",  # a tab has rules of its own
+        "secrets:\n  a: 'x' X\n",
+        "secrets:\n  a: 'x' \xa0# c\n",  # a no-break space is not white space in YAML
+    ],
+)
+def test_anything_after_a_quoted_value_but_a_comment_goes_to_pyyaml(text):
+    assert load(text) is NOT_SIMPLE
+
+
+@pytest.mark.parametrize(
+    ("text", "data"),
+    [
+        # every escape of a double-quoted scalar, and the code points either side of the
+        # surrogates and at the top of Unicode
+        (
+            'a: "\\0\\a\\b\\t\\n\\v\\f\\r\\e\\ \\"\\\\\\/\\N\\_\\L\\P"\n',
+            {"a": '\x00\x07\x08\t\n\x0b\x0c\r\x1b "\\/\x85\xa0\u2028\u2029'},
+        ),
+        (
+            'a: "\\x41\\xe9\\uD7FF\\uE000\\U0010FFFF\\U0001F600"\n',
+            {"a": "A\xe9\ud7ff\ue000\U0010ffff\U0001f600"},
+        ),
+        # keys: quoted, with spaces, with colons not followed by a space
+        ("'a b': c\n'it''s': d\n", {"a b": "c", "it's": "d"}),
+        ('"k\\"q": v\n', {'k"q': "v"}),
+        ("a b: c\n", {"a b": "c"}),
+        ("a: b:c\n", {"a": "b:c"}),
+        ("a: ?x\nb: :x\nc: -x\n", {"a": "?x", "b": ":x", "c": "-x"}),
+        ("---x: y\n...z: w\n", {"---x": "y", "...z": "w"}),  # not document markers
+        # empty values, null forms and comments
+        ("a:\nb: ~\nc: null # c\nd:   # c\n", {"a": None, "b": None, "c": None, "d": None}),
+        ("# only a comment\n\n", None),
+        ("", None),
+        # one nested level, under each key that opens one
+        ("a:\n  b: 1x\n  c:\nd:\n    e: y\n", {"a": {"b": "1x", "c": None}, "d": {"e": "y"}}),
+        ("a:\n  # c\n\n  b: x\n", {"a": {"b": "x"}}),
+        ("'" + "k" * 1000 + "': v\n", {"k" * 1000: "v"}),  # as long a key as it reads
+        ("k" * 1000 + ": v\n", {"k" * 1000: "v"}),
+        ("'a b':\n  c: d\n", {"a b": {"c": "d"}}),
+        ("X y: z\nab c: d\na b  : c\n", {"X y": "z", "ab c": "d", "a b": "c"}),
+        ("a: X y\nb: x # c # d\n", {"a": "X y", "b": "x"}),
+        # a no-break space is text, not YAML's white space
+        (
+            "a\xa0: b\n\xa0c: d\ne: f\xa0\ng: \xa0h\n",
+            {"a\xa0": "b", "\xa0c": "d", "e": "f\xa0", "g": "\xa0h"},
+        ),
+    ],
+)
+def test_what_a_text_in_the_subset_gives(text, data):
+    ours = load(text)
+    assert ours == data
+    for each in LOADERS:
+        assert pyyaml(text, each) == ours
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # double-quoted scalars PyYAML refuses, or reads into something odd
+        'a: "\\uDFFF"\n',
+        'a: "\\uD800"\n',
+        'a: "\\U00110000"\n',
+        'a: "\\x4"\n',
+        'a: "\\x4g"\n',
+        'a: "\\xZZ"\n',
+        'a: "\\xAX"\n',
+        'a: "x\\\n',
+        'a: "x"y\n',
+        "a: 'x\n",
+        # document markers, and what is not a one-level map
+        "---\na: b\n",
+        "--- \na: b\n",
+        "a: b\n...\n",
+        "? a\n",
+        "- a\n",
+        "a: -\n",
+        "a: - x\n",
+        "a: b: c\n",
+        "--- a: b\n",
+        "... a: b\n",
+        "a #b: c\n",
+        "a: x:\n",
+        "'a'b: c\n",
+        "'a':b\n",
+        "'a' : b\n",
+        "  a: x\n",
+        "a: x\n  b: y\n",
+        "a:\n  b: x\n    c: y\n",
+        "a:\n  b: x\n c: y\n",
+        # null keys, repeated keys
+        "~: x\n",
+        "null: x\n",
+        "a:\n  ~: x\n",
+        "a:\n  b: x\n  b: y\n",
+        "a:\n b: x\na:\n b: y\n",
+        "'" + "k" * 1001 + "': v\n",  # longer than PyYAML takes a simple key
+        "k" * 1001 + ": v\n",  # PyYAML refuses a plain key of more than 1024 characters
+        "secrets:\n  " + "k" * 1025 + ": v\n",
+    ],
+)
+def test_these_are_left_to_pyyaml(text):
+    assert load(text) is NOT_SIMPLE
