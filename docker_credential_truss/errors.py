@@ -79,9 +79,9 @@ _CODE_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 def safe_code(value: object, more: str = "") -> str:
     """``value`` when it is an error code fit to show (1 to 64 letters, digits, ``._-``
     and the characters in ``more``), else ''."""
-    if not isinstance(value, str) or not 0 < len(value) <= 64:
-        return ""
-    allowed = _CODE_CHARACTERS.union(more) if more else _CODE_CHARACTERS
+    if not isinstance(value, str) or len(value) > 64:
+        return ""  # an empty value passes the test below: it is '' all the same
+    allowed = _CODE_CHARACTERS.union(more)
     return value if all(c in allowed for c in value) else ""
 
 
