@@ -202,3 +202,79 @@ def test_main_without_arguments_writes_errors_to_the_process_stderr(monkeypatch)
     assert main() == 1
     assert streams.stdout.buffer.getvalue().decode() == PROTOCOL_USAGE + "\n"
     assert streams.stderr.getvalue() == f"docker-credential-truss: {PROTOCOL_USAGE}\n"
+
+
+class Terminal(io.BytesIO):
+    """A stdin that is a terminal, holding what the person types."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_baseten_push_asks_on_stderr_reads_stdin_and_reports_on_stdout(env, tmp_path):
+    from fakes.baseten import FakeBaseten
+
+    key = "SENTINEL-cli-baseten-key-0c5e"
+    value = "dTpTRU5USU5FTC1jbGk="  # base64 of u:SENTINEL-cli
+    truss = tmp_path / "truss"
+    truss.mkdir()
+    (truss / "config.yaml").write_text(
+        "base_image:\n  image: ghcr.io/org/i:1\n  docker_auth:\n    auth_method: REGISTRY_SECRET\n"
+    )
+    with FakeBaseten(keys=[f"Api-Key {key}"]) as fake:
+        extra = {
+            "BASETEN_API_KEY": key,
+            "DOCKER_CREDENTIAL_TRUSS_BASETEN_API_URL": fake.url,
+            "USER_TRUSSRC_PATH": str(tmp_path / "no-trussrc"),
+            "TRUSS_SECRET_DOCKER_REGISTRY_ghcr.io": value,
+        }
+        out, err = io.BytesIO(), io.StringIO()
+        code = main(
+            ["baseten", "push", str(truss)],
+            stdin=Terminal(b"y\n"),
+            stdout=out,
+            stderr=err,
+            env={**env, **extra},
+        )
+        written = [(u["name"], u["value"] == value) for u in fake.upserts]
+    said = out.getvalue().decode()
+    assert (code, err.getvalue()) == (0, "Write 1 secret to the workspace? [y/N] ")
+    assert written == [("DOCKER_REGISTRY_ghcr.io", True)]
+    assert "  wrote  DOCKER_REGISTRY_ghcr.io" in said.splitlines()
+    assert key not in said and value not in said
+
+
+def test_get_says_on_stderr_that_the_token_cache_is_unusable(monkeypatch, tmp_path):
+    from fakes.aws import FakeAws
+
+    for name in list(os.environ):
+        if name.startswith(("AWS_", "TRUSS_SECRET", "DOCKER_CREDENTIAL_TRUSS")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    host = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+    with FakeAws(region={"us-east-1"}) as aws:
+        key_id = "AKIASENTINEL0000CL1"
+        aws.keys[key_id] = "SENTINEL-cli-aws-secret-3d2f"
+        home = str(tmp_path)
+        env = {
+            **aws.env(),
+            "HOME": home,
+            "XDG_CONFIG_HOME": os.path.join(home, "cfg"),
+            "XDG_DATA_HOME": os.path.join(home, "data"),
+            "XDG_CACHE_HOME": os.path.join(home, "cache"),
+            "TRUSS_SECRET_aws_access_key_id": key_id,
+            "TRUSS_SECRET_aws_secret_access_key": aws.keys[key_id],
+        }
+        from docker_credential_truss.paths import Paths
+
+        cache = Paths.from_env(env).token_cache
+        os.makedirs(cache)
+        os.chmod(cache, 0o777)  # writable by others: refused
+        out, err = io.BytesIO(), io.StringIO()
+        code = main(["get"], stdin=io.BytesIO(host.encode()), stdout=out, stderr=err, env=env)
+    assert code == 0
+    assert err.getvalue().startswith(
+        "docker-credential-truss: token cache unusable, minting without it: "
+    )
+    assert err.getvalue().count("\n") == 1
