@@ -93,3 +93,71 @@ def test_a_key_whose_private_key_is_no_pem_fails_offline_with_the_fix_for_a_valu
     )
     assert lines[at + 1] == "        fix: correct the secret's value where it is kept (named above)"
     assert "credential: inputs read and well-formed" not in run.out
+
+
+def test_a_token_for_another_audience_is_warned_about_naming_the_method(cli, paths):
+    config.merge(
+        paths,
+        {
+            ECR: {
+                "auth_method": "AWS_OIDC",
+                "aws_oidc_role_arn": ROLE,
+                "aws_oidc_region": "us-east-1",
+            }
+        },
+    )
+    token = make_jwt(**job_claims("api://other"))
+    run = cli(
+        "doctor", ECR, "--offline", extra={"DOCKER_CREDENTIAL_TRUSS_AWS_WEB_IDENTITY_TOKEN": token}
+    )
+    assert any(
+        line.startswith(
+            "  WARN  the token's audience is not sts.amazonaws.com, the default for AWS_OIDC"
+        )
+        for line in lines_of(run)
+    ), run.out
+
+
+def test_offline_never_asks_the_cis_token_endpoint(cli, paths):
+    from fakes.github import FakeGitHub
+
+    config.merge(
+        paths,
+        {
+            ECR: {
+                "auth_method": "AWS_OIDC",
+                "aws_oidc_role_arn": ROLE,
+                "aws_oidc_region": "us-east-1",
+            }
+        },
+    )
+    with FakeGitHub() as github:
+        run = cli("doctor", ECR, "--offline", extra=github.env())
+        calls = github.calls
+    assert calls == 0
+    assert (
+        "  --    CI OIDC token: not asked for (--offline), so its claims are not shown"
+        in lines_of(run)
+    ), run.out
+
+
+def test_a_stalled_mint_is_abandoned_naming_the_registry(cli, monkeypatch):
+    import threading
+
+    from docker_credential_truss.providers import static
+
+    def stalled(self):  # type: ignore[no-untyped-def]
+        threading.Event().wait(5)  # the deadline's alarm ends the wait
+
+    monkeypatch.setattr(static.StaticProvider, "mint", stalled)
+    host = "registry.example.com"
+    extra = {
+        f"TRUSS_SECRET_DOCKER_REGISTRY_{host}": "dTpTRU5USU5FTC1zdGFsbA==",
+        "DOCKER_CREDENTIAL_TRUSS_TIMEOUT": "0.1",
+    }
+    run = cli("doctor", host, extra=extra)
+    assert run.code == 1
+    assert (
+        f"  FAIL  {host}: no credential within 0.6s; the endpoint is too slow"
+        " (6 x DOCKER_CREDENTIAL_TRUSS_TIMEOUT)"
+    ) in lines_of(run), run.out
