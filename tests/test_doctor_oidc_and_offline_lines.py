@@ -157,7 +157,12 @@ def test_a_stalled_mint_is_abandoned_naming_the_registry(cli, monkeypatch):
     }
     run = cli("doctor", host, extra=extra)
     assert run.code == 1
-    assert (
+    lines = lines_of(run)
+    at = lines.index(
         f"  FAIL  {host}: no credential within 0.6s; the endpoint is too slow"
         " (6 x DOCKER_CREDENTIAL_TRUSS_TIMEOUT)"
-    ) in lines_of(run), run.out
+    )
+    assert lines[at + 1] == (
+        "        fix: check the account's permissions, the endpoint and the network;"
+        " DOCKER_CREDENTIAL_TRUSS_DEBUG=1 keeps a log"
+    )
