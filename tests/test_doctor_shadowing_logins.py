@@ -76,3 +76,38 @@ def test_an_auths_entry_in_dockers_config_is_a_warning(cli, healthy, paths, tmp_
         " docker-compose use it whenever this helper has no credential"
     )
     assert lines[at + 1] == f'        fix: remove "{key}" from "auths" in {paths.docker_config}'
+
+
+def test_a_login_for_a_registry_not_routed_here_is_none_of_doctors_business(
+    cli,
+    healthy,  # noqa: F811
+    paths,
+    tmp_path,
+):
+    write(paths.docker_config, {"credHelpers": {REG: "pass"}})
+    path = write(
+        os.path.join(healthy["HOME"], ".config", "containers", "auth.json"), {"auths": {REG: {}}}
+    )
+    run = cli("doctor", REG, extra={"XDG_RUNTIME_DIR": str(tmp_path / "runtime")})
+    assert "podman logout" not in run.out, run.out
+    assert path not in run.out
+
+
+def test_without_home_in_the_environment_the_users_auth_file_is_still_read(
+    healthy,  # noqa: F811
+    tmp_path,
+    monkeypatch,
+):
+    import io
+
+    from docker_credential_truss.cli import main
+
+    home = healthy["HOME"]
+    path = write(os.path.join(home, ".config", "containers", "auth.json"), {"auths": {REG: {}}})
+    monkeypatch.setenv("HOME", home)
+    env = {k: v for k, v in healthy.items() if k != "HOME"}
+    env["XDG_RUNTIME_DIR"] = str(tmp_path / "runtime")
+    out = io.BytesIO()
+    code = main(["doctor", REG], stdin=io.BytesIO(), stdout=out, stderr=io.StringIO(), env=env)
+    assert code == 1
+    assert f"  FAIL  {path} auths has {REG!r}{SHADOW}" in out.getvalue().decode().splitlines()
