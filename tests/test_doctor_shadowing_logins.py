@@ -34,11 +34,12 @@ def fail_and_fix(run, fail: str) -> str:  # type: ignore[no-untyped-def]
 
 def test_a_podman_login_in_the_users_auth_file_is_named_with_its_logout(cli, healthy, tmp_path):  # noqa: F811
     home = healthy["HOME"]
-    path = write(os.path.join(home, ".config", "containers", "auth.json"), {"auths": {REG: {}}})
+    key = f"http://{REG}"  # another spelling of REG: the logout names the one logged in
+    path = write(os.path.join(home, ".config", "containers", "auth.json"), {"auths": {key: {}}})
     run = cli("doctor", REG, extra={"XDG_RUNTIME_DIR": str(tmp_path / "runtime")})
     assert run.code == 1
-    assert fail_and_fix(run, f"{path} auths has {REG!r}{SHADOW}") == (
-        f"        fix: podman logout --authfile {path} {REG};"
+    assert fail_and_fix(run, f"{path} auths has {key!r}{SHADOW}") == (
+        f"        fix: podman logout --authfile {path} {key};"
         f' or add "credHelpers": {{"{REG}": "truss"}} to {path}'
     )
 
