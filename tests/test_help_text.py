@@ -38,3 +38,21 @@ def test_the_help_of_each_human_command_is_what_its_file_says(cli, monkeypatch, 
     assert text == kept.read_text(), (
         f"{' '.join(command)} --help changed: see this file's docstring"
     )
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "said"), [(3, None, "exit status 3"), (0, "bye", "bye")]
+)
+def test_argparse_asking_to_exit_is_a_usage_error_not_an_exit(status, message, said):
+    # Python 3.11's argparse asks only through the actions replaced here; a later one
+    # asking otherwise must still end in one usage line, not in sys.exit mid-command.
+    import io
+
+    from docker_credential_truss import options
+
+    parser = options._Parser("doctor", io.BytesIO())
+    with pytest.raises(options.UsageError) as raised:
+        parser.exit(status, message)
+    assert raised.value.message == (
+        f"docker-credential-truss doctor: {said} (see: docker-credential-truss doctor --help)"
+    )
