@@ -93,7 +93,7 @@ def api_url_for(remote_url: str, env: Mapping[str, str]) -> str:
 
 def find_key(env: Mapping[str, str], remote: str | None = None) -> ApiKey:
     """The key truss would use, or an error naming every place looked."""
-    url, key = env.get(REMOTE_URL_ENV, ""), env.get(API_KEY_ENV, "")
+    url, key = env.get(REMOTE_URL_ENV), env.get(API_KEY_ENV)
     if url or key:
         if not (url and key):
             present, missing = (
@@ -109,9 +109,9 @@ def find_key(env: Mapping[str, str], remote: str | None = None) -> ApiKey:
         return ApiKey(key, "Bearer", source, url, api_url_for(url, env))
     path = trussrc_path(env)
     sections, why = _remotes(path)
-    plain = env.get(PLAIN_KEY_ENV, "")
+    plain = env.get(PLAIN_KEY_ENV)
     if remote is not None and remote not in sections:
-        names = ", ".join(sections) or "none"
+        names = ", ".join(sections)  # not empty: then `why` says why there are none
         raise BasetenError(f"no remote {remote!r} in {path} ({why or f'remotes: {names}'})")
     if remote is None and len(sections) > 1:
         raise BasetenError(
@@ -147,7 +147,7 @@ def find_key(env: Mapping[str, str], remote: str | None = None) -> ApiKey:
     if plain:
         source = f"${PLAIN_KEY_ENV} ({where} has no api_key)"
         return ApiKey(plain, "Api-Key", source, remote_url, api_url_for(remote_url, env))
-    kind = section.get("auth_type", "")
+    kind = section.get("auth_type")
     if kind or section.get("oauth_access_token"):
         store = "an OAuth session" if kind == "oauth" or not kind else "the system keyring"
         raise BasetenError(
@@ -167,7 +167,7 @@ def _remotes(path: str) -> tuple[dict[str, dict[str, str]], str]:
 
     parser = configparser.ConfigParser(interpolation=None)
     try:
-        parser.read_string(files.read_text(path), path)
+        parser.read_string(files.read_text(path))  # its error text is never shown
     except FileNotFoundError:
         return {}, "no such file"
     except OSError as exc:
