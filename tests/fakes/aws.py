@@ -18,7 +18,8 @@ the key's secret (so a wrong secret key fails with ``InvalidSignatureException``
 token. ECR tokens carry a future ``expiresAt`` (moto's are always 2015, i.e. expired).
 
 Tests steer it: ``password``, ``expires_in``, ``deny(op)``, ``throttle(op, n)``,
-``fail(op, status, n)``,
+``fail(op, status, n)``, ``refuse(op, code, ...)`` (any error code), ``garble(op)`` (a
+200 answer that is not JSON or XML), ``authorization_token`` (the raw token ECR hands out),
 ``hang = True`` (accept, read, never answer), ``delay`` (answer slowly) and
 :func:`refused_port`. ``calls`` counts every request per operation (retries
 included); ``requests`` records who asked what (key id, region, registry ids),
@@ -147,6 +148,10 @@ class FakeAws:
         self._denied: set[str] = set()
         self._throttles: Counter[str] = Counter()
         self._failures: dict[str, tuple[int, int]] = {}
+        self._refusals: dict[str, tuple[str, str, int]] = {}
+        self._garbled: set[str] = set()
+        #: the raw authorizationToken ECR hands out; None: base64 of ``AWS:<password>``
+        self.authorization_token: str | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._issued = 0
@@ -166,6 +171,14 @@ class FakeAws:
     def fail(self, op: str, status: int, times: int) -> None:
         """Answer the next ``times`` requests for ``op`` with a server error of ``status``."""
         self._failures[op] = (status, times)
+
+    def refuse(self, op: str, code: str, message: str = "refused, as steered", status=400) -> None:
+        """Answer ``op`` with the error ``code`` (and ``message``, ``status``) from now on."""
+        self._refusals[op] = (code, message, status)
+
+    def garble(self, op: str) -> None:
+        """Answer ``op`` with 200 and a body that is neither JSON nor XML from now on."""
+        self._garbled.add(op)
 
     def add_role(self, role: Role) -> Role:
         self.roles[role.arn] = role
@@ -234,6 +247,8 @@ class FakeAws:
             self.requests.append({"op": op, **fields})
 
     def _steer(self, op: str) -> None:
+        if op in self._refusals:
+            raise AwsError(*self._refusals[op])
         if op in self._denied:
             raise AwsError(
                 "AccessDeniedException" if op.startswith("ecr") else "AccessDenied",
@@ -325,7 +340,9 @@ class FakeAws:
             )
 
     def ecr_token(self, op: str, body: dict[str, Any]) -> dict[str, Any]:
-        token = base64.b64encode(f"AWS:{self.password}".encode()).decode()
+        token = self.authorization_token
+        if token is None:
+            token = base64.b64encode(f"AWS:{self.password}".encode()).decode()
         expires = time.time() + self.expires_in
         if op == ECR_PUBLIC:
             return {"authorizationData": {"authorizationToken": token, "expiresAt": expires}}
@@ -414,6 +431,8 @@ class _Handler(BaseHTTPRequestHandler):
             )
             return
         fake._record(op, **info, error=None)
+        if op in fake._garbled:
+            payload = "<html>not an answer"
         self._send(200, "application/x-amz-json-1.1", payload)
 
     def _query(self, fake: FakeAws, body: bytes) -> None:
@@ -457,6 +476,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(exc.status, "text/xml", xml)
             return
         fake._record(op, **info, error=None)
+        if op in fake._garbled:
+            xml = "<html>not an answer"
         self._send(200, "text/xml", xml)
 
     def _send(
