@@ -13,7 +13,7 @@ import os
 import secrets as pysecrets
 
 import pytest
-from fakes.aws import ASSUME_ROLE, ECR, FakeAws, Role, refused_port
+from fakes.aws import ASSUME_ROLE, ECR, ECR_PUBLIC, FakeAws, Role, refused_port
 
 from docker_credential_truss.errors import ProviderError
 from docker_credential_truss.paths import Paths
@@ -197,3 +197,47 @@ def test_a_region_of_another_partition_is_known_too(world):
         f"{host}: ECR GetAuthorizationToken failed: cannot reach http://127.0.0.1:{port}/:"
         " no network, or the endpoint is wrong"
     )
+
+
+# -- ECR Public, and boto3's own set-up ----------------------------------------------------
+
+
+def test_ecr_public_failures_name_ecr_public_and_the_secret(world):
+    world.env["TRUSS_SECRET_aws_access_key_id"] = "AKIA" + pysecrets.token_hex(8).upper()
+    assert world.failure("public.ecr.aws") == (
+        "public.ecr.aws: ECR Public GetAuthorizationToken failed: AWS does not recognise the"
+        f" access key id {_in_env('aws_access_key_id')} (UnrecognizedClientException)"
+    )
+
+
+def test_an_ecr_public_answer_without_a_token_names_ecr_public(world):
+    world.fake.garble(ECR_PUBLIC)
+    assert world.failure("public.ecr.aws") == (
+        "public.ecr.aws: ECR Public GetAuthorizationToken answered without a usable"
+        " authorization token"
+    )
+
+
+def test_a_default_chain_profile_that_does_not_exist_is_named(world, monkeypatch):
+    del world.env["TRUSS_SECRET_aws_access_key_id"]
+    world.env[aws.DEFAULT_CHAIN_VARIABLE] = "1"
+    monkeypatch.setenv("AWS_PROFILE", "nowhere-" + pysecrets.token_hex(4))
+    assert world.failure() == (
+        f"{HOST}: boto3 cannot use AWS profile {os.environ['AWS_PROFILE']!r}: not found"
+    )
+    assert world.fake.requests == []
+
+
+def test_without_a_ca_bundle_in_the_env_given_botocore_keeps_its_own(world, monkeypatch, tmp_path):
+    # The helper's env is its process's: a bundle botocore finds there itself still
+    # verifies when the env handed to the provider names none.
+    from harden.hostile import make_ca, make_leaf
+
+    ca = make_ca(tmp_path)
+    with FakeAws(tls=make_leaf(tmp_path, ca, "localhost")) as fake:
+        fake.keys[world.key_id] = world.secret_key
+        world.env.update(fake.env())
+        monkeypatch.setenv("AWS_CA_BUNDLE", str(ca[2]))
+        secrets = Secrets(world.env, Paths.from_env(world.env))
+        token = aws.make(Spec(parse(HOST), "AWS_IAM", {}, secrets, world.env)).mint()
+        assert token.secret == fake.password

@@ -18,11 +18,12 @@ the key's secret (so a wrong secret key fails with ``InvalidSignatureException``
 token. ECR tokens carry a future ``expiresAt`` (moto's are always 2015, i.e. expired).
 
 Tests steer it: ``password``, ``expires_in``, ``deny(op)``, ``throttle(op, n)``,
-``fail(op, status, n)``, ``refuse(op, code, ...)`` (any error code), ``garble(op)`` (a
-200 answer that is not JSON or XML), ``authorization_token`` (the raw token ECR hands out),
+``fail(op, status, n)``, ``refuse(op, code, ...)`` (any error code), ``garble(op, body)``
+(a 200 answer that is not JSON or XML, or any other body), ``authorization_token`` (the
+raw token ECR hands out),
 ``hang = True`` (accept, read, never answer), ``delay`` (answer slowly) and
 :func:`refused_port`. ``calls`` counts every request per operation (retries
-included); ``requests`` records who asked what (key id, region, registry ids),
+included); ``requests`` records who asked what (key id, region, registry ids, User-Agent),
 never a secret.
 """
 
@@ -149,7 +150,7 @@ class FakeAws:
         self._throttles: Counter[str] = Counter()
         self._failures: dict[str, tuple[int, int]] = {}
         self._refusals: dict[str, tuple[str, str, int]] = {}
-        self._garbled: set[str] = set()
+        self._garbled: dict[str, str] = {}
         #: the raw authorizationToken ECR hands out; None: base64 of ``AWS:<password>``
         self.authorization_token: str | None = None
         self._lock = threading.Lock()
@@ -176,9 +177,9 @@ class FakeAws:
         """Answer ``op`` with the error ``code`` (and ``message``, ``status``) from now on."""
         self._refusals[op] = (code, message, status)
 
-    def garble(self, op: str) -> None:
-        """Answer ``op`` with 200 and a body that is neither JSON nor XML from now on."""
-        self._garbled.add(op)
+    def garble(self, op: str, body: str = "<html>not an answer") -> None:
+        """Answer ``op`` with 200 and ``body`` (by default neither JSON nor XML) from now on."""
+        self._garbled[op] = body
 
     def add_role(self, role: Role) -> Role:
         self.roles[role.arn] = role
@@ -412,7 +413,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _json(self, fake: FakeAws, target: str, body: bytes) -> None:
         service, op = _TARGETS.get(target, ("?", target))
-        info: dict[str, Any] = {"key_id": None, "region": None}
+        info: dict[str, Any] = {
+            "key_id": None,
+            "region": None,
+            "agent": self.headers.get("User-Agent"),
+        }
         try:
             if service == "?":
                 raise AwsError("UnknownOperationException", "unknown target")
@@ -432,7 +437,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         fake._record(op, **info, error=None)
         if op in fake._garbled:
-            payload = "<html>not an answer"
+            payload = fake._garbled[op]
         self._send(200, "application/x-amz-json-1.1", payload)
 
     def _query(self, fake: FakeAws, body: bytes) -> None:
@@ -442,6 +447,7 @@ class _Handler(BaseHTTPRequestHandler):
         info: dict[str, Any] = {
             "key_id": None,
             "region": None,
+            "agent": self.headers.get("User-Agent"),
             "role": form.get("RoleArn"),
             "session_name": form.get("RoleSessionName"),
             "external_id": form.get("ExternalId"),
@@ -477,7 +483,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         fake._record(op, **info, error=None)
         if op in fake._garbled:
-            xml = "<html>not an answer"
+            xml = fake._garbled[op]
         self._send(200, "text/xml", xml)
 
     def _send(
