@@ -186,3 +186,15 @@ def test_assume_role_sends_the_trimmed_external_id_and_a_custom_session_token(
             "org-1234",
             None,
         )
+
+
+@pytest.mark.parametrize("method", ["aws_assume_role", "Aws_Assume_Role"])
+def test_a_method_in_any_case_is_the_same_method(env, method):
+    needs = (
+        f"{HOST}: AWS_ASSUME_ROLE needs aws_assume_role_arn and aws_assume_role_region in the"
+        " truss config's docker_auth; run `docker-credential-truss configure` again"
+    )
+    assert aws.check(parse(HOST), method, {}) == needs
+    with pytest.raises(ConfigError) as caught:
+        provider(env, method=method).identity()
+    assert caught.value.message == needs
