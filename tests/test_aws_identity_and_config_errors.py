@@ -198,3 +198,13 @@ def test_a_method_in_any_case_is_the_same_method(env, method):
     with pytest.raises(ConfigError) as caught:
         provider(env, method=method).identity()
     assert caught.value.message == needs
+
+
+def test_a_blank_role_is_missing_and_a_padded_one_is_the_same_role(env):
+    blank = dict(ASSUME, aws_assume_role_arn="  ")
+    with pytest.raises(ConfigError, match="needs aws_assume_role_arn and aws_assume_role_region"):
+        provider(env, method="AWS_ASSUME_ROLE", settings=blank).identity()
+    padded = dict(ASSUME, aws_assume_role_arn=f" {ROLE}\t", aws_assume_role_region=" us-west-2 ")
+    assert provider(env, method="AWS_ASSUME_ROLE", settings=padded).identity() == (
+        provider(env, method="AWS_ASSUME_ROLE", settings=ASSUME).identity()
+    )
