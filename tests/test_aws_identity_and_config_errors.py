@@ -67,8 +67,13 @@ def provider(env, host: str = HOST, method: str = "AWS_IAM", settings=None):
         ),
         (HOST + ":5000", "; ECR hosts take no port"),
         ("registry.example.com", ""),
+        (HOST + ".evil.com", ""),  # its 12-digit account is not what is wrong
+        (
+            "1234567890123.dkr.ecr.us-east-1.amazonaws.com:443",
+            "; the account id 1234567890123 is not 12 digits",
+        ),
     ],
-    ids=["short-account", "port", "other-host"],
+    ids=["short-account", "port", "other-host", "lookalike", "long-account-and-port"],
 )
 def test_a_host_that_is_not_ecr_is_told_why(env, host, hint):
     with pytest.raises(ConfigError) as caught:
