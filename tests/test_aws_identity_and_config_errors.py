@@ -213,3 +213,18 @@ def test_a_blank_role_is_missing_and_a_padded_one_is_the_same_role(env):
     assert provider(env, method="AWS_ASSUME_ROLE", settings=padded).identity() == (
         provider(env, method="AWS_ASSUME_ROLE", settings=ASSUME).identity()
     )
+
+
+def test_each_aws_default_profile_has_its_own_identity(env):
+    # boto3 takes AWS_DEFAULT_PROFILE when AWS_PROFILE is unset: profile c's token is
+    # never profile d's, nor the default profile's.
+    del env["TRUSS_SECRET_aws_access_key_id"]
+    env[aws.DEFAULT_CHAIN_VARIABLE] = "1"
+    identities = set()
+    for profile in ("c", "d", None):
+        if profile is not None:
+            env["AWS_DEFAULT_PROFILE"] = profile
+        else:
+            env.pop("AWS_DEFAULT_PROFILE", None)
+        identities.add(provider(env).identity())
+    assert len(identities) == 3
