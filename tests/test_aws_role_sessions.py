@@ -183,3 +183,20 @@ def test_a_broken_shared_credentials_file_does_not_break_a_truss_session(
             del world.env[name]
     token = world.provider(method, OIDC if method == "AWS_OIDC" else {}).mint()
     assert token.secret == world.fake.password
+
+
+def test_a_github_job_asks_for_an_sts_token_and_exchanges_it_for_the_role(world):
+    from fakes.github import ISSUER, FakeGitHub
+
+    world.fake.add_role(Role(ROLE, web_claims={"iss": ISSUER, "aud": "sts.amazonaws.com"}))
+    for name in ("TRUSS_SECRET_aws_access_key_id", "TRUSS_SECRET_aws_secret_access_key"):
+        del world.env[name]  # the job has nothing but its OIDC token
+    with FakeGitHub() as github:
+        world.env.update(github.env())
+        token = world.provider("AWS_OIDC", OIDC).mint()
+        assert github.audiences == ["sts.amazonaws.com"]
+    assert token.secret == world.fake.password
+    assert [(r["op"], r["error"]) for r in world.fake.requests] == [
+        (ASSUME_ROLE_WEB, None),
+        (ECR, None),
+    ]
