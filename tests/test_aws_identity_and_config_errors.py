@@ -228,3 +228,12 @@ def test_each_aws_default_profile_has_its_own_identity(env):
             env.pop("AWS_DEFAULT_PROFILE", None)
         identities.add(provider(env).identity())
     assert len(identities) == 3
+
+
+def test_each_external_id_has_its_own_identity(env):
+    # Baseten assigns one ExternalId per organisation: one's token is never another's.
+    identities = set()
+    for external_id in ("org-1", "org-2"):
+        env[aws.EXTERNAL_ID_VARIABLE] = external_id
+        identities.add(provider(env, method="AWS_ASSUME_ROLE", settings=ASSUME).identity())
+    assert len(identities) == 2
