@@ -52,3 +52,9 @@ def test_an_ecr_host_shows_every_field():
         "EcrHost(account='123456789012', dualstack=False, fips=True, public=False,"
         " region='us-east-1', suffix='amazonaws.com')"
     )
+
+
+def test_ecr_public_is_neither_fips_nor_dual_stack_and_has_no_suffix():
+    assert aws.parse_host("public.ecr.aws") == aws.EcrHost(
+        account=None, region="us-east-1", public=True, fips=False, dualstack=False, suffix=""
+    )
