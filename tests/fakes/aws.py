@@ -18,10 +18,12 @@ the key's secret (so a wrong secret key fails with ``InvalidSignatureException``
 token. ECR tokens carry a future ``expiresAt`` (moto's are always 2015, i.e. expired).
 
 Tests steer it: ``password``, ``expires_in``, ``deny(op)``, ``throttle(op, n)``,
-``fail(op, status, n)``,
+``fail(op, status, n)``, ``refuse(op, code, ...)`` (any error code), ``garble(op, body)``
+(a 200 answer that is not JSON or XML, or any other body), ``authorization_token`` (the
+raw token ECR hands out),
 ``hang = True`` (accept, read, never answer), ``delay`` (answer slowly) and
 :func:`refused_port`. ``calls`` counts every request per operation (retries
-included); ``requests`` records who asked what (key id, region, registry ids),
+included); ``requests`` records who asked what (key id, region, registry ids, User-Agent),
 never a secret.
 """
 
@@ -147,6 +149,10 @@ class FakeAws:
         self._denied: set[str] = set()
         self._throttles: Counter[str] = Counter()
         self._failures: dict[str, tuple[int, int]] = {}
+        self._refusals: dict[str, tuple[str, str, int]] = {}
+        self._garbled: dict[str, str] = {}
+        #: the raw authorizationToken ECR hands out; None: base64 of ``AWS:<password>``
+        self.authorization_token: str | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._issued = 0
@@ -166,6 +172,14 @@ class FakeAws:
     def fail(self, op: str, status: int, times: int) -> None:
         """Answer the next ``times`` requests for ``op`` with a server error of ``status``."""
         self._failures[op] = (status, times)
+
+    def refuse(self, op: str, code: str, message: str = "refused, as steered", status=400) -> None:
+        """Answer ``op`` with the error ``code`` (and ``message``, ``status``) from now on."""
+        self._refusals[op] = (code, message, status)
+
+    def garble(self, op: str, body: str = "<html>not an answer") -> None:
+        """Answer ``op`` with 200 and ``body`` (by default neither JSON nor XML) from now on."""
+        self._garbled[op] = body
 
     def add_role(self, role: Role) -> Role:
         self.roles[role.arn] = role
@@ -234,6 +248,8 @@ class FakeAws:
             self.requests.append({"op": op, **fields})
 
     def _steer(self, op: str) -> None:
+        if op in self._refusals:
+            raise AwsError(*self._refusals[op])
         if op in self._denied:
             raise AwsError(
                 "AccessDeniedException" if op.startswith("ecr") else "AccessDenied",
@@ -325,7 +341,9 @@ class FakeAws:
             )
 
     def ecr_token(self, op: str, body: dict[str, Any]) -> dict[str, Any]:
-        token = base64.b64encode(f"AWS:{self.password}".encode()).decode()
+        token = self.authorization_token
+        if token is None:
+            token = base64.b64encode(f"AWS:{self.password}".encode()).decode()
         expires = time.time() + self.expires_in
         if op == ECR_PUBLIC:
             return {"authorizationData": {"authorizationToken": token, "expiresAt": expires}}
@@ -395,7 +413,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _json(self, fake: FakeAws, target: str, body: bytes) -> None:
         service, op = _TARGETS.get(target, ("?", target))
-        info: dict[str, Any] = {"key_id": None, "region": None}
+        info: dict[str, Any] = {
+            "key_id": None,
+            "region": None,
+            "agent": self.headers.get("User-Agent"),
+        }
         try:
             if service == "?":
                 raise AwsError("UnknownOperationException", "unknown target")
@@ -414,6 +436,8 @@ class _Handler(BaseHTTPRequestHandler):
             )
             return
         fake._record(op, **info, error=None)
+        if op in fake._garbled:
+            payload = fake._garbled[op]
         self._send(200, "application/x-amz-json-1.1", payload)
 
     def _query(self, fake: FakeAws, body: bytes) -> None:
@@ -423,6 +447,7 @@ class _Handler(BaseHTTPRequestHandler):
         info: dict[str, Any] = {
             "key_id": None,
             "region": None,
+            "agent": self.headers.get("User-Agent"),
             "role": form.get("RoleArn"),
             "session_name": form.get("RoleSessionName"),
             "external_id": form.get("ExternalId"),
@@ -457,6 +482,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(exc.status, "text/xml", xml)
             return
         fake._record(op, **info, error=None)
+        if op in fake._garbled:
+            xml = fake._garbled[op]
         self._send(200, "text/xml", xml)
 
     def _send(
