@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 from fakes.github import job_claims, make_jwt
-from test_citrust import WIP, run
+from test_citrust import GCP_SETTINGS, WIP, run
 
 from docker_credential_truss.providers import citoken
 
@@ -51,4 +51,21 @@ def test_aws_advice_names_the_roles_oidc_provider(tmp_path):
         "on Baseten's hosted builder this config presents issuer https://oidc.baseten.co"
         " instead: used there and from CI, the role must trust both issuers (an IAM OIDC"
         " provider for each)"
+    )
+
+
+def test_google_without_a_token_says_where_it_looked_and_what_follows(tmp_path):
+    (note,) = run(tmp_path, {}, "GCP_OIDC").of("--")
+    assert note == (
+        f"CI OIDC token: none; looked at {citoken.GCP.places()}; GCP_OIDC cannot work without one"
+    )
+
+
+def test_google_names_the_provider_and_the_service_accounts_role(tmp_path):
+    token = make_jwt(**job_claims(GOOGLE_DEFAULT))
+    found = run(tmp_path, {"DOCKER_CREDENTIAL_TRUSS_GCP_OIDC_TOKEN": token}, "GCP_OIDC")
+    account = GCP_SETTINGS["gcp_oidc_service_account"]
+    assert found.of("--")[0] == (
+        f"workload identity provider {WIP} (and {account}'s workloadIdentityUser) must admit"
+        " (decoded, not verified):"
     )
