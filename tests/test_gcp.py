@@ -637,3 +637,64 @@ def test_a_failure_before_any_request_names_what_was_to_be_asked():
     assert err.value.message == (
         f"{AR}: getting a Google access token failed before the token endpoint answered"
     )
+
+
+class _Answers:
+    """google-auth credentials whose refresh sends nothing and ends as told."""
+
+    def __init__(self, raises: Exception | None = None, **attributes: object) -> None:
+        self.raises = raises
+        self.__dict__.update(attributes)
+
+    def refresh(self, request: object) -> None:
+        if self.raises is not None:
+            raise self.raises
+
+
+@pytest.mark.parametrize("credentials", [_Answers(token=""), _Answers(token=None), _Answers()])
+def test_no_access_token_after_a_refresh_is_said_so(credentials):
+    with pytest.raises(ProviderError) as err:
+        gcp._refresh(registry(), credentials, 1.0, "STS or IAM credentials")
+    assert err.value.message == f"{AR}: STS or IAM credentials sent no access token"
+
+
+def test_a_token_without_an_expiry_is_kept_without_one():
+    token = gcp._refresh(registry(), _Answers(token="at-1"), 1.0, "the token endpoint")
+    assert (token.username, token.secret == "at-1", token.expires_at) == (
+        "oauth2accesstoken",
+        True,
+        None,
+    )
+
+
+def test_an_unexpected_failure_names_where_and_its_type_only():
+    credentials = _Answers(raises=ValueError(LEAK_SENTINEL))
+    with pytest.raises(ProviderError) as err:
+        gcp._refresh(registry(), credentials, 1.0, "the token endpoint")
+    assert err.value.message == (
+        f"{AR}: getting a Google access token failed at the token endpoint (ValueError)"
+    )
+
+
+def test_a_google_method_on_a_google_host_with_a_port_is_refused_in_full():
+    said = gcp.check(parse(AR + ":443"), "GCP_SERVICE_ACCOUNT_JSON", {"secret_name": "s"})
+    assert said == (
+        f"{AR}:443: GCP_SERVICE_ACCOUNT_JSON is only for Google Artifact Registry"
+        " (<location>-docker.pkg.dev) and Container Registry (gcr.io, us.gcr.io, eu.gcr.io,"
+        " asia.gcr.io); refusing to send a Google token to another host"
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "settings", "field"),
+    [
+        ("GCP_SERVICE_ACCOUNT_JSON", {}, "secret_name"),
+        ("GCP_OIDC", {"gcp_oidc_service_account": OIDC_ACCOUNT}, "gcp_oidc_workload_id_provider"),
+        ("GCP_OIDC", {"gcp_oidc_workload_id_provider": WIP}, "gcp_oidc_service_account"),
+    ],
+)
+def test_a_missing_setting_names_the_method_the_field_and_the_fix(method, settings, field):
+    assert gcp.check(registry(), method, settings) == (
+        f"{AR}: auth_method {method} needs {field} in the truss docker_auth config"
+        " (run configure again)"
+    )
