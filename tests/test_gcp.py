@@ -698,3 +698,33 @@ def test_a_missing_setting_names_the_method_the_field_and_the_fix(method, settin
         f"{AR}: auth_method {method} needs {field} in the truss docker_auth config"
         " (run configure again)"
     )
+
+
+def test_a_workload_provider_of_another_shape_is_refused_with_the_shape_expected():
+    settings = {"gcp_oidc_workload_id_provider": "pools/x", "gcp_oidc_service_account": "a@b"}
+    assert gcp.check(registry(), "GCP_OIDC", settings) == (
+        f"{AR}: gcp_oidc_workload_id_provider must look like"
+        " projects/<number>/locations/global/workloadIdentityPools/<pool>/providers/<id>"
+    )
+
+
+def test_a_missing_key_secret_says_what_it_is_for(tmp_path):
+    with pytest.raises(SecretError) as err:
+        gcp.make(
+            Spec(
+                registry(),
+                "GCP_SERVICE_ACCOUNT_JSON",
+                {"secret_name": "gcp-sa"},
+                secrets_for(tmp_path),
+                {},
+            )
+        )
+    assert err.value.message.startswith(
+        f"secret 'gcp-sa' (the service-account key for {AR}) not found; looked in "
+    )
+
+
+def test_an_iam_credentials_url_with_a_trailing_slash_still_reaches_iam(tmp_path, federation):
+    env = {gcp.ENV_IAMCREDENTIALS_URL: federation.url + "/"}
+    token = oidc_provider(tmp_path, federation, env=env).mint()
+    assert (federation.rejections, token.secret == federation.issued["iam"][0]) == ([], True)
