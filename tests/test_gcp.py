@@ -507,3 +507,224 @@ def test_registry_parse_rejects_what_would_dodge_the_exact_match():
     for server in ["us-west2-docker.pkg.dev.", "us-west2-docker.pkg.dev@evil.com", "gcr.io:0"]:
         with pytest.raises(InvalidRegistry):
             parse(server)
+
+
+# --- what a person reads when a key or an exchange goes wrong -----------------------------
+
+
+def test_a_broken_private_key_names_the_secret_and_the_problem_in_full(tmp_path, google):
+    key = google.new_key()
+    provider = sa_provider(tmp_path, json.dumps(dict(key.info, private_key="not a key")))
+    with pytest.raises(SecretError) as err:
+        provider.mint()
+    assert err.value.message == (
+        f"{AR}: secret gcp-sa holds a service-account key whose private_key is not a usable"
+        " PEM RSA key"
+    )
+
+
+def test_without_requests_the_mint_says_which_package_is_missing(tmp_path, google, monkeypatch):
+    provider = sa_provider(tmp_path, google.new_key().json())
+    monkeypatch.setitem(sys.modules, "requests", None)  # importing it now fails
+    with pytest.raises(ProviderError) as err:
+        provider.mint()
+    assert err.value.message == (
+        f"{AR}: Google auth needs the 'requests' package (google-auth[requests])"
+    )
+
+
+def _key(**fields) -> str:
+    info = {"type": "service_account", "client_email": EMAIL, "private_key_id": "k1"}
+    return json.dumps({**info, "private_key": "pem", **fields})
+
+
+def test_a_key_without_token_uri_goes_to_googles_token_endpoint():
+    info = gcp.service_account_info("where", _key())
+    assert info["token_uri"] == "https://oauth2.googleapis.com/token"
+    custom = gcp.service_account_info("where", _key(token_uri="https://sts.example/token"))
+    assert custom["token_uri"] == "https://sts.example/token"
+
+
+@pytest.mark.parametrize("token_uri", ["ftp://example.com/token", 5, "oauth2.googleapis.com"])
+def test_a_token_uri_that_is_not_http_is_refused_by_name(token_uri):
+    with pytest.raises(SecretError) as err:
+        gcp.service_account_info(f"{AR}: secret gcp-sa", _key(token_uri=token_uri))
+    assert err.value.message == f"{AR}: secret gcp-sa has a token_uri that is not an http(s) URL"
+
+
+def test_json_refused_without_a_position_is_named_without_one():
+    # a 5000-digit number: json.loads raises a ValueError that has no line or column
+    with pytest.raises(SecretError) as err:
+        gcp.service_account_info(f"{AR}: secret gcp-sa", '{"n": ' + "1" * 5000 + "}")
+    assert err.value.message == (
+        f"{AR}: secret gcp-sa is not valid JSON; expected a service-account key"
+    )
+
+
+def test_an_oidc_provider_without_a_ci_token_still_has_an_identity(tmp_path, google):
+    # list and doctor read the identity of a registry whose CI token is not there
+    provider = oidc_provider(tmp_path, google, token=None)
+    assert provider.identity()[-1] == ""
+
+
+def _refused(*args) -> Exception:
+    from google.auth import exceptions
+
+    return exceptions.RefreshError(*args)
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (("msg", "not json", '{"error": "invalid_grant"}'), " (invalid_grant)"),
+        (("msg", 7, {"error": "invalid_scope"}), " (invalid_scope)"),
+        (("msg", {"error": {"code": 403}}), " (403)"),
+        (("msg", {"error": {"status": "PERMISSION_DENIED", "code": 403}}), " (PERMISSION_DENIED)"),
+        (("msg", {"error_description": "why"}), ""),
+    ],
+)
+def test_a_refusal_shows_googles_error_code_only(args, code):
+    endpoint = "http://127.0.0.1:1/v1/token"
+    said = gcp._refusal(endpoint, 400, _refused(*args))
+    assert said == f"{endpoint} refused the credential: HTTP 400{code}"
+
+
+def test_a_refusal_says_whether_google_answered_at_all():
+    error = _refused("msg", {"error": "invalid_grant"})
+    assert gcp._refusal("STS", 200, error) == "STS answered without a usable access token"
+    assert gcp._refusal("STS", 0, error) == (
+        "getting a Google access token failed before STS answered (invalid_grant)"
+    )
+
+
+def test_a_transport_failure_is_named_by_its_cause():
+    import requests
+    from google.auth import exceptions
+
+    def failure(*, cause=None, context=None) -> Exception:
+        error = exceptions.TransportError("x")
+        error.__cause__, error.__context__ = cause, context
+        return error
+
+    tls = requests.exceptions.SSLError("x")
+    assert gcp._transport_reason(failure(cause=tls), 1.0) == "TLS failed"
+    slow = requests.exceptions.ReadTimeout("x")
+    assert gcp._transport_reason(failure(context=slow), 2.5) == "no answer within 2.5s"
+    assert gcp._transport_reason(failure(), 1.0) == "TransportError"
+
+
+def test_oidc_without_requests_says_which_package_is_missing(tmp_path, google, monkeypatch):
+    from google.auth import identity_pool  # noqa: F401 - loaded before requests is hidden
+
+    provider = oidc_provider(tmp_path, google)
+    monkeypatch.setitem(sys.modules, "requests", None)  # importing it now fails
+    with pytest.raises(ProviderError) as err:
+        provider.mint()
+    assert err.value.message == (
+        f"{AR}: Google auth needs the 'requests' package (google-auth[requests])"
+    )
+
+
+def test_a_failure_before_any_request_names_what_was_to_be_asked():
+    from google.auth import exceptions
+
+    class FailsAtOnce:  # google-auth credentials that give up before sending anything
+        def refresh(self, request: object) -> None:
+            raise exceptions.RefreshError("no request made")
+
+    with pytest.raises(ProviderError) as err:
+        gcp._refresh(registry(), FailsAtOnce(), 1.0, "the token endpoint")
+    assert err.value.message == (
+        f"{AR}: getting a Google access token failed before the token endpoint answered"
+    )
+
+
+class _Answers:
+    """google-auth credentials whose refresh sends nothing and ends as told."""
+
+    def __init__(self, raises: Exception | None = None, **attributes: object) -> None:
+        self.raises = raises
+        self.__dict__.update(attributes)
+
+    def refresh(self, request: object) -> None:
+        if self.raises is not None:
+            raise self.raises
+
+
+@pytest.mark.parametrize("credentials", [_Answers(token=""), _Answers(token=None), _Answers()])
+def test_no_access_token_after_a_refresh_is_said_so(credentials):
+    with pytest.raises(ProviderError) as err:
+        gcp._refresh(registry(), credentials, 1.0, "STS or IAM credentials")
+    assert err.value.message == f"{AR}: STS or IAM credentials sent no access token"
+
+
+def test_a_token_without_an_expiry_is_kept_without_one():
+    token = gcp._refresh(registry(), _Answers(token="at-1"), 1.0, "the token endpoint")
+    assert (token.username, token.secret == "at-1", token.expires_at) == (
+        "oauth2accesstoken",
+        True,
+        None,
+    )
+
+
+def test_an_unexpected_failure_names_where_and_its_type_only():
+    credentials = _Answers(raises=ValueError(LEAK_SENTINEL))
+    with pytest.raises(ProviderError) as err:
+        gcp._refresh(registry(), credentials, 1.0, "the token endpoint")
+    assert err.value.message == (
+        f"{AR}: getting a Google access token failed at the token endpoint (ValueError)"
+    )
+
+
+def test_a_google_method_on_a_google_host_with_a_port_is_refused_in_full():
+    said = gcp.check(parse(AR + ":443"), "GCP_SERVICE_ACCOUNT_JSON", {"secret_name": "s"})
+    assert said == (
+        f"{AR}:443: GCP_SERVICE_ACCOUNT_JSON is only for Google Artifact Registry"
+        " (<location>-docker.pkg.dev) and Container Registry (gcr.io, us.gcr.io, eu.gcr.io,"
+        " asia.gcr.io); refusing to send a Google token to another host"
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "settings", "field"),
+    [
+        ("GCP_SERVICE_ACCOUNT_JSON", {}, "secret_name"),
+        ("GCP_OIDC", {"gcp_oidc_service_account": OIDC_ACCOUNT}, "gcp_oidc_workload_id_provider"),
+        ("GCP_OIDC", {"gcp_oidc_workload_id_provider": WIP}, "gcp_oidc_service_account"),
+    ],
+)
+def test_a_missing_setting_names_the_method_the_field_and_the_fix(method, settings, field):
+    assert gcp.check(registry(), method, settings) == (
+        f"{AR}: auth_method {method} needs {field} in the truss docker_auth config"
+        " (run configure again)"
+    )
+
+
+def test_a_workload_provider_of_another_shape_is_refused_with_the_shape_expected():
+    settings = {"gcp_oidc_workload_id_provider": "pools/x", "gcp_oidc_service_account": "a@b"}
+    assert gcp.check(registry(), "GCP_OIDC", settings) == (
+        f"{AR}: gcp_oidc_workload_id_provider must look like"
+        " projects/<number>/locations/global/workloadIdentityPools/<pool>/providers/<id>"
+    )
+
+
+def test_a_missing_key_secret_says_what_it_is_for(tmp_path):
+    with pytest.raises(SecretError) as err:
+        gcp.make(
+            Spec(
+                registry(),
+                "GCP_SERVICE_ACCOUNT_JSON",
+                {"secret_name": "gcp-sa"},
+                secrets_for(tmp_path),
+                {},
+            )
+        )
+    assert err.value.message.startswith(
+        f"secret 'gcp-sa' (the service-account key for {AR}) not found; looked in "
+    )
+
+
+def test_an_iam_credentials_url_with_a_trailing_slash_still_reaches_iam(tmp_path, federation):
+    env = {gcp.ENV_IAMCREDENTIALS_URL: federation.url + "/"}
+    token = oidc_provider(tmp_path, federation, env=env).mint()
+    assert (federation.rejections, token.secret == federation.issued["iam"][0]) == ([], True)
