@@ -728,3 +728,16 @@ def test_an_iam_credentials_url_with_a_trailing_slash_still_reaches_iam(tmp_path
     env = {gcp.ENV_IAMCREDENTIALS_URL: federation.url + "/"}
     token = oidc_provider(tmp_path, federation, env=env).mint()
     assert (federation.rejections, token.secret == federation.issued["iam"][0]) == ([], True)
+
+
+def test_oidc_mint_inputs_change_with_the_ci_token_so_a_remembered_failure_is_retried(
+    tmp_path, federation
+):
+    # get remembers a failed mint only for the same inputs: a job whose token file is
+    # rewritten (a new token) must be tried at once, not answered from that memory
+    # (the cache keeps only a salted hash of the inputs).
+    provider = oidc_provider(tmp_path, federation, token="SENTINEL.first.token")
+    first = provider.inputs()
+    (tmp_path / "oidc-token").write_text(CI_TOKEN + "\n")
+    again = oidc_provider(tmp_path, federation).inputs()
+    assert first and again and first != again, "the inputs must follow the token file"
