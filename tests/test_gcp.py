@@ -741,3 +741,13 @@ def test_oidc_mint_inputs_change_with_the_ci_token_so_a_remembered_failure_is_re
     (tmp_path / "oidc-token").write_text(CI_TOKEN + "\n")
     again = oidc_provider(tmp_path, federation).inputs()
     assert first and again and first != again, "the inputs must follow the token file"
+
+
+def test_a_token_uri_is_named_without_its_query_in_what_a_person_reads(tmp_path, google):
+    # A query string may carry a signature or a key: only scheme, host and path are shown.
+    key = google.new_key()
+    key.info["token_uri"] = google.token_uri + "?sig=SENTINEL-sig-5e1&x=a?b"
+    google.fail["token"] = "hang"
+    with pytest.raises(ProviderError) as err:
+        sa_provider(tmp_path, key.json()).mint()
+    assert err.value.message == f"{AR}: cannot reach {google.token_uri}: no answer within 1s"
