@@ -12,6 +12,8 @@ import json
 import os
 import stat
 
+import pytest
+
 
 def write_config(env, data: object, mode: int = 0o600) -> str:
     os.makedirs(env["DOCKER_CONFIG"], exist_ok=True)
@@ -161,3 +163,30 @@ def test_a_broken_docker_config_records_nothing_so_the_same_command_routes_once_
     assert run.code == 0, run.err
     with open(path) as handle:
         assert json.load(handle)["credHelpers"] == {"ghcr.io": "truss"}
+
+
+def test_route_refuses_a_config_json_that_is_not_json_naming_it_and_leaving_it(tmp_path):
+    # route reads the file again under its lock: one written meanwhile is judged too.
+    from docker_credential_truss import dockerconfig
+    from docker_credential_truss.errors import ConfigError
+
+    path = tmp_path / "docker" / "config.json"
+    path.parent.mkdir()
+    path.write_text('{"auths": {')
+    with pytest.raises(ConfigError) as raised:
+        dockerconfig.route(str(path), ["ghcr.io"], str(tmp_path / "locks"))
+    assert raised.value.message == (
+        f"docker config: {path} is not valid JSON; move it aside to start afresh"
+    )
+    assert path.read_text() == '{"auths": {'
+
+
+def test_route_says_why_a_config_json_cannot_be_looked_at(tmp_path):
+    from docker_credential_truss import dockerconfig
+    from docker_credential_truss.errors import ConfigError
+
+    (tmp_path / "not-a-directory").write_text("")
+    path = tmp_path / "not-a-directory" / "config.json"
+    with pytest.raises(ConfigError) as raised:
+        dockerconfig.route(str(path), ["ghcr.io"], str(tmp_path / "locks"))
+    assert raised.value.message == f"cannot read {path}: Not a directory"
