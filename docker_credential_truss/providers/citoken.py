@@ -232,7 +232,8 @@ class _Given(Source):
         if found is None:
             return "token=" + _digest(value)
         stable = {k: v for k, v in found.items() if k not in _PER_TOKEN_CLAIMS}
-        return "claims=" + _digest(json.dumps(stable, sort_keys=True, default=str))
+        # json.loads made every value, so json.dumps writes each
+        return "claims=" + _digest(json.dumps(stable, sort_keys=True))
 
     def inputs(self) -> str:
         return self._value()
@@ -249,7 +250,6 @@ class TokenFile(_Given):
 
     def __init__(self, path: str, variable: str) -> None:
         self.path = path
-        self.variable = variable
         self.name = f"the token file {path} ({variable})"
         self._read: str | None = None
 
@@ -274,7 +274,6 @@ class TokenVariable(_Given):
     def __init__(self, value: str, variable: str) -> None:
         debuglog.redact(value)  # the job's token enters here
         self.value = value
-        self.variable = variable
         self.name = f"${variable}"
 
     def _value(self) -> str:
@@ -410,7 +409,6 @@ class Buildkite(Source):
                 capture_output=True,
                 env=dict(self.env),
                 timeout=seconds,
-                check=False,
             )
         except subprocess.TimeoutExpired:
             raise ProviderError(
