@@ -499,8 +499,10 @@ def test_doctor_says_whether_get_would_answer_from_the_cache_for_this_identity(
 ):
     assert cli("get", stdin=AR).code == 0  # caches a token for this key
     run = cli("doctor", "--offline", AR)
-    assert "token cache: get answers from it for this identity" in run.out, run.out
+    lines = run.out.splitlines()
+    assert "  --    token cache: get answers from it for this identity" in lines, run.out
     truss_secrets({f"DOCKER_REGISTRY_{REG}": VALUE, "sa": google.new_key().json()})
     run = cli("doctor", "--offline", AR)  # a rotated key: another identity
-    assert "token cache: nothing fresh for this identity; the next get mints" in run.out
+    lines = run.out.splitlines()
+    assert "  --    token cache: nothing fresh for this identity; the next get mints" in lines
     assert "token cache: get answers from it" not in run.out

@@ -103,3 +103,14 @@ def test_a_registry_check_that_breaks_names_what_it_was_doing(cli, healthy, monk
     at = lines.index("  FAIL  internal error (KeyError) checking the registry")
     assert lines[at + 1] == "        fix: please report it"
     assert "SENTINEL-doctor-internal" not in run.out
+
+
+def test_a_token_at_its_very_expiry_is_said_expired(cli, healthy, paths, monkeypatch):  # noqa: F811
+    TokenCache(paths.token_cache).put(REG, "id", Token("u", "SENTINEL-c8", LATER), LATER - 3600)
+    monkeypatch.setattr(time, "time", lambda: LATER)  # the clock reads the expiry itself
+    run = cli("doctor", REG, "--offline")
+    assert (
+        "  --    token cache: a token valid until 2030-03-17 17:46:40 UTC"
+        " (expired: the next get mints a new one)"
+    ) in lines_of(run), run.out
+    assert "SENTINEL-c8" not in run.out
