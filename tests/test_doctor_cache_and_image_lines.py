@@ -50,6 +50,7 @@ def test_other_identities_fresh_tokens_are_counted(cli, healthy, paths):  # noqa
     cache.put(REG, "other-1", Token("u", "SENTINEL-c4", now + 3600), now)
     run = cli("doctor", REG)
     assert "  --    token cache: 1 more fresh token for other identities" in lines_of(run)
+    assert "stale token" not in run.out, run.out  # both are fresh: none is stale
     cache.put(REG, "other-2", Token("u", "SENTINEL-c5", now + 3600), now)
     run = cli("doctor", REG)
     assert "  --    token cache: 2 more fresh tokens for other identities" in lines_of(run)
