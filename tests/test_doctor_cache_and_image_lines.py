@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 
-from test_doctor import REG, bindir, healthy, registry_server  # noqa: F401 (fixtures)
+from test_doctor import REG, bindir, healthy, registry_server, route  # noqa: F401 (fixtures)
 
 from docker_credential_truss import config
 from docker_credential_truss.cache import TokenCache
@@ -115,3 +115,25 @@ def test_a_token_at_its_very_expiry_is_said_expired(cli, healthy, paths, monkeyp
         " (expired: the next get mints a new one)"
     ) in lines_of(run), run.out
     assert "SENTINEL-c8" not in run.out
+
+
+def test_two_stale_tokens_are_counted_in_the_plural(cli, healthy, paths):  # noqa: F811
+    now = time.time()
+    cache = TokenCache(paths.token_cache)
+    cache.put(REG, "current", Token("u", "SENTINEL-c9", now + 7200), now)
+    for name in ("rotated-1", "rotated-2"):
+        cache.put(REG, name, Token("u", "SENTINEL-c10", now - 60), now - 3600)
+    run = cli("doctor", REG, "--offline")
+    assert (
+        "  --    token cache: 2 stale tokens of other or earlier identities (expired or nearly);"
+        " expired ones are removed as the cache is written"
+    ) in lines_of(run), run.out
+
+
+def test_a_registry_only_docker_routes_here_is_checked_under_set_up(cli, paths):
+    route(paths, "only.routed.test")
+    run = cli("doctor", "--offline")
+    lines = lines_of(run)
+    assert lines[1:3] == ["", "set-up"], run.out
+    assert "only.routed.test" in lines, run.out
+    assert "no registry is configured" not in run.out
