@@ -279,7 +279,10 @@ def test_cache_entries_show_expiry_state(cli, healthy, paths):
     cache.put(REG, "old-identity", Token("u", "SENTINEL-t2", now - 60), now - 3600)
     run = cli("doctor", REG)
     assert "(fresh, 1h59m left)" in run.out or "(fresh, 2h00m left)" in run.out
-    assert "token cache: 1 stale token of other or earlier identities" in run.out
+    assert (
+        "  --    token cache: 1 stale token of other or earlier identities (expired or nearly);"
+        " expired ones is removed as the cache is written"
+    ) in run.out.splitlines(), run.out
     leaked = "SENTINEL-t" in run.out
     assert not leaked, "doctor printed a cached token"
 
@@ -499,8 +502,10 @@ def test_doctor_says_whether_get_would_answer_from_the_cache_for_this_identity(
 ):
     assert cli("get", stdin=AR).code == 0  # caches a token for this key
     run = cli("doctor", "--offline", AR)
-    assert "token cache: get answers from it for this identity" in run.out, run.out
+    lines = run.out.splitlines()
+    assert "  --    token cache: get answers from it for this identity" in lines, run.out
     truss_secrets({f"DOCKER_REGISTRY_{REG}": VALUE, "sa": google.new_key().json()})
     run = cli("doctor", "--offline", AR)  # a rotated key: another identity
-    assert "token cache: nothing fresh for this identity; the next get mints" in run.out
+    lines = run.out.splitlines()
+    assert "  --    token cache: nothing fresh for this identity; the next get mints" in lines
     assert "token cache: get answers from it" not in run.out

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 
-from test_doctor import REG, bindir, healthy, registry_server  # noqa: F401 (fixtures)
+from test_doctor import REG, bindir, healthy, registry_server, route  # noqa: F401 (fixtures)
 
 from docker_credential_truss import config
 from docker_credential_truss.cache import TokenCache
@@ -50,6 +50,7 @@ def test_other_identities_fresh_tokens_are_counted(cli, healthy, paths):  # noqa
     cache.put(REG, "other-1", Token("u", "SENTINEL-c4", now + 3600), now)
     run = cli("doctor", REG)
     assert "  --    token cache: 1 more fresh token for other identities" in lines_of(run)
+    assert "stale token" not in run.out, run.out  # both are fresh: none is stale
     cache.put(REG, "other-2", Token("u", "SENTINEL-c5", now + 3600), now)
     run = cli("doctor", REG)
     assert "  --    token cache: 2 more fresh tokens for other identities" in lines_of(run)
@@ -103,3 +104,36 @@ def test_a_registry_check_that_breaks_names_what_it_was_doing(cli, healthy, monk
     at = lines.index("  FAIL  internal error (KeyError) checking the registry")
     assert lines[at + 1] == "        fix: please report it"
     assert "SENTINEL-doctor-internal" not in run.out
+
+
+def test_a_token_at_its_very_expiry_is_said_expired(cli, healthy, paths, monkeypatch):  # noqa: F811
+    TokenCache(paths.token_cache).put(REG, "id", Token("u", "SENTINEL-c8", LATER), LATER - 3600)
+    monkeypatch.setattr(time, "time", lambda: LATER)  # the clock reads the expiry itself
+    run = cli("doctor", REG, "--offline")
+    assert (
+        "  --    token cache: a token valid until 2030-03-17 17:46:40 UTC"
+        " (expired: the next get mints a new one)"
+    ) in lines_of(run), run.out
+    assert "SENTINEL-c8" not in run.out
+
+
+def test_two_stale_tokens_are_counted_in_the_plural(cli, healthy, paths):  # noqa: F811
+    now = time.time()
+    cache = TokenCache(paths.token_cache)
+    cache.put(REG, "current", Token("u", "SENTINEL-c9", now + 7200), now)
+    for name in ("rotated-1", "rotated-2"):
+        cache.put(REG, name, Token("u", "SENTINEL-c10", now - 60), now - 3600)
+    run = cli("doctor", REG, "--offline")
+    assert (
+        "  --    token cache: 2 stale tokens of other or earlier identities (expired or nearly);"
+        " expired ones are removed as the cache is written"
+    ) in lines_of(run), run.out
+
+
+def test_a_registry_only_docker_routes_here_is_checked_under_set_up(cli, paths):
+    route(paths, "only.routed.test")
+    run = cli("doctor", "--offline")
+    lines = lines_of(run)
+    assert lines[1:3] == ["", "set-up"], run.out
+    assert "only.routed.test" in lines, run.out
+    assert "no registry is configured" not in run.out

@@ -11,6 +11,7 @@ In-process through ``cli.main``; the CI token is a JWT of tests/fakes/github.py.
 from __future__ import annotations
 
 import json
+import os
 
 from fakes.github import ISSUER, SUBJECT, job_claims, make_jwt
 
@@ -166,3 +167,32 @@ def test_a_stalled_mint_is_abandoned_naming_the_registry(cli, monkeypatch):
         "        fix: check the account's permissions, the endpoint and the network;"
         " DOCKER_CREDENTIAL_TRUSS_DEBUG=1 keeps a log"
     )
+
+
+def test_a_ci_token_file_that_cannot_be_read_is_reported_once_by_the_credential(
+    cli, paths, tmp_path
+):
+    token_file = tmp_path / "token"
+    os.symlink("token", token_file)  # a loop: ELOOP
+    config.merge(
+        paths,
+        {
+            ECR: {
+                "auth_method": "AWS_OIDC",
+                "aws_oidc_role_arn": ROLE,
+                "aws_oidc_region": "us-east-1",
+            }
+        },
+    )
+    run = cli("doctor", ECR, "--offline", extra={"AWS_WEB_IDENTITY_TOKEN_FILE": str(token_file)})
+    assert run.code == 1
+    lines = lines_of(run)
+    at = lines.index(f"  --    settings: aws_oidc_role_arn={ROLE}, aws_oidc_region=us-east-1")
+    assert lines[at + 1 : at + 5] == [
+        f"  FAIL  {ECR}: cannot read the token file {token_file} (AWS_WEB_IDENTITY_TOKEN_FILE):"
+        " Too many levels of symbolic links",
+        "        fix: check the account's permissions, the endpoint and the network;"
+        " DOCKER_CREDENTIAL_TRUSS_DEBUG=1 keeps a log",
+        "  --    registry: not contacted (--offline)",
+        "  --    token cache: nothing cached",
+    ]
