@@ -26,6 +26,7 @@ from fakes.aws import (
     Role,
     refused_port,
 )
+from fakes.aws import SecretEnv as _Env
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -171,13 +172,6 @@ def test_a_label_added_on_either_side_makes_it_not_ecr(label, host):
 
 def _key_id() -> str:
     return "AKIA" + pysecrets.token_hex(8).upper()
-
-
-class _Env(dict):
-    """The provider's environment; holds secret sentinels, so pytest must never show it."""
-
-    def __repr__(self) -> str:
-        return "<env with secrets, not shown>"
 
 
 class World:

@@ -14,6 +14,7 @@ import secrets as pysecrets
 
 import pytest
 from fakes.aws import ASSUME_ROLE, ECR, ECR_PUBLIC, FakeAws, Role, refused_port
+from fakes.aws import SecretEnv as _Env
 
 from docker_credential_truss.errors import ProviderError
 from docker_credential_truss.paths import Paths
@@ -25,13 +26,6 @@ ACCOUNT = "123456789012"
 HOST = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/puller"
 ASSUME = {"aws_assume_role_arn": ROLE, "aws_assume_role_region": "us-west-2"}
-
-
-class _Env(dict):
-    """Holds secret sentinels: pytest must never show it."""
-
-    def __repr__(self) -> str:
-        return "<env with secrets, not shown>"
 
 
 class _Aws:

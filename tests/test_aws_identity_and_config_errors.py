@@ -12,6 +12,7 @@ import secrets as pysecrets
 
 import pytest
 from fakes.aws import ASSUME_ROLE, FakeAws, Role
+from fakes.aws import SecretEnv as _Env
 
 from docker_credential_truss.errors import ConfigError, SecretError
 from docker_credential_truss.paths import Paths
@@ -25,13 +26,6 @@ ROLE = f"arn:aws:iam::{ACCOUNT}:role/puller"
 ASSUME = {"aws_assume_role_arn": ROLE, "aws_assume_role_region": "us-west-2"}
 OIDC = {"aws_oidc_role_arn": ROLE, "aws_oidc_region": "us-west-2"}
 ECR_FORMS = "(<account>.dkr.ecr.<region>.amazonaws.com and the other ECR forms, or public.ecr.aws)"
-
-
-class _Env(dict):
-    """Holds secret sentinels: pytest must never show it."""
-
-    def __repr__(self) -> str:
-        return "<env with secrets, not shown>"
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ import threading
 
 import pytest
 from fakes.aws import ASSUME_ROLE, ASSUME_ROLE_WEB, ECR, FakeAws, Role
+from fakes.aws import SecretEnv as _Env
 from prerequisites import helper_exe
 
 from docker_credential_truss.providers import _aws_calls
@@ -35,13 +36,6 @@ from docker_credential_truss.providers import _aws_calls
 ACCOUNT = "123456789012"
 HOST = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/puller"
-
-
-class _Env(dict):
-    """Holds secret sentinels: pytest must never show it."""
-
-    def __repr__(self) -> str:
-        return "<env with secrets, not shown>"
 
 
 @pytest.fixture

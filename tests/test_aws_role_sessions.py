@@ -15,6 +15,7 @@ import time
 
 import pytest
 from fakes.aws import ASSUME_ROLE, ASSUME_ROLE_WEB, ECR, FakeAws, Role
+from fakes.aws import SecretEnv as _Env
 
 from docker_credential_truss import __version__, debuglog
 from docker_credential_truss.errors import ProviderError
@@ -28,13 +29,6 @@ HOST = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/puller"
 ASSUME = {"aws_assume_role_arn": ROLE, "aws_assume_role_region": "us-west-2"}
 OIDC = {"aws_oidc_role_arn": ROLE, "aws_oidc_region": "us-west-2"}
-
-
-class _Env(dict):
-    """Holds secret sentinels: pytest must never show it."""
-
-    def __repr__(self) -> str:
-        return "<env with secrets, not shown>"
 
 
 class _Aws:

@@ -15,17 +15,11 @@ import stat
 
 import pytest
 from fakes.aws import ASSUME_ROLE, ASSUME_ROLE_WEB, FakeAws, Role
+from fakes.aws import SecretEnv as _Env
 
 ACCOUNT = "123456789012"
 ECR = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/trainer"
-
-
-class _Env(dict):
-    """Holds secret sentinels: pytest must never show it."""
-
-    def __repr__(self) -> str:
-        return "<env with secrets, not shown>"
 
 
 def test_a_new_docker_config_is_private_to_its_owner(cli, env):

@@ -17,6 +17,7 @@ import secrets as pysecrets
 
 import pytest
 from fakes.aws import ASSUME_ROLE_WEB, ECR, FakeAws, Role
+from fakes.aws import SecretEnv as _Env
 from fakes.github import job_claims, make_jwt
 
 from docker_credential_truss import config
@@ -27,13 +28,6 @@ from docker_credential_truss.resolver import Resolver
 
 HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 ROLE = "arn:aws:iam::123456789012:role/puller"
-
-
-class _Env(dict):
-    """Holds secret sentinels, so pytest must never show it."""
-
-    def __repr__(self) -> str:
-        return "<env with secrets, not shown>"
 
 
 @pytest.fixture

@@ -117,6 +117,14 @@ class AwsError(Exception):
         self.status = status
 
 
+class SecretEnv(dict):
+    """An environment that holds secret sentinels: pytest must never show it (its
+    assertion rewriting prints the repr of what a failed assert compared)."""
+
+    def __repr__(self) -> str:
+        return "<env with secrets, not shown>"
+
+
 class FakeAws:
     """ECR + ECR Public + STS on 127.0.0.1, one port; see the module docstring."""
 
