@@ -93,7 +93,8 @@ def doctor(opts: Namespace, stdout: BinaryIO, env: Mapping[str, str]) -> int:
 
 def check_path(report: Report, env: Mapping[str, str]) -> None:
     """docker runs ``docker-credential-<name>`` from PATH: is ours there, and does it run?"""
-    found = shutil.which(EXE_NAME, path=env.get("PATH", ""))
+    # no PATH: docker (Go's exec.LookPath) finds nothing; which(path=None) would search ours
+    found = shutil.which(EXE_NAME, path=env["PATH"]) if env.get("PATH") else None
     if found is None:
         # link this very program: the standalone build, or the script beside this Python
         script = os.path.join(os.path.dirname(sys.executable), EXE_NAME)

@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 
 import pytest
@@ -509,3 +510,85 @@ def test_doctor_says_whether_get_would_answer_from_the_cache_for_this_identity(
     lines = run.out.splitlines()
     assert "  --    token cache: nothing fresh for this identity; the next get mints" in lines
     assert "token cache: get answers from it" not in run.out
+
+
+# doctor's last line and its PATH check, word for word. The last line counts the problems
+# ("1 problem", "2 problems") or the registries ready ("1 registry", "2 registries"). The
+# PATH check judges the PATH docker will be given (doctor's env), never doctor's own
+# process's; a helper that is not on it is given the `ln -s` of the program installed
+# beside this Python. A token cache doctor cannot trust is a FAIL, and the report goes on.
+
+EXE = "docker-credential-truss"
+OTHER = "second.example.test"
+FOUND = "problem{} found; each FAIL above says how to fix it"
+
+
+@pytest.fixture
+def no_helper_on_path(healthy, tmp_path):
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    healthy["PATH"] = f"{empty}:/usr/bin:/bin"
+    return healthy
+
+
+def beside_this_python() -> str:
+    script = os.path.join(os.path.dirname(sys.executable), EXE)
+    assert os.path.isfile(script), f"these tests need {EXE} installed beside {sys.executable}"
+    return script
+
+
+def test_one_problem_is_said_in_the_singular_with_the_ln_fix(cli, no_helper_on_path):
+    run = cli("doctor", REG)
+    assert run.code == 1
+    lines = run.out.splitlines()
+    assert lines[2:5] == [
+        "set-up",
+        f"  FAIL  no program named {EXE} on PATH, so docker cannot run the helper",
+        f"        fix: ln -s {beside_this_python()} /usr/local/bin/  (with sudo if need be;"
+        " or any folder on PATH)",
+    ]
+    assert lines[-1] == "1 " + FOUND.format("")
+    assert run.out.count("  FAIL  ") == 1, run.out
+
+
+def test_two_problems_are_said_in_the_plural(cli, no_helper_on_path, paths):
+    route(paths, REG, OTHER)
+    run = cli("doctor", REG, OTHER)
+    assert run.code == 1
+    assert run.out.count("  FAIL  ") == 2, run.out  # PATH, and OTHER has no secret
+    assert run.out.splitlines()[-1] == "2 " + FOUND.format("s")
+
+
+def test_two_registries_ready_are_said_in_the_plural(cli, healthy, paths, truss_secrets):
+    truss_secrets({f"DOCKER_REGISTRY_{REG}": VALUE, f"DOCKER_REGISTRY_{OTHER}": VALUE})
+    route(paths, REG, OTHER)
+    run = cli("doctor", "--no-registry")
+    assert run.code == 0, run.out
+    assert f"\n{OTHER}\n" in run.out and f"\n{REG}\n" in run.out
+    assert run.out.splitlines()[-1] == "all good: 2 registries ready"
+
+
+def test_a_path_missing_from_dockers_environment_finds_nothing(cli, healthy, monkeypatch):
+    # doctor's own process can run the helper; the environment docker gets has no PATH
+    monkeypatch.setenv("PATH", healthy.pop("PATH"))
+    run = cli("doctor", REG)
+    assert f"  FAIL  no program named {EXE} on PATH, so docker cannot run the helper" in (
+        run.out.splitlines()
+    ), run.out
+    assert run.out.splitlines()[-1] == "1 " + FOUND.format("")
+
+
+def test_a_cache_file_others_can_write_is_a_fail_and_the_report_goes_on(cli, healthy, paths):
+    os.makedirs(paths.token_cache, mode=0o700, exist_ok=True)
+    planted = os.path.join(paths.token_cache, "planted.json")
+    with open(planted, "w") as handle:
+        handle.write("{}")
+    os.chmod(planted, 0o666)
+    run = cli("doctor", REG)
+    lines = run.out.splitlines()
+    at = lines.index(
+        f"  FAIL  {planted} is writable by other users; fix with: chmod go-w {planted}"
+    )
+    assert lines[at + 1] == f"        fix: fix the permissions, or remove {paths.token_cache}"
+    assert f"  ok    registry accepted the credential: GET http://{REG}/v2/ -> 200 (Basic)" in lines
+    assert lines[-1] == "1 " + FOUND.format(""), run.out  # the planted file, only
