@@ -625,7 +625,7 @@ def test_oidc_without_requests_says_which_package_is_missing(tmp_path, google, m
     )
 
 
-def test_a_failure_before_any_request_names_what_was_to_be_asked():
+def test_a_failure_before_any_request_names_googles_token_endpoint():
     from google.auth import exceptions
 
     class FailsAtOnce:  # google-auth credentials that give up before sending anything
@@ -633,9 +633,9 @@ def test_a_failure_before_any_request_names_what_was_to_be_asked():
             raise exceptions.RefreshError("no request made")
 
     with pytest.raises(ProviderError) as err:
-        gcp._refresh(registry(), FailsAtOnce(), 1.0, "the token endpoint")
+        gcp._refresh(registry(), FailsAtOnce(), 1.0)
     assert err.value.message == (
-        f"{AR}: getting a Google access token failed before the token endpoint answered"
+        f"{AR}: getting a Google access token failed before Google's token endpoint answered"
     )
 
 
@@ -654,12 +654,12 @@ class _Answers:
 @pytest.mark.parametrize("credentials", [_Answers(token=""), _Answers(token=None), _Answers()])
 def test_no_access_token_after_a_refresh_is_said_so(credentials):
     with pytest.raises(ProviderError) as err:
-        gcp._refresh(registry(), credentials, 1.0, "STS or IAM credentials")
-    assert err.value.message == f"{AR}: STS or IAM credentials sent no access token"
+        gcp._refresh(registry(), credentials, 1.0)
+    assert err.value.message == f"{AR}: Google's token endpoint sent no access token"
 
 
 def test_a_token_without_an_expiry_is_kept_without_one():
-    token = gcp._refresh(registry(), _Answers(token="at-1"), 1.0, "the token endpoint")
+    token = gcp._refresh(registry(), _Answers(token="at-1"), 1.0)
     assert (token.username, token.secret == "at-1", token.expires_at) == (
         "oauth2accesstoken",
         True,
@@ -670,9 +670,9 @@ def test_a_token_without_an_expiry_is_kept_without_one():
 def test_an_unexpected_failure_names_where_and_its_type_only():
     credentials = _Answers(raises=ValueError(LEAK_SENTINEL))
     with pytest.raises(ProviderError) as err:
-        gcp._refresh(registry(), credentials, 1.0, "the token endpoint")
+        gcp._refresh(registry(), credentials, 1.0)
     assert err.value.message == (
-        f"{AR}: getting a Google access token failed at the token endpoint (ValueError)"
+        f"{AR}: getting a Google access token failed at Google's token endpoint (ValueError)"
     )
 
 

@@ -176,7 +176,7 @@ class ServiceAccountKey:
 
     def mint(self) -> Token:
         credentials = self.preflight()
-        return _refresh(self.registry, credentials, self.timeout, "the token endpoint")
+        return _refresh(self.registry, credentials, self.timeout)
 
 
 class WorkloadIdentity:
@@ -272,7 +272,7 @@ class WorkloadIdentity:
                 f"({type(e).__name__})"
             ) from None
         try:
-            return _refresh(self.registry, credentials, self.timeout, "STS or IAM credentials")
+            return _refresh(self.registry, credentials, self.timeout)
         finally:  # STS's token, traded for the CI's, is a credential too (google-auth keeps it)
             impersonated = getattr(credentials, "_impersonated_credentials", None)
             sts_token = getattr(getattr(impersonated, "_source_credentials", None), "token", None)
@@ -319,8 +319,13 @@ def service_account_info(where: str, value: str) -> dict[str, str]:
     return info
 
 
-def _refresh(registry: Registry, credentials: object, timeout: float, what: str) -> Token:
-    """Run google-auth's refresh with bounded requests; turn any failure into one safe line."""
+def _refresh(registry: Registry, credentials: object, timeout: float) -> Token:
+    """Run google-auth's refresh with bounded requests; turn any failure into one safe line.
+
+    The line names the URL of the last request, without its query (a signature or a key
+    may ride there). Every failure of both methods comes after a request: their settings
+    are checked first, and google-auth asks nothing of them before its first request.
+    """
     try:
         import requests
         from google.auth import exceptions
@@ -333,7 +338,7 @@ def _refresh(registry: Registry, credentials: object, timeout: float, what: str)
     class BoundedSession(requests.Session):
         """Forces our timeout on every request and remembers the last exchange, for errors."""
 
-        last_url = ""
+        last_url = "Google's token endpoint"  # for a failure before any request
         last_status = 0
 
         def request(self, method: str, url: str, *args: object, **kwargs: object):  # type: ignore[override]
@@ -348,23 +353,22 @@ def _refresh(registry: Registry, credentials: object, timeout: float, what: str)
         credentials.refresh(Request(session))  # type: ignore[attr-defined]
     except exceptions.TransportError as e:
         raise ProviderError(
-            f"{registry.key}: cannot reach {session.last_url or what}: "
-            f"{_transport_reason(e, timeout)}"
+            f"{registry.key}: cannot reach {session.last_url}: {_transport_reason(e, timeout)}"
         ) from None
     except exceptions.GoogleAuthError as e:
         raise ProviderError(
-            f"{registry.key}: {_refusal(session.last_url or what, session.last_status, e)}"
+            f"{registry.key}: {_refusal(session.last_url, session.last_status, e)}"
         ) from None
     except Exception as e:  # anything else: its text might hold a response body
         raise ProviderError(
             f"{registry.key}: getting a Google access token failed at "
-            f"{session.last_url or what} ({type(e).__name__})"
+            f"{session.last_url} ({type(e).__name__})"
         ) from None
     finally:
         session.close()
     token = getattr(credentials, "token", None)
     if not isinstance(token, str) or not token:
-        raise ProviderError(f"{registry.key}: {session.last_url or what} sent no access token")
+        raise ProviderError(f"{registry.key}: {session.last_url} sent no access token")
     return Token(USERNAME, token, _epoch(getattr(credentials, "expiry", None)))
 
 
