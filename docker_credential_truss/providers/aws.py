@@ -245,8 +245,6 @@ class AwsProvider:
         self.secrets = spec.secrets
         self.env = spec.env
         self.ecr = parse_host(spec.registry.host, spec.registry.port)
-        self._keys: _Keys | None = None
-        self._resolved = False
         self._source: Source | None = None
         self._looked = False
 
@@ -284,18 +282,13 @@ class AwsProvider:
         A key id without its secret key is an error rather than a silent fallback to
         some other credential: the user clearly meant these secrets.
         """
-        if not self._resolved:
-            id_name, secret_name, token_name = self._secret_names()
-            key_id = self.secrets.find(id_name)
-            if key_id is None:
-                self._keys = None
-            else:
-                secret_key = self.secrets.require(
-                    secret_name, f"AWS secret access key for {self._where()}"
-                )
-                self._keys = _Keys(key_id, secret_key, self.secrets.find(token_name))
-            self._resolved = True
-        return self._keys
+        # not memoised here: Secrets memoises every find, so each call reads nothing again
+        id_name, secret_name, token_name = self._secret_names()
+        key_id = self.secrets.find(id_name)
+        if key_id is None:
+            return None
+        secret_key = self.secrets.require(secret_name, f"AWS secret access key for {self._where()}")
+        return _Keys(key_id, secret_key, self.secrets.find(token_name))
 
     def _role(self) -> tuple[str, str]:
         arn_field, region_field = ROLE_FIELDS[self.method]
