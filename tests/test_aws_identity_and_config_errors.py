@@ -7,6 +7,7 @@ through the real botocore, and the fake's record shows what was sent.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets as pysecrets
 
@@ -231,3 +232,77 @@ def test_each_external_id_has_its_own_identity(env):
         env[aws.EXTERNAL_ID_VARIABLE] = external_id
         identities.add(provider(env, method="AWS_ASSUME_ROLE", settings=ASSUME).identity())
     assert len(identities) == 2
+
+
+# -- the cache identity's format: what a token is cached under ------------------------------
+# The token cache names each file by a hash of (registry, identity). Any change to an
+# identity's parts (a kind's tag, the text standing for an absent value) orphans every
+# token users have cached and makes each of them mint again after the upgrade, so each
+# kind is pinned here: change one only together with the cache's FORMAT.
+
+KEY_ID = "AKIAIOSFODNN7EXAMPLE"  # AWS's documented example key id
+SCOPE = ("ecr", ACCOUNT, "us-east-1")
+
+
+def fixed(env, **more):
+    """The env fixture with a known key id (else a random one) and ``more``."""
+    env.update(TRUSS_SECRET_aws_access_key_id=KEY_ID, **more)
+    return env
+
+
+def test_a_key_pairs_identity_is_the_method_scope_and_key_id(env):
+    assert provider(fixed(env)).identity() == ("AWS_IAM", *SCOPE, "key", KEY_ID)
+
+
+def test_ecr_publics_identity_has_no_account_and_its_fixed_region(env):
+    assert provider(fixed(env), host="public.ecr.aws").identity() == (
+        "AWS_IAM",
+        "ecr-public",
+        "",
+        "us-east-1",
+        "key",
+        KEY_ID,
+    )
+
+
+def test_an_assumed_roles_identity_without_an_external_id(env):
+    assert provider(fixed(env), method="AWS_ASSUME_ROLE", settings=ASSUME).identity() == (
+        "AWS_ASSUME_ROLE",
+        *SCOPE,
+        ROLE,
+        "us-west-2",
+        "",
+        "key",
+        KEY_ID,
+    )
+
+
+def test_the_default_chains_identity_with_nothing_set_and_no_shared_files(env):
+    del env["TRUSS_SECRET_aws_access_key_id"], env["TRUSS_SECRET_aws_secret_access_key"]
+    env[aws.DEFAULT_CHAIN_VARIABLE] = "1"
+    home = env["HOME"]
+    assert provider(env).identity() == (
+        "AWS_IAM",
+        *SCOPE,
+        "default-chain",
+        "",  # no profile
+        "",  # no AWS_ACCESS_KEY_ID
+        "",  # no AWS_ROLE_ARN
+        f"{home}/.aws/credentials",
+        "absent",
+        f"{home}/.aws/config",
+        "absent",
+    )
+
+
+def test_an_oidc_identity_is_the_role_and_the_ci_job(env):
+    env = fixed(env, DOCKER_CREDENTIAL_TRUSS_AWS_WEB_IDENTITY_TOKEN="not-a-jwt")
+    job = "token=" + hashlib.sha256(b"not-a-jwt").hexdigest()[:32]
+    assert provider(env, method="AWS_OIDC", settings=OIDC).identity() == (
+        "AWS_OIDC",
+        *SCOPE,
+        ROLE,
+        "us-west-2",
+        "oidc",
+        job,
+    )

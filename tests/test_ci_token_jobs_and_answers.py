@@ -7,6 +7,7 @@ before asserting, so a failure never prints one.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 
@@ -113,3 +114,36 @@ def test_a_busy_answer_then_a_refusal_says_how_many_attempts(github, monkeypatch
         f"{KEY}: {ENDPOINT} sts.amazonaws.com) answered HTTP 400 after 2 attempts"
     )
     assert github.calls == 2
+
+
+# -- the job's format: part of the cache identity -------------------------------------------
+# A job is its kind and 128 bits of SHA-256 over its NUL-joined parts. It is part of the
+# token cache's identity (test_aws_identity_and_config_errors pins the rest): a change
+# orphans every cached token, so it goes only with a new cache FORMAT.
+
+
+def job_of(kind: str, *parts: str) -> str:
+    return f"{kind}={hashlib.sha256(chr(0).join(parts).encode()).hexdigest()[:32]}"
+
+
+def test_a_given_jwts_job_is_its_claims_but_those_of_each_token():
+    claims = {"sub": "repo:octo-org/octo-repo:ref:refs/heads/main", "aud": "sts.amazonaws.com"}
+    token = make_jwt(**claims, iat=1, nbf=1, exp=2, jti="j1")
+    stable = json.dumps(dict(sorted(claims.items())))
+    assert citoken.TokenVariable(token, "V").job() == job_of("claims", stable)
+
+
+def test_a_given_token_that_is_not_a_jwt_is_its_own_job():
+    assert citoken.TokenVariable("not-a-jwt", "V").job() == job_of("token", "not-a-jwt")
+
+
+def test_a_github_job_is_its_endpoint_request_token_and_audience():
+    url = "https://token.actions.example/idtoken?api-version=2.0"
+    source = citoken.GitHub(url, "request-token", "sts.amazonaws.com", {})
+    assert source.job() == job_of("github", url, "request-token", "sts.amazonaws.com")
+
+
+def test_a_buildkite_job_is_its_id_agent_token_and_audience():
+    env = {"BUILDKITE_AGENT_ACCESS_TOKEN": "agent-token"}
+    source = citoken.Buildkite("0190-job", "sts.amazonaws.com", env)
+    assert source.job() == job_of("buildkite", "0190-job", "agent-token", "sts.amazonaws.com")
