@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -751,3 +752,25 @@ def test_a_token_uri_is_named_without_its_query_in_what_a_person_reads(tmp_path,
     with pytest.raises(ProviderError) as err:
         sa_provider(tmp_path, key.json()).mint()
     assert err.value.message == f"{AR}: cannot reach {google.token_uri}: no answer within 1s"
+
+
+def test_get_without_any_ci_token_says_so_each_time_and_crashes_never(cli, paths):
+    # The second get is answered from the failure memory, whose inputs are then taken
+    # from a method with no token source at all.
+    from docker_credential_truss import config
+    from docker_credential_truss.providers import citoken
+
+    settings = {"gcp_oidc_workload_id_provider": WIP, "gcp_oidc_service_account": OIDC_ACCOUNT}
+    config.merge(paths, {AR: {"auth_method": "GCP_OIDC", **settings}})
+    said = [cli("get", stdin=AR) for _ in range(2)]
+    assert [(run.code, run.out) for run in said] == [
+        (1, "credentials not found in native keychain\n")
+    ] * 2
+    line = f"{AR}: GCP_OIDC found no OIDC token from a CI; looked at {citoken.GCP.places()}"
+    assert said[0].err == f"docker-credential-truss: {line}\n"
+    again = said[1].err.replace(line, "LINE", 1)
+    assert re.fullmatch(
+        r"docker-credential-truss: LINE \(remembered from [0-9]+s ago; retried after 30s, or at"
+        r" once with DOCKER_CREDENTIAL_TRUSS_FAILURE_TTL=0\)\n",
+        again,
+    ), said[1].err
