@@ -297,7 +297,9 @@ def _handler(fake: FakeGoogle) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
-            path = self.path.split("?", 1)[0]
+            # the path as sent: http.server folds a leading "//" into "/" in self.path,
+            # which Google's front end does not (an IAM URL with a stray slash is a 404)
+            path = self.requestline.split(" ")[1].split("?", 1)[0]
             if fake.delay:
                 time.sleep(fake.delay)
             if path == "/token":
