@@ -88,7 +88,7 @@ def test_a_service_account_key_from_the_lookup_is_masked_in_a_traceback(
 ):
     quoted = pieces(sa_key)
 
-    def echoing_sdk(registry, credentials, timeout, what):
+    def echoing_sdk(registry, credentials, timeout):
         raise RuntimeError("could not sign: " + " | ".join(quoted))
 
     monkeypatch.setattr(gcp, "_refresh", echoing_sdk)
@@ -225,7 +225,7 @@ def test_a_gcp_subject_token_from_its_file_is_masked(cli, paths, monkeypatch, tm
     )
     (tmp_path / "subject-token").write_text(WEB_TOKEN + "\n")
 
-    def echoing_sdk(registry, credentials, timeout, what):
+    def echoing_sdk(registry, credentials, timeout):
         token = credentials._subject_token_supplier.get_subject_token(None, None)
         raise RuntimeError(f"token exchange refused {token}")
 
