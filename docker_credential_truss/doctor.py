@@ -97,10 +97,15 @@ def check_path(report: Report, env: Mapping[str, str]) -> None:
     found = shutil.which(EXE_NAME, path=env["PATH"]) if env.get("PATH") else None
     if found is None:
         # link this very program: the standalone build, or the script beside this Python
+        frozen = getattr(sys, "frozen", False)  # PyInstaller's mark: sys.executable is the build
         script = os.path.join(os.path.dirname(sys.executable), EXE_NAME)
-        if getattr(sys, "frozen", False) or os.path.isfile(script):
-            target = sys.executable if getattr(sys, "frozen", False) else script
-            fix = f"ln -s {target} /usr/local/bin/  (with sudo if need be; or any folder on PATH)"
+        if frozen or os.path.isfile(script):
+            target = sys.executable if frozen else script
+            # the link is named: a standalone build may have been renamed on download
+            fix = (
+                f"ln -s {target} /usr/local/bin/{EXE_NAME}  (with sudo if need be;"
+                " or any folder on PATH)"
+            )
         else:
             fix = f"add the folder holding it to PATH, or install it with: pipx install {EXE_NAME}"
         report.fail(f"no program named {EXE_NAME} on PATH, so docker cannot run the helper", fix)

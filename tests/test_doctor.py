@@ -544,7 +544,7 @@ def test_one_problem_is_said_in_the_singular_with_the_ln_fix(cli, no_helper_on_p
     assert lines[2:5] == [
         "set-up",
         f"  FAIL  no program named {EXE} on PATH, so docker cannot run the helper",
-        f"        fix: ln -s {beside_this_python()} /usr/local/bin/  (with sudo if need be;"
+        f"        fix: ln -s {beside_this_python()} /usr/local/bin/{EXE}  (with sudo if need be;"
         " or any folder on PATH)",
     ]
     assert lines[-1] == "1 " + FOUND.format("")
@@ -592,3 +592,38 @@ def test_a_cache_file_others_can_write_is_a_fail_and_the_report_goes_on(cli, hea
     assert lines[at + 1] == f"        fix: fix the permissions, or remove {paths.token_cache}"
     assert f"  ok    registry accepted the credential: GET http://{REG}/v2/ -> 200 (Basic)" in lines
     assert lines[-1] == "1 " + FOUND.format(""), run.out  # the planted file, only
+
+
+def path_fix(run) -> str:  # type: ignore[no-untyped-def]
+    lines = run.out.splitlines()
+    assert lines[3] == f"  FAIL  no program named {EXE} on PATH, so docker cannot run the helper"
+    return lines[4]
+
+
+def test_a_standalone_build_off_path_is_linked_by_its_own_path_under_the_helpers_name(
+    cli, no_helper_on_path, tmp_path, monkeypatch
+):
+    # PyInstaller sets sys.frozen and makes the build sys.executable; this one was renamed
+    # on download, so nothing named docker-credential-truss is beside it
+    build = tmp_path / "downloads" / f"{EXE}-0.1.0-linux-amd64"
+    build.parent.mkdir()
+    build.write_text("")
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", str(build))
+    assert path_fix(cli("doctor", REG)) == (
+        f"        fix: ln -s {build} /usr/local/bin/{EXE}  (with sudo if need be;"
+        " or any folder on PATH)"
+    )
+
+
+def test_a_python_without_the_helper_beside_it_is_told_to_install_it(
+    cli, no_helper_on_path, tmp_path, monkeypatch
+):
+    python = tmp_path / "other-venv" / "bin" / "python3"
+    python.parent.mkdir(parents=True)
+    python.write_text("")
+    monkeypatch.delattr(sys, "frozen", raising=False)
+    monkeypatch.setattr(sys, "executable", str(python))
+    assert path_fix(cli("doctor", REG)) == (
+        f"        fix: add the folder holding it to PATH, or install it with: pipx install {EXE}"
+    )
