@@ -56,6 +56,8 @@ if TYPE_CHECKING:
 EXE_NAME = "docker-credential-truss"
 DOCKER_HUB_SECRET = SECRET_PREFIX + DOCKER_HUB
 CONFIGURE = "docker-credential-truss configure PATH/TO/MY-TRUSS"
+#: seconds the helper on PATH has to answer ``version`` (it answers at once when it works)
+VERSION_WAIT = 30.0
 
 
 def doctor(opts: Namespace, stdout: BinaryIO, env: Mapping[str, str]) -> int:
@@ -123,7 +125,7 @@ def check_path(report: Report, env: Mapping[str, str]) -> None:
             [found, "version"],
             capture_output=True,
             text=True,
-            timeout=30,
+            timeout=VERSION_WAIT,
             env=dict(env),
             check=False,
         )

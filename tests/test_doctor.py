@@ -627,3 +627,47 @@ def test_a_python_without_the_helper_beside_it_is_told_to_install_it(
     assert path_fix(cli("doctor", REG)) == (
         f"        fix: add the folder holding it to PATH, or install it with: pipx install {EXE}"
     )
+
+
+def helper_script(folder, body: str):  # type: ignore[no-untyped-def]
+    folder.mkdir()
+    script = folder / EXE
+    script.write_text("#!/bin/sh\n" + body + "\n")
+    script.chmod(0o755)
+    return script
+
+
+def test_a_helper_found_through_a_relative_path_entry_is_refused_as_docker_does(
+    cli, healthy, tmp_path, monkeypatch
+):
+    here = tmp_path / "work"
+    helper_script(here, 'echo "docker-credential-truss 0.1.0"')
+    monkeypatch.chdir(here)
+    run = cli("doctor", REG, extra={"PATH": ".:/usr/bin:/bin"})
+    assert run.out.splitlines()[3:5] == [
+        f"  FAIL  {EXE} is found as ./{EXE}, through a relative PATH entry ('.' or an empty"
+        " one): docker refuses it (resolves to executable in current directory)",
+        "        fix: take the relative entry out of PATH (or put it last), and put the helper"
+        f" in an absolute folder on PATH: ln -s {here}/{EXE} /usr/local/bin/",
+    ]
+
+
+def test_the_helper_on_path_is_run_with_dockers_environment(cli, healthy, tmp_path):
+    # the version it says comes from a variable only docker's environment (doctor's env) has
+    folder = tmp_path / "env-bin"
+    helper_script(folder, 'echo "docker-credential-truss $DCT_TEST_ANSWER"')
+    run = cli("doctor", REG, extra={"PATH": f"{folder}:/usr/bin:/bin", "DCT_TEST_ANSWER": "9.9"})
+    assert run.out.splitlines()[3] == f"  ok    {EXE} on PATH: {folder}/{EXE} (9.9)"
+
+
+def test_a_helper_that_does_not_answer_in_time_does_not_run(cli, healthy, tmp_path, monkeypatch):
+    from docker_credential_truss import doctor
+
+    folder = tmp_path / "slow-bin"
+    helper_script(folder, "exec sleep 60")
+    monkeypatch.setattr(doctor, "VERSION_WAIT", 0.5)
+    run = cli("doctor", REG, extra={"PATH": f"{folder}:/usr/bin:/bin"})
+    assert run.out.splitlines()[3:5] == [
+        f"  FAIL  {folder}/{EXE} is on PATH but does not run (TimeoutExpired)",
+        "        fix: reinstall it; a standalone build must keep its _internal folder beside it",
+    ]
