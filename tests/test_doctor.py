@@ -671,3 +671,24 @@ def test_a_helper_that_does_not_answer_in_time_does_not_run(cli, healthy, tmp_pa
         f"  FAIL  {folder}/{EXE} is on PATH but does not run (TimeoutExpired)",
         "        fix: reinstall it; a standalone build must keep its _internal folder beside it",
     ]
+
+
+@pytest.mark.parametrize(
+    ("body", "shown"),
+    [
+        ("exit 3", "no answer"),
+        ('echo "docker-credential-truss 0.1.0"; exit 1', "docker-credential-truss 0.1.0"),
+        ("echo hello", "hello"),  # exits 0, but is not the helper
+        ("echo " + "x" * 100, "x" * 80),  # what it says is cut at 80 characters
+    ],
+)
+def test_a_helper_on_path_that_does_not_answer_its_version_says_what_it_said(
+    cli, healthy, tmp_path, body, shown
+):
+    folder = tmp_path / "odd-bin"
+    helper_script(folder, body)
+    run = cli("doctor", REG, extra={"PATH": f"{folder}:/usr/bin:/bin"})
+    assert run.out.splitlines()[3:5] == [
+        f"  FAIL  {folder}/{EXE} is on PATH but does not run ({shown})",
+        "        fix: reinstall it; a standalone build must keep its _internal folder beside it",
+    ]
