@@ -138,7 +138,8 @@ def check_path(report: Report, env: Mapping[str, str]) -> None:
             "reinstall it; a standalone build must keep its _internal folder beside it",
         )
         return
-    report.ok(f"{EXE_NAME} on PATH: {found} ({answer.split()[-1]})")
+    version = answer.removeprefix(EXE_NAME + " ")
+    report.ok(f"{EXE_NAME} on PATH: {found} ({version})")
     venv = pitfalls.venv_only(found, env)
     if venv:
         report.warn(
@@ -146,8 +147,8 @@ def check_path(report: Report, env: Mapping[str, str]) -> None:
             " from another shell, by sudo, cron or a CI service will not find it",
             f"ln -s {found} /usr/local/bin/  (or into ~/.local/bin, if that is on PATH)",
         )
-    if answer != f"{EXE_NAME} {__version__}":
-        report.note(f"this doctor is {__version__}; docker will run {answer.split()[-1]}")
+    if version != __version__:
+        report.note(f"this doctor is {__version__}; docker will run {version}")
 
 
 def check_docker_config(report: Report, paths: Paths) -> dict[str, str] | None:

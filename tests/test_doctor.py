@@ -657,7 +657,10 @@ def test_the_helper_on_path_is_run_with_dockers_environment(cli, healthy, tmp_pa
     folder = tmp_path / "env-bin"
     helper_script(folder, 'echo "docker-credential-truss $DCT_TEST_ANSWER"')
     run = cli("doctor", REG, extra={"PATH": f"{folder}:/usr/bin:/bin", "DCT_TEST_ANSWER": "9.9"})
-    assert run.out.splitlines()[3] == f"  ok    {EXE} on PATH: {folder}/{EXE} (9.9)"
+    assert run.out.splitlines()[3:5] == [
+        f"  ok    {EXE} on PATH: {folder}/{EXE} (9.9)",
+        "  --    this doctor is 0.1.0; docker will run 9.9",
+    ]
 
 
 def test_a_helper_that_does_not_answer_in_time_does_not_run(cli, healthy, tmp_path, monkeypatch):
@@ -692,3 +695,20 @@ def test_a_helper_on_path_that_does_not_answer_its_version_says_what_it_said(
         f"  FAIL  {folder}/{EXE} is on PATH but does not run ({shown})",
         "        fix: reinstall it; a standalone build must keep its _internal folder beside it",
     ]
+
+
+def test_a_helper_on_path_only_through_an_active_venv_is_a_warning_with_the_link(
+    cli, healthy, tmp_path
+):
+    venv = tmp_path / "venv"
+    venv.mkdir()
+    helper_script(venv / "bin", 'echo "docker-credential-truss 0.1.0"')
+    run = cli("doctor", REG, extra={"PATH": f"{venv}/bin:/usr/bin:/bin", "VIRTUAL_ENV": str(venv)})
+    assert run.out.splitlines()[3:6] == [
+        f"  ok    {EXE} on PATH: {venv}/bin/{EXE} (0.1.0)",
+        f"  WARN  it is on PATH only while the virtual environment {venv} is active: docker"
+        " run from another shell, by sudo, cron or a CI service will not find it",
+        f"        fix: ln -s {venv}/bin/{EXE} /usr/local/bin/  (or into ~/.local/bin, if that"
+        " is on PATH)",
+    ]
+    assert "this doctor is" not in run.out  # the same version: no note
