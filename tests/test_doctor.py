@@ -521,6 +521,7 @@ def test_doctor_says_whether_get_would_answer_from_the_cache_for_this_identity(
 EXE = "docker-credential-truss"
 OTHER = "second.example.test"
 FOUND = "problem{} found; each FAIL above says how to fix it"
+CONFIGURE = "docker-credential-truss configure PATH/TO/MY-TRUSS"
 
 
 @pytest.fixture
@@ -712,3 +713,68 @@ def test_a_helper_on_path_only_through_an_active_venv_is_a_warning_with_the_link
         " is on PATH)",
     ]
     assert "this doctor is" not in run.out  # the same version: no note
+
+
+# -- the set-up section, whole lines: docker's config, the helper's, truss's secret names
+
+
+def setup_lines(run) -> list[str]:  # type: ignore[no-untyped-def]
+    """The set-up section's lines after the PATH check."""
+    return run.out.split("\n\n")[1].splitlines()[2:]
+
+
+def test_a_docker_config_not_there_yet_is_a_note(cli, healthy, paths):
+    os.remove(paths.docker_config)
+    assert setup_lines(cli("doctor", REG))[0] == (
+        f"  --    docker config {paths.docker_config} does not exist yet"
+    )
+
+
+def test_a_docker_config_that_is_not_json_is_a_fail_with_its_fix(cli, healthy, paths):
+    with open(paths.docker_config, "w") as handle:
+        handle.write("{not json")
+    assert setup_lines(cli("doctor", REG))[:2] == [
+        f"  FAIL  docker config: {paths.docker_config} is not valid JSON; move it aside to"
+        " start afresh",
+        f"        fix: repair {paths.docker_config}, or move it aside and configure again",
+    ]
+
+
+def test_a_broken_helper_config_is_a_fail_and_the_routes_are_counted(cli, healthy, paths):
+    route(paths, REG, "other.example.test")
+    os.makedirs(os.path.dirname(paths.helper_config), exist_ok=True)
+    with open(paths.helper_config, "w") as handle:
+        handle.write("[]")
+    assert setup_lines(cli("doctor", REG))[:3] == [
+        f"  ok    docker config {paths.docker_config}: 2 credHelpers entries name truss",
+        f"  FAIL  {paths.helper_config} does not hold a JSON object; move it aside to start afresh",
+        f"        fix: move {paths.helper_config} aside and run: {CONFIGURE}",
+    ]
+
+
+def test_an_empty_helper_config_says_a_secret_needs_none(cli, healthy, paths):
+    assert setup_lines(cli("doctor", REG))[:2] == [
+        f"  ok    docker config {paths.docker_config}: 1 credHelpers entries name truss",
+        f"  --    helper config {paths.helper_config}: none yet (a registry with a"
+        " DOCKER_REGISTRY_* secret needs none)",
+    ]
+
+
+def test_secret_names_with_a_slash_are_warned_of_the_registrys_by_name(
+    cli, healthy, paths, truss_secrets
+):
+    config.merge(paths, {"a.example.test": {"auth_method": "REGISTRY_SECRET"}})
+    hub = "DOCKER_REGISTRY_https://index.docker.io/v1/"
+    truss_secrets({f"DOCKER_REGISTRY_{REG}": VALUE, hub: VALUE, "a/b": "1", "c/d": "2"})
+    truss = paths.truss_config
+    breaks = "breaks `truss image run`, which writes each secret there to a file named after it"
+    assert setup_lines(cli("doctor", REG))[1:] == [
+        f"  ok    helper config {paths.helper_config}: 1 registries",
+        f"  WARN  secret {hub} in {truss} {breaks}",
+        f"        fix: move it out of {truss}: `docker login` (the helper's own store), or env"
+        f" 'TRUSS_SECRET_{hub}=...' COMMAND, or a file in $TRUSS_SECRETS_DIR named with %2F for"
+        " each '/' (DOCKER_REGISTRY_https:%2F%2Findex.docker.io%2Fv1%2F)",
+        f"  WARN  2 other secret name(s) with '/' in {truss} (not shown, in case a value was"
+        f" pasted as a name): such a name {breaks}",
+        f"        fix: look for '/' in the names under secrets: in {truss}",
+    ]
