@@ -778,3 +778,12 @@ def test_secret_names_with_a_slash_are_warned_of_the_registrys_by_name(
         f" pasted as a name): such a name {breaks}",
         f"        fix: look for '/' in the names under secrets: in {truss}",
     ]
+
+
+def test_a_name_that_is_not_a_registry_is_a_fail_and_the_others_are_checked(cli, healthy):
+    run = cli("doctor", "host:99999", REG)
+    assert run.out.splitlines()[6:8] == [
+        "  FAIL  'host:99999' is not a registry (bad port)",
+        "        fix: name it as docker does: host[:port]",
+    ]
+    assert f"\n{REG}\n" in run.out and run.out.splitlines()[-1] == "1 " + FOUND.format("")
