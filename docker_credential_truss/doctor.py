@@ -233,11 +233,10 @@ def select(
                 continue
             chosen.setdefault(registry.key, registry)
         return list(chosen.values())
-    candidates: list[str] = []
     try:
-        candidates += list(resolver.config)
+        candidates = list(resolver.config)
     except HelperError:
-        pass  # reported by check_helper_config
+        candidates = []  # reported by check_helper_config
     try:
         candidates += [n[len(SECRET_PREFIX) :] for n in resolver.secrets.names(SECRET_PREFIX)]
     except HelperError as exc:

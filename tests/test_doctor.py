@@ -787,3 +787,36 @@ def test_a_name_that_is_not_a_registry_is_a_fail_and_the_others_are_checked(cli,
         "        fix: name it as docker does: host[:port]",
     ]
     assert f"\n{REG}\n" in run.out and run.out.splitlines()[-1] == "1 " + FOUND.format("")
+
+
+def test_without_names_the_registries_come_from_every_place_a_bad_key_skipped(cli, healthy, paths):
+    # the helper config's, those with a secret, then docker's routes to truss, each once;
+    # a route key that is not a registry is passed over, not the end of the list
+    config.merge(paths, {"a.example.test": {"auth_method": "REGISTRY_SECRET"}})
+    route(paths, REG, "bad host", "c.example.test")
+    run = cli("doctor")
+    keys = {"a.example.test", REG, "c.example.test", "bad host"}
+    assert [line for line in run.out.splitlines() if line in keys] == [
+        "a.example.test",
+        REG,
+        "c.example.test",
+    ]
+
+
+def test_a_truss_config_that_cannot_be_read_is_a_fail_where_registries_are_listed(
+    cli, healthy, paths
+):
+    with open(paths.truss_config, "w") as handle:
+        handle.write("secrets: [unclosed\n")
+    lines = cli("doctor").out.splitlines()
+    at = lines.index("        fix: fix the file it names; its secrets cannot be read until then")
+    assert lines[at - 1].startswith(
+        f"  FAIL  {paths.truss_config} is not valid YAML at line 2, column 1: "
+    )
+
+
+def test_a_broken_helper_config_still_lists_the_registries_with_a_secret(cli, healthy, paths):
+    os.makedirs(os.path.dirname(paths.helper_config), exist_ok=True)
+    with open(paths.helper_config, "w") as handle:
+        handle.write("[]")
+    assert f"\n{REG}\n  ok    docker sends it here" in cli("doctor").out
