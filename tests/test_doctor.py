@@ -820,3 +820,31 @@ def test_a_broken_helper_config_still_lists_the_registries_with_a_secret(cli, he
     with open(paths.helper_config, "w") as handle:
         handle.write("[]")
     assert f"\n{REG}\n  ok    docker sends it here" in cli("doctor").out
+
+
+def test_another_registrys_secret_with_a_slash_is_told_its_own_docker_login(
+    cli, healthy, paths, truss_secrets
+):
+    name = "DOCKER_REGISTRY_https://registry.example.test/"
+    truss_secrets({f"DOCKER_REGISTRY_{REG}": VALUE, name: VALUE})
+    lines = setup_lines(cli("doctor", REG))
+    at = lines.index(
+        f"  WARN  secret {name} in {paths.truss_config} breaks `truss image run`, which writes"
+        " each secret there to a file named after it"
+    )
+    assert lines[at + 1].startswith(
+        f"        fix: move it out of {paths.truss_config}: `docker login"
+        " https://registry.example.test/` (the helper's own store), or env"
+    )
+
+
+def test_no_registry_anywhere_is_a_fail_saying_how_to_configure_one(cli, env, paths):
+    run = cli("doctor")
+    assert run.code == 1
+    lines = run.out.splitlines()
+    at = lines.index(
+        "  FAIL  no registry is configured: docker will never get a credential from this helper"
+    )
+    assert lines[at + 1] == (
+        f"        fix: run: {CONFIGURE}  (or set a DOCKER_REGISTRY_<registry> secret)"
+    )
