@@ -127,7 +127,6 @@ def check_path(report: Report, env: Mapping[str, str]) -> None:
             text=True,
             timeout=VERSION_WAIT,
             env=dict(env),
-            check=False,
         )
         answer = done.stdout.strip()
     except (OSError, subprocess.SubprocessError) as exc:
