@@ -24,16 +24,17 @@ from fakes.aws import (
     ECR_PUBLIC,
     FakeAws,
     Role,
+    World,
+    isolate,
     refused_port,
 )
-from fakes.aws import SecretEnv as _Env
 from hypothesis import given
 from hypothesis import strategies as st
 
-from docker_credential_truss.errors import ConfigError, ProviderError, SecretError
+from docker_credential_truss.errors import ConfigError, SecretError
 from docker_credential_truss.minting import TIMEOUT_VARIABLE
 from docker_credential_truss.paths import Paths
-from docker_credential_truss.providers import Spec, _aws_calls, aws
+from docker_credential_truss.providers import _aws_calls, aws
 from docker_credential_truss.registry import parse
 from docker_credential_truss.secrets import Secrets
 
@@ -174,57 +175,11 @@ def _key_id() -> str:
     return "AKIA" + pysecrets.token_hex(8).upper()
 
 
-class World:
-    """A fake AWS, an isolated HOME and the env a provider is made with."""
-
-    def __init__(self, fake: FakeAws, home: str) -> None:
-        self.fake = fake
-        self.home = home
-        self.key_id = _key_id()
-        self.secret_key = "sk-" + pysecrets.token_urlsafe(24)
-        fake.keys[self.key_id] = self.secret_key
-        self.env: dict[str, str] = _Env(
-            {
-                **fake.env(),
-                "HOME": home,
-                "XDG_CONFIG_HOME": os.path.join(home, "cfg"),
-                "XDG_DATA_HOME": os.path.join(home, "data"),
-                "XDG_CACHE_HOME": os.path.join(home, "cache"),
-                "TRUSS_SECRET_aws_access_key_id": self.key_id,
-                "TRUSS_SECRET_aws_secret_access_key": self.secret_key,
-            }
-        )
-
-    @property
-    def sentinels(self) -> list[str]:
-        return [self.secret_key, self.fake.password]
-
-    def provider(self, host: str = HOST, method: str = "AWS_IAM", settings=None):
-        secrets = Secrets(self.env, Paths.from_env(self.env))
-        return aws.make(Spec(parse(host), method, settings or {}, secrets, self.env))
-
-    def failure(self, host: str = HOST, method: str = "AWS_IAM", settings=None) -> str:
-        """Mint, expecting a ProviderError; its message, checked to be one safe line."""
-        with pytest.raises(ProviderError) as caught:
-            self.provider(host, method, settings).mint()
-        message = caught.value.message
-        assert "\n" not in message
-        assert message.startswith(parse(host).key + ": "), "message does not name the registry"
-        for sentinel in self.sentinels:
-            assert sentinel not in message, "a secret value leaked into the error message"
-        return message
-
-
 @pytest.fixture
 def world(tmp_path, monkeypatch):
-    # Nothing from the developer's machine may steer botocore here.
-    for name in list(os.environ):
-        if name.startswith(("AWS_", "TRUSS_SECRET", "DOCKER_CREDENTIAL_TRUSS")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    isolate(monkeypatch, tmp_path)
     with FakeAws(region={"us-east-1", "us-west-2", "eu-west-1"}) as fake:
-        yield World(fake, str(tmp_path))
+        yield World(fake, str(tmp_path), HOST)
 
 
 # -- AWS_IAM -------------------------------------------------------------------------------

@@ -13,10 +13,8 @@ import os
 import secrets as pysecrets
 
 import pytest
-from fakes.aws import ASSUME_ROLE, ECR, ECR_PUBLIC, FakeAws, Role, refused_port
-from fakes.aws import SecretEnv as _Env
+from fakes.aws import ASSUME_ROLE, ECR, ECR_PUBLIC, FakeAws, Role, World, isolate, refused_port
 
-from docker_credential_truss.errors import ProviderError
 from docker_credential_truss.paths import Paths
 from docker_credential_truss.providers import Spec, aws
 from docker_credential_truss.registry import parse
@@ -28,43 +26,13 @@ ROLE = f"arn:aws:iam::{ACCOUNT}:role/puller"
 ASSUME = {"aws_assume_role_arn": ROLE, "aws_assume_role_region": "us-west-2"}
 
 
-class _Aws:
-    def __init__(self, fake: FakeAws, home: str) -> None:
-        self.fake = fake
-        self.key_id = "AKIA" + pysecrets.token_hex(8).upper()
-        self.secret_key = "sk-" + pysecrets.token_urlsafe(24)
-        fake.keys[self.key_id] = self.secret_key
-        fake.add_role(Role(ROLE, trusted_keys={self.key_id}))
-        self.env = _Env(
-            fake.env(),
-            HOME=home,
-            XDG_CONFIG_HOME=os.path.join(home, "cfg"),
-            XDG_CACHE_HOME=os.path.join(home, "cache"),
-            XDG_DATA_HOME=os.path.join(home, "data"),
-            TRUSS_SECRET_aws_access_key_id=self.key_id,
-            TRUSS_SECRET_aws_secret_access_key=self.secret_key,
-        )
-
-    def failure(self, host: str = HOST, method: str = "AWS_IAM", settings=None) -> str:
-        secrets = Secrets(self.env, Paths.from_env(self.env))
-        provider = aws.make(Spec(parse(host), method, settings or {}, secrets, self.env))
-        with pytest.raises(ProviderError) as caught:
-            provider.mint()
-        message = caught.value.message
-        for secret in (self.secret_key, self.fake.password):
-            assert secret not in message, "a secret value leaked into the message"
-        return message
-
-
 @pytest.fixture
 def world(tmp_path, monkeypatch):
-    for name in list(os.environ):
-        if name.startswith(("AWS_", "TRUSS_SECRET", "DOCKER_CREDENTIAL_TRUSS")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    isolate(monkeypatch, tmp_path)
     with FakeAws(region={"us-east-1", "us-west-2", "cn-north-1"}) as fake:
-        yield _Aws(fake, str(tmp_path))
+        world = World(fake, str(tmp_path), HOST)
+        fake.add_role(Role(ROLE, trusted_keys={world.key_id}))
+        yield world
 
 
 def _in_env(name: str) -> str:

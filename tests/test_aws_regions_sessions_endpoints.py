@@ -27,7 +27,7 @@ import subprocess
 import threading
 
 import pytest
-from fakes.aws import ASSUME_ROLE, ASSUME_ROLE_WEB, ECR, FakeAws, Role
+from fakes.aws import ASSUME_ROLE, ASSUME_ROLE_WEB, ECR, FakeAws, Role, isolate
 from fakes.aws import SecretEnv as _Env
 from prerequisites import helper_exe
 
@@ -41,11 +41,7 @@ ROLE = f"arn:aws:iam::{ACCOUNT}:role/puller"
 @pytest.fixture
 def fake(monkeypatch, tmp_path):
     # botocore reads the process environment: nothing of the developer's may steer it.
-    for name in list(os.environ):
-        if name.startswith(("AWS_", "TRUSS_SECRET", "DOCKER_CREDENTIAL_TRUSS")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    isolate(monkeypatch, tmp_path)
     with FakeAws(region={"us-east-1", "us-west-2", "eu-west-1"}) as server:
         yield server
 

@@ -9,20 +9,14 @@ credentials, the User-Agent AWS logs, and sessions that read no broken ``~/.aws`
 
 from __future__ import annotations
 
-import os
 import secrets as pysecrets
 import time
 
 import pytest
-from fakes.aws import ASSUME_ROLE, ASSUME_ROLE_WEB, ECR, FakeAws, Role
-from fakes.aws import SecretEnv as _Env
+from fakes.aws import ASSUME_ROLE, ASSUME_ROLE_WEB, ECR, FakeAws, Role, World, isolate
 
 from docker_credential_truss import __version__, debuglog
-from docker_credential_truss.errors import ProviderError
-from docker_credential_truss.paths import Paths
-from docker_credential_truss.providers import Spec, aws
-from docker_credential_truss.registry import parse
-from docker_credential_truss.secrets import Secrets
+from docker_credential_truss.providers import aws
 
 ACCOUNT = "123456789012"
 HOST = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com"
@@ -31,59 +25,20 @@ ASSUME = {"aws_assume_role_arn": ROLE, "aws_assume_role_region": "us-west-2"}
 OIDC = {"aws_oidc_role_arn": ROLE, "aws_oidc_region": "us-west-2"}
 
 
-class _Aws:
-    def __init__(self, fake: FakeAws, home: str) -> None:
-        self.fake = fake
-        self.home = home
-        self.key_id = "AKIA" + pysecrets.token_hex(8).upper()
-        self.secret_key = "sk-" + pysecrets.token_urlsafe(24)
-        self.web_token = "eyJ" + pysecrets.token_urlsafe(32)
-        fake.keys[self.key_id] = self.secret_key
-        fake.add_role(Role(ROLE, trusted_keys={self.key_id}, web_tokens={self.web_token}))
-        # temporary keys unique to this test: the debug log's mask list is per process
-        fake._issued = pysecrets.randbelow(10**9)
-        self.env = _Env(
-            fake.env(),
-            HOME=home,
-            XDG_CONFIG_HOME=os.path.join(home, "cfg"),
-            XDG_CACHE_HOME=os.path.join(home, "cache"),
-            XDG_DATA_HOME=os.path.join(home, "data"),
-            TRUSS_SECRET_aws_access_key_id=self.key_id,
-            TRUSS_SECRET_aws_secret_access_key=self.secret_key,
-        )
-
-    def provider(self, method: str = "AWS_IAM", settings=None):
-        secrets = Secrets(self.env, Paths.from_env(self.env))
-        return aws.make(Spec(parse(HOST), method, settings or {}, secrets, self.env))
-
-    def with_web_token(self) -> None:
-        path = os.path.join(self.home, "oidc-token")
-        with open(path, "w") as handle:
-            handle.write(self.web_token + "\n")
-        self.env["AWS_WEB_IDENTITY_TOKEN_FILE"] = path
-
-    def failure(self, method: str, settings) -> str:
-        with pytest.raises(ProviderError) as caught:
-            self.provider(method, settings).mint()
-        message = caught.value.message
-        assert self.secret_key not in message and self.web_token not in message
-        return message
-
-
 @pytest.fixture
 def world(tmp_path, monkeypatch):
-    for name in list(os.environ):
-        if name.startswith(("AWS_", "TRUSS_SECRET", "DOCKER_CREDENTIAL_TRUSS")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    isolate(monkeypatch, tmp_path)
     with FakeAws(region={"us-east-1", "us-west-2"}) as fake:
-        yield _Aws(fake, str(tmp_path))
+        world = World(fake, str(tmp_path), HOST)
+        fake.add_role(Role(ROLE, trusted_keys={world.key_id}, web_tokens={world.web_token}))
+        # temporary keys unique to this test: the debug log's mask list is per process
+        fake._issued = pysecrets.randbelow(10**9)
+        yield world
 
 
 def test_a_web_identity_session_is_named_for_cloudtrail(world):
     world.with_web_token()
-    world.provider("AWS_OIDC", OIDC).mint()
+    world.provider(method="AWS_OIDC", settings=OIDC).mint()
     sts, ecr = world.fake.requests
     assert (sts["op"], sts["role"], sts["session_name"]) == (
         ASSUME_ROLE_WEB,
@@ -97,7 +52,7 @@ def test_an_oidc_job_without_a_token_sends_no_external_id(world):
     # The ExternalId is AWS_ASSUME_ROLE's (Baseten's organisation); AWS_OIDC's AssumeRole
     # from the key pair never sends it, even when the variable is set.
     world.env[aws.EXTERNAL_ID_VARIABLE] = "org-1234"
-    world.provider("AWS_OIDC", OIDC).mint()
+    world.provider(method="AWS_OIDC", settings=OIDC).mint()
     sts = world.fake.requests[0]
     assert (sts["op"], sts["key_id"], sts["external_id"]) == (ASSUME_ROLE, world.key_id, None)
 
@@ -108,7 +63,7 @@ def test_the_token_lives_no_longer_than_the_role_session(world, method):
     world.fake.sts_expires_in = 900  # the ECR token would live 12 hours
     settings = ASSUME if method == "AWS_ASSUME_ROLE" else OIDC
     before = time.time()
-    token = world.provider(method, settings).mint()
+    token = world.provider(method=method, settings=settings).mint()
     assert before + 900 - 60 < token.expires_at < time.time() + 900 + 60
 
 
@@ -116,7 +71,7 @@ def test_the_token_lives_no_longer_than_the_role_session(world, method):
 def test_the_roles_temporary_keys_are_masked_in_the_debug_log(world, method):
     world.with_web_token()
     settings = ASSUME if method == "AWS_ASSUME_ROLE" else OIDC
-    world.provider(method, settings).mint()
+    world.provider(method=method, settings=settings).mint()
     issued = [k for k in world.fake.session_tokens]
     assert len(issued) == 1
     secret, session_token = world.fake.keys[issued[0]], world.fake.session_tokens[issued[0]]
@@ -127,7 +82,7 @@ def test_the_roles_temporary_keys_are_masked_in_the_debug_log(world, method):
 def test_ecr_refusing_the_roles_keys_names_no_truss_secret(world):
     # After AssumeRole, the role's keys sign: a refusal is not about the truss secrets.
     world.fake.refuse(ECR, "UnrecognizedClientException", "The security token is invalid")
-    assert world.failure("AWS_ASSUME_ROLE", ASSUME) == (
+    assert world.failure(method="AWS_ASSUME_ROLE", settings=ASSUME) == (
         f"{HOST}: ECR GetAuthorizationToken failed: AWS does not recognise the access key id"
         " (UnrecognizedClientException)"
     )
@@ -148,7 +103,9 @@ def test_an_sts_answer_without_credentials_is_named(world, method, op, call):
         f"</{call}Result></{call}Response>",
     )
     settings = ASSUME if method == "AWS_ASSUME_ROLE" else OIDC
-    assert world.failure(method, settings) == (f"{HOST}: STS {call} answered without credentials")
+    assert world.failure(method=method, settings=settings) == (
+        f"{HOST}: STS {call} answered without credentials"
+    )
     assert world.fake.count(ECR) == 0
 
 
@@ -156,7 +113,7 @@ def test_an_sts_answer_without_credentials_is_named(world, method, op, call):
 def test_every_call_tells_aws_it_is_this_helper(world, method):
     world.with_web_token()
     settings = {"AWS_IAM": {}, "AWS_ASSUME_ROLE": ASSUME, "AWS_OIDC": OIDC}[method]
-    world.provider(method, settings).mint()
+    world.provider(method=method, settings=settings).mint()
     agents = [r["agent"] for r in world.fake.requests]
     assert len(agents) == (1 if method == "AWS_IAM" else 2)
     assert all(f" docker-credential-truss/{__version__}" in agent for agent in agents), agents
@@ -175,7 +132,7 @@ def test_a_broken_shared_credentials_file_does_not_break_a_truss_session(
         world.with_web_token()
         for name in ("TRUSS_SECRET_aws_access_key_id", "TRUSS_SECRET_aws_secret_access_key"):
             del world.env[name]
-    token = world.provider(method, OIDC if method == "AWS_OIDC" else {}).mint()
+    token = world.provider(method=method, settings=OIDC if method == "AWS_OIDC" else {}).mint()
     assert token.secret == world.fake.password
 
 
@@ -187,7 +144,7 @@ def test_a_github_job_asks_for_an_sts_token_and_exchanges_it_for_the_role(world)
         del world.env[name]  # the job has nothing but its OIDC token
     with FakeGitHub() as github:
         world.env.update(github.env())
-        token = world.provider("AWS_OIDC", OIDC).mint()
+        token = world.provider(method="AWS_OIDC", settings=OIDC).mint()
         assert github.audiences == ["sts.amazonaws.com"]
     assert token.secret == world.fake.password
     assert [(r["op"], r["error"]) for r in world.fake.requests] == [

@@ -245,13 +245,9 @@ def test_baseten_push_asks_on_stderr_reads_stdin_and_reports_on_stdout(env, tmp_
 
 
 def test_get_says_on_stderr_that_the_token_cache_is_unusable(monkeypatch, tmp_path):
-    from fakes.aws import FakeAws
+    from fakes.aws import FakeAws, isolate
 
-    for name in list(os.environ):
-        if name.startswith(("AWS_", "TRUSS_SECRET", "DOCKER_CREDENTIAL_TRUSS")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    isolate(monkeypatch, tmp_path)
     host = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
     with FakeAws(region={"us-east-1"}) as aws:
         key_id = "AKIASENTINEL0000CL1"

@@ -14,7 +14,7 @@ import secrets as pysecrets
 import stat
 
 import pytest
-from fakes.aws import ASSUME_ROLE, ASSUME_ROLE_WEB, FakeAws, Role
+from fakes.aws import ASSUME_ROLE, ASSUME_ROLE_WEB, FakeAws, Role, isolate
 from fakes.aws import SecretEnv as _Env
 
 ACCOUNT = "123456789012"
@@ -82,11 +82,7 @@ image = definitions.Image(
 
 @pytest.fixture
 def fake(monkeypatch, tmp_path):
-    for name in list(os.environ):
-        if name.startswith(("AWS_", "TRUSS_SECRET", "DOCKER_CREDENTIAL_TRUSS")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    isolate(monkeypatch, tmp_path)
     with FakeAws(region={"us-east-1", "eu-west-1"}) as server:
         yield server
 

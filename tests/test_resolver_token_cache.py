@@ -16,7 +16,7 @@ import os
 import secrets as pysecrets
 
 import pytest
-from fakes.aws import ASSUME_ROLE_WEB, ECR, FakeAws, Role
+from fakes.aws import ASSUME_ROLE_WEB, ECR, FakeAws, Role, isolate
 from fakes.aws import SecretEnv as _Env
 from fakes.github import job_claims, make_jwt
 
@@ -32,11 +32,7 @@ ROLE = "arn:aws:iam::123456789012:role/puller"
 
 @pytest.fixture
 def aws(tmp_path, monkeypatch):
-    for name in list(os.environ):
-        if name.startswith(("AWS_", "TRUSS_SECRET", "DOCKER_CREDENTIAL_TRUSS")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    isolate(monkeypatch, tmp_path)
     with FakeAws(region={"us-east-1", "eu-west-1"}) as fake:
         yield fake
 

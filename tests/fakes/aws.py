@@ -34,6 +34,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import os
 import secrets as pysecrets
 import socket
 import threading
@@ -123,6 +124,75 @@ class SecretEnv(dict):
 
     def __repr__(self) -> str:
         return "<env with secrets, not shown>"
+
+
+def isolate(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Nothing from the developer's machine may steer botocore or the helper: no AWS_*,
+    TRUSS_SECRET* or DOCKER_CREDENTIAL_TRUSS* variable, and shared files that are absent."""
+    for name in list(os.environ):
+        if name.startswith(("AWS_", "TRUSS_SECRET", "DOCKER_CREDENTIAL_TRUSS")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+
+
+class World:
+    """A fake AWS, an isolated HOME and the env a provider is made with: a truss key pair
+    the fake accepts, and a web identity token for a role that trusts it."""
+
+    def __init__(self, fake: FakeAws, home: str, host: str) -> None:
+        self.fake = fake
+        self.home = home
+        self.host = host  # the registry of provider() and failure() when none is given
+        self.key_id = "AKIA" + pysecrets.token_hex(8).upper()
+        self.secret_key = "sk-" + pysecrets.token_urlsafe(24)
+        self.web_token = "eyJ" + pysecrets.token_urlsafe(32)
+        fake.keys[self.key_id] = self.secret_key
+        #: more values failure() must never show, besides the keys, tokens and ECR password
+        self.sentinels: list[str] = []
+        self.env: dict[str, str] = SecretEnv(
+            fake.env(),
+            HOME=home,
+            XDG_CONFIG_HOME=os.path.join(home, "cfg"),
+            XDG_DATA_HOME=os.path.join(home, "data"),
+            XDG_CACHE_HOME=os.path.join(home, "cache"),
+            TRUSS_SECRET_aws_access_key_id=self.key_id,
+            TRUSS_SECRET_aws_secret_access_key=self.secret_key,
+        )
+
+    def provider(self, host: str | None = None, method: str = "AWS_IAM", settings=None):  # type: ignore[no-untyped-def]
+        from docker_credential_truss.paths import Paths
+        from docker_credential_truss.providers import Spec, aws
+        from docker_credential_truss.registry import parse
+        from docker_credential_truss.secrets import Secrets
+
+        secrets = Secrets(self.env, Paths.from_env(self.env))
+        return aws.make(Spec(parse(host or self.host), method, settings or {}, secrets, self.env))
+
+    def with_web_token(self) -> None:
+        """The web identity token in a file named by AWS_WEB_IDENTITY_TOKEN_FILE."""
+        path = os.path.join(self.home, "oidc-token")
+        with open(path, "w") as handle:
+            handle.write(self.web_token + "\n")
+        self.env["AWS_WEB_IDENTITY_TOKEN_FILE"] = path
+
+    def failure(self, host: str | None = None, method: str = "AWS_IAM", settings=None) -> str:  # type: ignore[no-untyped-def]
+        """Mint, expecting a ProviderError; its message, checked to be one safe line."""
+        import pytest
+
+        from docker_credential_truss.errors import ProviderError
+        from docker_credential_truss.registry import parse
+
+        with pytest.raises(ProviderError) as caught:
+            self.provider(host, method, settings).mint()
+        message = caught.value.message
+        assert "\n" not in message
+        assert message.startswith(parse(host or self.host).key + ": "), (
+            "message does not name the registry"
+        )
+        for sentinel in (self.secret_key, self.fake.password, self.web_token, *self.sentinels):
+            assert sentinel not in message, "a secret value leaked into the error message"
+        return message
 
 
 class FakeAws:
