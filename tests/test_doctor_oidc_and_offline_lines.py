@@ -26,7 +26,8 @@ def lines_of(run) -> list[str]:  # type: ignore[no-untyped-def]
     return run.out.splitlines()
 
 
-def test_an_oidc_methods_ci_token_is_shown_by_source_and_claims(cli, paths):
+def configure_oidc(paths) -> None:  # type: ignore[no-untyped-def]
+    """ECR with AWS_OIDC in the helper config: the role, its region, no source."""
     config.merge(
         paths,
         {
@@ -37,6 +38,10 @@ def test_an_oidc_methods_ci_token_is_shown_by_source_and_claims(cli, paths):
             }
         },
     )
+
+
+def test_an_oidc_methods_ci_token_is_shown_by_source_and_claims(cli, paths):
+    configure_oidc(paths)
     token = make_jwt(**job_claims("sts.amazonaws.com"))
     run = cli(
         "doctor", ECR, "--offline", extra={"DOCKER_CREDENTIAL_TRUSS_AWS_WEB_IDENTITY_TOKEN": token}
@@ -97,16 +102,7 @@ def test_a_key_whose_private_key_is_no_pem_fails_offline_with_the_fix_for_a_valu
 
 
 def test_a_token_for_another_audience_is_warned_about_naming_the_method(cli, paths):
-    config.merge(
-        paths,
-        {
-            ECR: {
-                "auth_method": "AWS_OIDC",
-                "aws_oidc_role_arn": ROLE,
-                "aws_oidc_region": "us-east-1",
-            }
-        },
-    )
+    configure_oidc(paths)
     token = make_jwt(**job_claims("api://other"))
     run = cli(
         "doctor", ECR, "--offline", extra={"DOCKER_CREDENTIAL_TRUSS_AWS_WEB_IDENTITY_TOKEN": token}
@@ -122,16 +118,7 @@ def test_a_token_for_another_audience_is_warned_about_naming_the_method(cli, pat
 def test_offline_never_asks_the_cis_token_endpoint(cli, paths):
     from fakes.github import FakeGitHub
 
-    config.merge(
-        paths,
-        {
-            ECR: {
-                "auth_method": "AWS_OIDC",
-                "aws_oidc_role_arn": ROLE,
-                "aws_oidc_region": "us-east-1",
-            }
-        },
-    )
+    configure_oidc(paths)
     with FakeGitHub() as github:
         run = cli("doctor", ECR, "--offline", extra=github.env())
         calls = github.calls
@@ -174,16 +161,7 @@ def test_a_ci_token_file_that_cannot_be_read_is_reported_once_by_the_credential(
 ):
     token_file = tmp_path / "token"
     os.symlink("token", token_file)  # a loop: ELOOP
-    config.merge(
-        paths,
-        {
-            ECR: {
-                "auth_method": "AWS_OIDC",
-                "aws_oidc_role_arn": ROLE,
-                "aws_oidc_region": "us-east-1",
-            }
-        },
-    )
+    configure_oidc(paths)
     run = cli("doctor", ECR, "--offline", extra={"AWS_WEB_IDENTITY_TOKEN_FILE": str(token_file)})
     assert run.code == 1
     lines = lines_of(run)
